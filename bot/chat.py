@@ -1,0 +1,240 @@
+"""The conversation: one place that answers every command, for Telegram and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.briefing import compose_briefing, compose_sources
+from bot.domain import Block, Button, Lang, Library, Reply
+from bot.i18n import Translator, lang_of, negotiate, translator
+
+ACTION_VERSION = "v1"
+MAX_TEXT_CHARS = 1000
+COMMANDS = ("start", "brief", "topics", "sources", "lang", "help")
+
+
+class Preferences(Protocol):
+    """What the conversation needs from the user store."""
+
+    def get_lang(self, user_id: int) -> Lang | None: ...
+
+    def set_lang(self, user_id: int, lang: Lang) -> None: ...
+
+
+@dataclass(frozen=True)
+class Who:
+    """The sender of an update, as much as the conversation needs to know."""
+
+    user_id: int
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A parsed button payload: ``v1:<verb>:<argument>``."""
+
+    verb: str
+    argument: str
+
+    def encode(self) -> str:
+        return f"{ACTION_VERSION}:{self.verb}:{self.argument}"
+
+
+def parse_action(data: str | None, library: Library) -> Action | None:
+    """Strictly parse callback data; anything unknown, stale or forged gives None."""
+    if not data or len(data.encode()) > 64:
+        return None
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != ACTION_VERSION:
+        return None
+    verb, argument = parts[1], parts[2]
+    if verb == "brief" and argument in library.briefings:
+        return Action(verb, argument)
+    return None
+
+
+class Conversation:
+    """Answers commands with Replies; adapters only parse, render and send."""
+
+    def __init__(
+        self, library: Callable[[], Library], prefs: Preferences, default_lang: Lang = "en"
+    ) -> None:
+        self._library = library
+        self._prefs = prefs
+        self._default_lang = default_lang
+
+    def translator_for(self, who: Who) -> Translator:
+        lang, locale = negotiate(
+            self._prefs.get_lang(who.user_id), who.language_code, self._default_lang
+        )
+        return translator(lang, locale)
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def start(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        lines = (
+            tr.gettext("Hello! I am partnerbrief."),
+            tr.gettext(
+                "I brief you on the OpenAI–Microsoft partnership: stakes, revenue share, "
+                "datacenter infrastructure and the road to an IPO."
+            ),
+            tr.gettext("Every fact is sourced and dated. Pick a topic, or send /help."),
+        )
+        blocks = (Block("title", lines[0]), Block("text", lines[1]), Block("text", lines[2]))
+        return Reply(tr.lang, blocks, self._topic_keyboard(tr))
+
+    def help(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        blocks = [Block("title", tr.gettext("What I can do"))]
+        for command, description in command_descriptions(tr):
+            blocks.append(Block("text", f"/{command} — {description}"))
+        blocks.append(
+            Block("note", tr.gettext("Topics for /brief: {topics}.").format(
+                topics=", ".join(self._topic_words(tr))
+            ))
+        )
+        return Reply(tr.lang, tuple(blocks))
+
+    def topics(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        library = self._library()
+        blocks = [Block("title", tr.gettext("Topics"))]
+        for topic in library.topics:
+            headline = library.briefings[topic.id].headline.get(tr.lang)
+            blocks.append(Block("text", f"{topic.label.get(tr.lang)} (/brief {topic.id}): {headline}"))
+        return Reply(tr.lang, tuple(blocks), self._topic_keyboard(tr))
+
+    def brief(self, who: Who, argument: str | None = None) -> Reply:
+        tr = self.translator_for(who)
+        library = self._library()
+        briefing_id = "overview" if not argument or not argument.strip() else (
+            library.topic_for_alias(argument.split()[0])
+        )
+        if briefing_id is None:
+            text = tr.gettext("I don't know the topic “{topic}”. Try one of: {topics}.").format(
+                topic=_shorten(argument or "", 40), topics=", ".join(self._topic_words(tr))
+            )
+            return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
+        return self._briefing(tr, briefing_id)
+
+    def sources(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        return Reply(tr.lang, tuple(compose_sources(self._library(), tr)))
+
+    def set_lang(self, who: Who, argument: str | None) -> Reply:
+        choice = lang_of(argument.split()[0]) if argument and argument.strip() else None
+        if choice is None:
+            tr = self.translator_for(who)
+            text = tr.gettext(
+                "Choose a language with /lang fr (français) or /lang en (English)."
+            )
+            if argument and argument.strip():
+                text = tr.gettext("I don't speak “{value}” yet. ").format(
+                    value=_shorten(argument, 20)
+                ) + text
+            return Reply(tr.lang, (Block("text", text),))
+        self._prefs.set_lang(who.user_id, choice)
+        tr = self.translator_for(who)
+        return Reply(
+            tr.lang,
+            (Block("text", tr.gettext("From now on I will write to you in English.")),),
+            self._topic_keyboard(tr),
+        )
+
+    def unknown_command(self, who: Who, command: str) -> Reply:
+        tr = self.translator_for(who)
+        text = tr.gettext("I don't know the command /{command}. Send /help to see what I can do.")
+        return Reply(tr.lang, (Block("text", text.format(command=_shorten(command, 32))),))
+
+    def text(self, who: Who, text: str) -> Reply:
+        """A plain message that is not a command."""
+        tr = self.translator_for(who)
+        if not text.strip():
+            return Reply(tr.lang, (Block("text", tr.gettext("Send /brief for the briefing.")),))
+        if len(text) > MAX_TEXT_CHARS:
+            message = tr.gettext(
+                "Your message is {length} characters long; please keep it under {limit}."
+            ).format(length=tr.number(len(text)), limit=tr.number(MAX_TEXT_CHARS))
+            return Reply(tr.lang, (Block("text", message),))
+        return Reply(
+            tr.lang,
+            (Block("text", tr.gettext("Pick a topic below, or send /brief for the overview.")),),
+            self._topic_keyboard(tr),
+        )
+
+    def unsupported(self, who: Who) -> Reply:
+        """A sticker, photo, voice note… that the bot cannot read."""
+        tr = self.translator_for(who)
+        text = tr.gettext("I can only read text. Send /brief for the briefing or /help.")
+        return Reply(tr.lang, (Block("text", text),))
+
+    def action(self, who: Who, data: str | None) -> Reply:
+        """A button press."""
+        tr = self.translator_for(who)
+        action = parse_action(data, self._library())
+        if action is None:
+            text = tr.gettext("This button is no longer valid. Here are the topics again.")
+            return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
+        return self._briefing(tr, action.argument)
+
+    def dispatch(self, who: Who, line: str) -> Reply:
+        """Route a console line (``/brief ipo``, ``/lang fr``, or text) like Telegram would."""
+        stripped = line.strip()
+        if not stripped.startswith("/"):
+            return self.text(who, line)
+        command, _, argument = stripped[1:].partition(" ")
+        command = command.split("@", 1)[0].lower()
+        handlers: dict[str, Callable[[], Reply]] = {
+            "start": lambda: self.start(who),
+            "help": lambda: self.help(who),
+            "topics": lambda: self.topics(who),
+            "brief": lambda: self.brief(who, argument),
+            "sources": lambda: self.sources(who),
+            "lang": lambda: self.set_lang(who, argument),
+        }
+        handler = handlers.get(command)
+        return handler() if handler else self.unknown_command(who, command)
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _briefing(self, tr: Translator, briefing_id: str) -> Reply:
+        blocks = compose_briefing(self._library(), briefing_id, tr)
+        return Reply(tr.lang, tuple(blocks), self._topic_keyboard(tr, exclude=briefing_id))
+
+    def _topic_words(self, tr: Translator) -> list[str]:
+        return [f"{t.id} ({t.label.get(tr.lang)})" for t in self._library().topics]
+
+    def _topic_keyboard(
+        self, tr: Translator, exclude: str | None = None
+    ) -> tuple[tuple[Button, ...], ...]:
+        library = self._library()
+        buttons = [
+            Button(topic.label.get(tr.lang), Action("brief", topic.id).encode())
+            for topic in library.topics
+            if topic.id != exclude
+        ]
+        rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+        if exclude != "overview":
+            rows.insert(0, (Button(tr.gettext("Overview"), Action("brief", "overview").encode()),))
+        return tuple(rows)
+
+
+def command_descriptions(tr: Translator) -> list[tuple[str, str]]:
+    """Command menu entries, also sent to Telegram with set_my_commands."""
+    return [
+        ("brief", tr.gettext("the sourced briefing; add a topic: stakes, revenue, infrastructure, ipo")),
+        ("topics", tr.gettext("the topics I cover")),
+        ("sources", tr.gettext("the sources behind every fact")),
+        ("lang", tr.gettext("switch language: /lang fr or /lang en")),
+        ("help", tr.gettext("how to use this bot")),
+        ("start", tr.gettext("welcome message and topic buttons")),
+    ]
+
+
+def _shorten(value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+

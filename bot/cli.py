@@ -1,0 +1,146 @@
+"""The command line: ``python -m bot [run|console|brief|content check|content load]``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.chat import Conversation, Who
+from bot.config import ConfigError, Settings
+from bot.content import ContentInvalid, content_digest, load_library
+from bot.domain import BRIEFING_IDS, Lang
+from bot.i18n import CatalogMissing, check_catalogs
+from bot.logsetup import configure_logging
+from bot.render_text import render_plain
+from bot.store.atomic import StoreCorrupted
+from bot.store.facts import FactStore
+from bot.store.lock import DataDirLock, DataDirLocked
+
+EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
+
+
+class _MemoryPrefs:
+    """Preferences for one-shot commands, which must not need the data directory lock."""
+
+    def __init__(self, lang: Lang | None) -> None:
+        self._lang = lang
+
+    def get_lang(self, user_id: int) -> Lang | None:
+        return self._lang
+
+    def set_lang(self, user_id: int, lang: Lang) -> None:
+        self._lang = lang
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="partnerbrief: Telegram bot with TELEGRAM_BOT_TOKEN set, console chat without.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Telegram bot (long polling)")
+    sub.add_parser("console", help="chat with the bot in this terminal")
+    brief = sub.add_parser("brief", help="print a briefing")
+    brief.add_argument("--topic", default="overview", help="overview, stakes, revenue, …")
+    brief.add_argument("--lang", choices=("fr", "en"), default=None)
+    content = sub.add_parser("content", help="validate or import content/")
+    content_sub = content.add_subparsers(dest="action", required=True)
+    content_sub.add_parser("check", help="validate content/ and report file:line errors")
+    content_sub.add_parser("load", help="import content/ into the fact store")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(
+            logging.WARNING if args.command in (None, "console", "brief", "content")
+            else logging.INFO,
+            secrets=(settings.telegram_token or "", settings.llm_api_key or ""),
+        )
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataDirLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CatalogMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CATALOG
+    except ContentInvalid as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONTENT
+    except StoreCorrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command or ("run" if settings.has_token else "console")
+    if command == "run":
+        if not settings.has_token:
+            print("error: set TELEGRAM_BOT_TOKEN (see .env.example)", file=sys.stderr)
+            return EXIT_USAGE
+        from bot.tg.app import run_polling  # imported late: the console never loads telegram
+
+        run_polling(settings)
+        return 0
+    if command == "console":
+        from bot.console import run_console
+        from bot.services import Services
+
+        services = Services.open(settings)
+        try:
+            return run_console(services.conversation)
+        finally:
+            services.close()
+    if command == "brief":
+        return _brief(settings, args.topic, args.lang)
+    if args.action == "check":
+        library = load_library(settings.content_dir)
+        print(
+            f"{settings.content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
+            f"sources, {len(library.briefings)} briefings)"
+        )
+        return 0
+    return _content_load(settings)
+
+
+def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
+    check_catalogs()
+    library = load_library(settings.content_dir)
+    briefing_id = library.topic_for_alias(topic)
+    if briefing_id is None:
+        print(f"error: unknown topic {topic!r}; choose from {', '.join(BRIEFING_IDS)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    default: Lang = "fr" if settings.default_lang == "fr" else "en"
+    conversation = Conversation(lambda: library, _MemoryPrefs(lang), default)
+    print(render_plain(conversation.brief(Who(0, lang), briefing_id)))
+    return 0
+
+
+def _content_load(settings: Settings) -> int:
+    library = load_library(settings.content_dir)
+    with DataDirLock(settings.data_dir):
+        store = FactStore(settings.data_dir)
+        try:
+            report = store.import_library(
+                library, content_digest(settings.content_dir), dt.date.today()
+            )
+        finally:
+            store.close()
+    print(
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} "
+        f"removed, {report.unchanged} unchanged"
+    )
+    for label, ids in (("added", report.added), ("changed", report.changed),
+                       ("removed", report.removed)):
+        for fact_id in ids:
+            print(f"  {label}: {fact_id}")
+    return 0

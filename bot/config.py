@@ -1,0 +1,75 @@
+"""Settings read once from the environment into a frozen value that never shows its secrets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED_LANGS = ("fr", "en")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the bot cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs from its environment; secrets are excluded from repr."""
+
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str | None = None
+    data_dir: Path = Path("data")
+    content_dir: Path = Path("content")
+    default_lang: str = "en"
+    admin_ids: frozenset[int] = frozenset()
+    llm_base_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_model: str | None = None
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.telegram_token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        default_lang = (get("BOT_DEFAULT_LANG") or "en").lower()
+        if default_lang not in SUPPORTED_LANGS:
+            raise ConfigError(
+                f"BOT_DEFAULT_LANG must be one of {', '.join(SUPPORTED_LANGS)}, got {default_lang!r}"
+            )
+        admin_ids: set[int] = set()
+        for part in (get("BOT_ADMIN_IDS") or "").replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                admin_ids.add(int(part))
+            except ValueError:
+                raise ConfigError(
+                    f"BOT_ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
+                ) from None
+        return cls(
+            telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            data_dir=Path(get("BOT_DATA_DIR") or "data"),
+            content_dir=Path(get("BOT_CONTENT_DIR") or _default_content_dir()),
+            default_lang=default_lang,
+            admin_ids=frozenset(admin_ids),
+            llm_base_url=get("LLM_BASE_URL"),
+            llm_api_key=get("LLM_API_KEY"),
+            llm_model=get("LLM_MODEL"),
+        )
+
+
+def _default_content_dir() -> str:
+    """content/ beside the package in a checkout, else ./content."""
+    beside_package = Path(__file__).resolve().parent.parent / "content"
+    return str(beside_package if beside_package.is_dir() else Path("content"))

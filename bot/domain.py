@@ -1,0 +1,157 @@
+"""Frozen domain values shared by every layer: facts, sources, briefings and replies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Lang = Literal["fr", "en"]
+TOPICS = ("stakes", "revenue", "infrastructure", "ipo")
+FACT_TOPICS = (*TOPICS, "context")
+BRIEFING_IDS = ("overview", *TOPICS)
+STATUSES = ("reported", "announced", "confirmed", "denied", "superseded")
+FIGURE_KINDS = ("money", "percent", "year", "date", "month", "count")
+
+
+class Status(StrEnum):
+    REPORTED = "reported"
+    ANNOUNCED = "announced"
+    CONFIRMED = "confirmed"
+    DENIED = "denied"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A curated text written in both supported languages."""
+
+    fr: str
+    en: str
+
+    def get(self, lang: Lang) -> str:
+        return self.fr if lang == "fr" else self.en
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    publisher: str
+    title: str
+    url: str | None
+    published: dt.date | None
+    language: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number carried by a fact, formatted per locale at render time.
+
+    ``value`` holds the amount for money, the fraction for percent, the year, the count,
+    or the ISO date (``YYYY-MM-DD``, or ``YYYY-MM`` for a month).
+    """
+
+    name: str
+    kind: str
+    value: float | int | str
+    currency: str | None = None
+    as_of: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: str
+    topic: str
+    status: Status
+    source_id: str
+    text: Bilingual
+    first_seen: dt.date
+    updated: dt.date
+    figures: tuple[Figure, ...] = ()
+    attribution_id: str | None = None
+    also: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    caveat: Bilingual | None = None
+    revision: int = 1
+
+    def source_ids(self) -> tuple[str, ...]:
+        """Every source this fact rests on, the one we read first."""
+        ids = [self.source_id]
+        for extra in (self.attribution_id, *self.also):
+            if extra and extra not in ids:
+                ids.append(extra)
+        return tuple(ids)
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: Bilingual
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Briefing:
+    id: str
+    headline: Bilingual
+    fact_ids: tuple[str, ...]
+    why: Bilingual
+
+
+@dataclass(frozen=True)
+class Library:
+    """A consistent snapshot of the curated content the bot serves."""
+
+    facts: dict[str, Fact]
+    sources: dict[str, Source]
+    topics: tuple[Topic, ...]
+    briefings: dict[str, Briefing]
+
+    def topic_for_alias(self, word: str) -> str | None:
+        """The briefing id a user's word names (``overview`` included), or None."""
+        key = word.strip().lower()
+        if key in ("overview", "apercu", "aperçu", "resume", "résumé"):
+            return "overview"
+        for topic in self.topics:
+            if key == topic.id or key in topic.aliases:
+                return topic.id
+        return None
+
+    def newest_date(self) -> dt.date | None:
+        return max((fact.updated for fact in self.facts.values()), default=None)
+
+
+# ---- what the core hands to renderers -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: ``action`` is the core's own, versioned callback payload."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """One unit of a reply; messages are split only between blocks.
+
+    kinds: ``title`` (bold line), ``text`` (a paragraph), ``bullet`` (a fact with its citation
+    numbers), ``note`` (a secondary, italic line), ``source`` (a numbered source line).
+    """
+
+    kind: Literal["title", "text", "bullet", "note", "source"]
+    text: str
+    citations: tuple[int, ...] = ()
+    url: str | None = None
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the core answers: blocks to render, optional buttons, and the language used."""
+
+    lang: Lang
+    blocks: tuple[Block, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()

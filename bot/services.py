@@ -1,0 +1,66 @@
+"""Long-lived resources, opened once and closed once, shared by every adapter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from bot.chat import Conversation
+from bot.config import Settings
+from bot.content import content_digest, load_library
+from bot.domain import Lang, Library
+from bot.i18n import check_catalogs
+from bot.store.facts import FactStore, ImportReport
+from bot.store.lock import DataDirLock
+from bot.store.users import UserStore
+
+log = logging.getLogger(__name__)
+
+
+def sync_content(facts: FactStore, settings: Settings, today: dt.date) -> ImportReport | None:
+    """Import content/ when it changed since the last import; None when it did not."""
+    digest = content_digest(settings.content_dir)
+    if digest == facts.content_digest() and not facts.is_empty():
+        return None
+    return facts.import_library(load_library(settings.content_dir), digest, today)
+
+
+class Services:
+    """The opened stores and the conversation built on them."""
+
+    def __init__(
+        self, settings: Settings, lock: DataDirLock, facts: FactStore, users: UserStore
+    ) -> None:
+        self.settings = settings
+        self.lock = lock
+        self.facts = facts
+        self.users = users
+        self.library: Library = facts.library()
+        default: Lang = "fr" if settings.default_lang == "fr" else "en"
+        # A getter, so that a later content reload is seen by the conversation at once.
+        self.conversation = Conversation(lambda: self.library, users, default)
+
+    @classmethod
+    def open(cls, settings: Settings, today: dt.date | None = None) -> Services:
+        """Check catalogs, own the data directory, bring the fact store up to date."""
+        check_catalogs()
+        lock = DataDirLock(settings.data_dir)
+        lock.acquire()
+        try:
+            facts = FactStore(settings.data_dir)
+            report = sync_content(facts, settings, today or dt.date.today())
+            if report is not None:
+                log.info(
+                    "content imported: %d added, %d changed, %d removed, %d unchanged",
+                    len(report.added), len(report.changed), len(report.removed), report.unchanged,
+                )
+            users = UserStore(settings.data_dir)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(settings, lock, facts, users)
+
+    def close(self) -> None:
+        self.users.close()
+        self.facts.close()
+        self.lock.release()

@@ -1,0 +1,223 @@
+"""The fact store: content/ imported into TinyDB with revisions, read back as a Library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+
+from bot.domain import Bilingual, Briefing, Fact, Figure, Library, Source, Status, Topic
+from bot.store.atomic import AtomicJSONStorage
+
+FACTS_FILE = "facts.json"
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+class FactStore:
+    """Owns ``facts.json``. Facts keep a revision and the date they last changed."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._path = data_dir / FACTS_FILE
+        self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def content_digest(self) -> str | None:
+        meta = self._db.table("meta").get(doc_id=1)
+        return None if meta is None else str(meta.get("content_digest"))
+
+    def import_library(self, library: Library, digest: str, today: dt.date) -> ImportReport:
+        """Bring the store in line with ``library``; unchanged content writes nothing.
+
+        Everything goes to disk in one atomic write, so a crash leaves either the previous
+        import or this one, never half of each.
+        """
+        storage = self._db.storage
+        old_facts = {doc["id"]: doc for doc in (storage.read() or {}).get("facts", {}).values()}
+        new_facts: dict[str, dict[str, Any]] = {}
+        added, changed = [], []
+        for fact in library.facts.values():
+            doc = _fact_doc(fact)
+            fingerprint = _fingerprint(doc)
+            old = old_facts.get(fact.id)
+            if old is None:
+                added.append(fact.id)
+                doc |= {"revision": 1, "fingerprint": fingerprint}
+            elif old.get("fingerprint") == fingerprint:
+                doc = old
+            else:
+                changed.append(fact.id)
+                # A curator may edit a fact without bumping its date: the store still dates
+                # the change, because digests announce facts by their `updated` date.
+                updated = max(fact.updated, today).isoformat()
+                doc |= {
+                    "first_seen": old["first_seen"],
+                    "updated": updated,
+                    "revision": int(old.get("revision", 1)) + 1,
+                    "fingerprint": fingerprint,
+                    "previous": {k: old[k] for k in ("text_fr", "text_en", "figures", "status")},
+                }
+            new_facts[fact.id] = doc
+        removed = sorted(set(old_facts) - set(new_facts))
+        report = ImportReport(tuple(added), tuple(changed), tuple(removed), len(new_facts) - len(added) - len(changed))
+        data = {
+            "facts": {str(i): doc for i, doc in enumerate(new_facts.values(), 1)},
+            "sources": {
+                str(i): _source_doc(s) for i, s in enumerate(library.sources.values(), 1)
+            },
+            "topics": {str(i): _topic_doc(t) for i, t in enumerate(library.topics, 1)},
+            "briefings": {
+                str(i): _briefing_doc(b) for i, b in enumerate(library.briefings.values(), 1)
+            },
+            "meta": {"1": {"content_digest": digest}},
+        }
+        if data != storage.read():
+            storage.write(data)
+            # TinyDB's tables cache ids; reopening is the public way to drop them.
+            self._db.close()
+            self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+        return report
+
+    def is_empty(self) -> bool:
+        return len(self._db.table("facts")) == 0
+
+    def library(self) -> Library:
+        """The content as last imported."""
+        facts = {doc["id"]: _fact_from(doc) for doc in self._db.table("facts").all()}
+        sources = {doc["id"]: _source_from(doc) for doc in self._db.table("sources").all()}
+        topics = tuple(_topic_from(doc) for doc in self._db.table("topics").all())
+        briefings = {doc["id"]: _briefing_from(doc) for doc in self._db.table("briefings").all()}
+        return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+
+
+def _fingerprint(doc: dict[str, Any]) -> str:
+    stable = {k: v for k, v in doc.items() if k not in ("first_seen", "updated")}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _day(value: Any) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(str(value))
+
+
+def _fact_doc(fact: Fact) -> dict[str, Any]:
+    return {
+        "id": fact.id,
+        "topic": fact.topic,
+        "status": fact.status.value,
+        "source": fact.source_id,
+        "attribution": fact.attribution_id,
+        "also": list(fact.also),
+        "entities": list(fact.entities),
+        "text_fr": fact.text.fr,
+        "text_en": fact.text.en,
+        "caveat_fr": fact.caveat.fr if fact.caveat else None,
+        "caveat_en": fact.caveat.en if fact.caveat else None,
+        "figures": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "value": f.value,
+                "currency": f.currency,
+                "as_of": _iso(f.as_of),
+            }
+            for f in fact.figures
+        ],
+        "first_seen": fact.first_seen.isoformat(),
+        "updated": fact.updated.isoformat(),
+    }
+
+
+def _fact_from(doc: dict[str, Any]) -> Fact:
+    caveat = None
+    if doc.get("caveat_fr") and doc.get("caveat_en"):
+        caveat = Bilingual(doc["caveat_fr"], doc["caveat_en"])
+    return Fact(
+        id=doc["id"],
+        topic=doc["topic"],
+        status=Status(doc["status"]),
+        source_id=doc["source"],
+        attribution_id=doc.get("attribution"),
+        also=tuple(doc.get("also", ())),
+        entities=tuple(doc.get("entities", ())),
+        text=Bilingual(doc["text_fr"], doc["text_en"]),
+        caveat=caveat,
+        figures=tuple(
+            Figure(f["name"], f["kind"], f["value"], f.get("currency"), _day(f.get("as_of")))
+            for f in doc.get("figures", ())
+        ),
+        first_seen=dt.date.fromisoformat(doc["first_seen"]),
+        updated=dt.date.fromisoformat(doc["updated"]),
+        revision=int(doc.get("revision", 1)),
+    )
+
+
+def _source_doc(source: Source) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "publisher": source.publisher,
+        "title": source.title,
+        "url": source.url,
+        "published": _iso(source.published),
+        "language": source.language,
+    }
+
+
+def _source_from(doc: dict[str, Any]) -> Source:
+    return Source(
+        doc["id"], doc["publisher"], doc["title"], doc.get("url"), _day(doc.get("published")),
+        doc.get("language", "en"),
+    )
+
+
+def _topic_doc(topic: Topic) -> dict[str, Any]:
+    return {
+        "id": topic.id,
+        "label_fr": topic.label.fr,
+        "label_en": topic.label.en,
+        "aliases": list(topic.aliases),
+    }
+
+
+def _topic_from(doc: dict[str, Any]) -> Topic:
+    return Topic(doc["id"], Bilingual(doc["label_fr"], doc["label_en"]), tuple(doc["aliases"]))
+
+
+def _briefing_doc(briefing: Briefing) -> dict[str, Any]:
+    return {
+        "id": briefing.id,
+        "headline_fr": briefing.headline.fr,
+        "headline_en": briefing.headline.en,
+        "facts": list(briefing.fact_ids),
+        "why_fr": briefing.why.fr,
+        "why_en": briefing.why.en,
+    }
+
+
+def _briefing_from(doc: dict[str, Any]) -> Briefing:
+    return Briefing(
+        doc["id"],
+        Bilingual(doc["headline_fr"], doc["headline_en"]),
+        tuple(doc["facts"]),
+        Bilingual(doc["why_fr"], doc["why_en"]),
+    )

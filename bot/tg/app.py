@@ -1,0 +1,116 @@
+"""build_application(): the one place where every handler is wired, in an order that matters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.chat import command_descriptions
+from bot.config import SUPPORTED_LANGS, Settings
+from bot.i18n import translator
+from bot.services import Services
+from bot.tg import handlers
+from bot.tg.context import BotContext, BotData
+from bot.tg.errors import on_error
+
+log = logging.getLogger(__name__)
+
+BotApplication = Application[Any, BotContext, Any, Any, BotData, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> BotApplication:
+    """The Telegram application with its handlers; stores open in post_init."""
+    if not settings.telegram_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is required to run the Telegram bot")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        # max_retries: PTB's default of 0 turns every flood-control answer into a failure.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram_api_base_url:
+        builder = builder.base_url(settings.telegram_api_base_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application: BotApplication = builder.build()
+    application.bot_data.settings = settings
+    _add_handlers(application)
+    return application
+
+
+def _add_handlers(app: BotApplication) -> None:
+    # Edited messages are ignored: answering an edit would repeat the answer to the original.
+    new_messages = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("start", handlers.start, filters=new_messages))
+    app.add_handler(CommandHandler("help", handlers.help_command, filters=new_messages))
+    app.add_handler(CommandHandler("topics", handlers.topics, filters=new_messages))
+    app.add_handler(CommandHandler("brief", handlers.brief, filters=new_messages))
+    app.add_handler(CommandHandler("sources", handlers.sources, filters=new_messages))
+    app.add_handler(CommandHandler("lang", handlers.lang, filters=new_messages))
+    # Must come after every CommandHandler: it catches whatever command they did not take.
+    app.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown_command))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    # Plain text is only ours in private chats; in groups people talk to each other.
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages,
+            handlers.text,
+        )
+    )
+    # Last: anything else in a private chat (stickers, photos, voice) gets a hint.
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & new_messages & ~filters.COMMAND,
+                       handlers.other_message)
+    )
+    app.add_error_handler(on_error)
+
+
+async def _post_init(app: BotApplication) -> None:
+    settings = app.bot_data.require_settings()
+    app.bot_data.services = Services.open(settings)
+    await publish_commands(app)
+
+
+async def _post_shutdown(app: BotApplication) -> None:
+    if app.bot_data.services is not None:
+        app.bot_data.services.close()
+        app.bot_data.services = None
+
+
+async def publish_commands(app: BotApplication) -> None:
+    """The command menu, localized per language, with the default language for the rest."""
+    settings = app.bot_data.require_settings()
+    for lang in SUPPORTED_LANGS:
+        tr = translator("fr" if lang == "fr" else "en")
+        commands = [BotCommand(c, d) for c, d in command_descriptions(tr)]
+        await app.bot.set_my_commands(commands, language_code=lang)
+        if lang == settings.default_lang:
+            await app.bot.set_my_commands(commands)
+
+
+def run_polling(settings: Settings) -> None:
+    application = build_application(settings)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

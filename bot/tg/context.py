@@ -1,0 +1,42 @@
+"""A typed CallbackContext, so handlers reach the services without casts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.services import Services
+
+
+class BotData:
+    """``context.bot_data``: holds the services from post_init to post_shutdown."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.services: Services | None = None
+
+    def require_settings(self) -> Settings:
+        if self.settings is None:
+            raise RuntimeError("build_application() sets the settings before anything runs")
+        return self.settings
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler receives."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+
+    @property
+    def services(self) -> Services:
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("services are used before post_init opened them")
+        return services

@@ -1,0 +1,40 @@
+"""The error handler: log for the operator, apologise to the user, never show a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.chat import Who
+from bot.domain import Block, Reply
+from bot.tg.context import BotContext
+from bot.tg.handlers import who_of
+from bot.tg.send import send_reply
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure and tell the user, in their language, that it was on our side."""
+    error = context.error
+    if isinstance(error, Forbidden):
+        log.info("user blocked the bot or left the chat: %s", error.message)
+        return
+    if isinstance(error, NetworkError):
+        log.warning("Telegram network error: %s", error.message)
+    else:
+        log.error("error while handling an update", exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services = context.bot_data.services
+    who = who_of(update) if update.effective_user else Who(update.effective_chat.id)
+    if services is None:
+        return
+    tr = services.conversation.translator_for(who)
+    message = tr.gettext("Sorry, something went wrong on my side. Please try again in a moment.")
+    try:
+        await send_reply(context, update.effective_chat.id, Reply(tr.lang, (Block("text", message),)))
+    except TelegramError as exc:
+        log.warning("could not send the apology either: %s", exc.message)
