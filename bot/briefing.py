@@ -59,9 +59,7 @@ def fact_blocks(fact: Fact, citations: Citations, tr: Translator) -> list[Block]
 
 
 def source_line(source: Source, tr: Translator) -> str:
-    published = (
-        tr.date(source.published) if source.published else tr.gettext("date not stated")
-    )
+    published = tr.date(source.published) if source.published else tr.gettext("date not stated")
     return tr.gettext("{publisher}, “{title}”, {date}").format(
         publisher=source.publisher, title=source.title, date=published
     )

@@ -92,9 +92,12 @@ class Conversation:
         for command, description in command_descriptions(tr):
             blocks.append(Block("text", f"/{command} — {description}"))
         blocks.append(
-            Block("note", tr.gettext("Topics for /brief: {topics}.").format(
-                topics=", ".join(self._topic_words(tr))
-            ))
+            Block(
+                "note",
+                tr.gettext("Topics for /brief: {topics}.").format(
+                    topics=", ".join(self._topic_words(tr))
+                ),
+            )
         )
         return Reply(tr.lang, tuple(blocks))
 
@@ -104,14 +107,18 @@ class Conversation:
         blocks = [Block("title", tr.gettext("Topics"))]
         for topic in library.topics:
             headline = library.briefings[topic.id].headline.get(tr.lang)
-            blocks.append(Block("text", f"{topic.label.get(tr.lang)} (/brief {topic.id}): {headline}"))
+            blocks.append(
+                Block("text", f"{topic.label.get(tr.lang)} (/brief {topic.id}): {headline}")
+            )
         return Reply(tr.lang, tuple(blocks), self._topic_keyboard(tr))
 
     def brief(self, who: Who, argument: str | None = None) -> Reply:
         tr = self.translator_for(who)
         library = self._library()
-        briefing_id = "overview" if not argument or not argument.strip() else (
-            library.topic_for_alias(argument.split()[0])
+        briefing_id = (
+            "overview"
+            if not argument or not argument.strip()
+            else (library.topic_for_alias(argument.split()[0]))
         )
         if briefing_id is None:
             text = tr.gettext("I don't know the topic “{topic}”. Try one of: {topics}.").format(
@@ -128,13 +135,14 @@ class Conversation:
         choice = lang_of(argument.split()[0]) if argument and argument.strip() else None
         if choice is None:
             tr = self.translator_for(who)
-            text = tr.gettext(
-                "Choose a language with /lang fr (français) or /lang en (English)."
-            )
+            text = tr.gettext("Choose a language with /lang fr (français) or /lang en (English).")
             if argument and argument.strip():
-                text = tr.gettext("I don't speak “{value}” yet. ").format(
-                    value=_shorten(argument, 20)
-                ) + text
+                text = (
+                    tr.gettext("I don't speak “{value}” yet. ").format(
+                        value=_shorten(argument, 20)
+                    )
+                    + text
+                )
             return Reply(tr.lang, (Block("text", text),))
         self._prefs.set_lang(who.user_id, choice)
         tr = self.translator_for(who)
@@ -225,7 +233,10 @@ class Conversation:
 def command_descriptions(tr: Translator) -> list[tuple[str, str]]:
     """Command menu entries, also sent to Telegram with set_my_commands."""
     return [
-        ("brief", tr.gettext("the sourced briefing; add a topic: stakes, revenue, infrastructure, ipo")),
+        (
+            "brief",
+            tr.gettext("the sourced briefing; add a topic: stakes, revenue, infrastructure, ipo"),
+        ),
         ("topics", tr.gettext("the topics I cover")),
         ("sources", tr.gettext("the sources behind every fact")),
         ("lang", tr.gettext("switch language: /lang fr or /lang en")),
@@ -237,4 +248,3 @@ def command_descriptions(tr: Translator) -> list[tuple[str, str]]:
 def _shorten(value: str, limit: int) -> str:
     value = " ".join(value.split())
     return value if len(value) <= limit else value[: limit - 1] + "…"
-

@@ -38,7 +38,7 @@ class _MemoryPrefs:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="partnerbrief: Telegram bot with TELEGRAM_BOT_TOKEN set, console chat without.",
+        description="partnerbrief: Telegram bot if TELEGRAM_BOT_TOKEN is set, else a console.",
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the Telegram bot (long polling)")
@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(
-            logging.WARNING if args.command in (None, "console", "brief", "content")
+            logging.WARNING
+            if args.command in (None, "console", "brief", "content")
             else logging.INFO,
             secrets=(settings.telegram_token or "", settings.llm_api_key or ""),
         )
@@ -116,8 +117,10 @@ def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
     library = load_library(settings.content_dir)
     briefing_id = library.topic_for_alias(topic)
     if briefing_id is None:
-        print(f"error: unknown topic {topic!r}; choose from {', '.join(BRIEFING_IDS)}",
-              file=sys.stderr)
+        print(
+            f"error: unknown topic {topic!r}; choose from {', '.join(BRIEFING_IDS)}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     default: Lang = "fr" if settings.default_lang == "fr" else "en"
     conversation = Conversation(lambda: library, _MemoryPrefs(lang), default)
@@ -139,8 +142,11 @@ def _content_load(settings: Settings) -> int:
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} "
         f"removed, {report.unchanged} unchanged"
     )
-    for label, ids in (("added", report.added), ("changed", report.changed),
-                       ("removed", report.removed)):
+    for label, ids in (
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+    ):
         for fact_id in ids:
             print(f"  {label}: {fact_id}")
     return 0

@@ -42,9 +42,8 @@ class Settings:
 
         default_lang = (get("BOT_DEFAULT_LANG") or "en").lower()
         if default_lang not in SUPPORTED_LANGS:
-            raise ConfigError(
-                f"BOT_DEFAULT_LANG must be one of {', '.join(SUPPORTED_LANGS)}, got {default_lang!r}"
-            )
+            choices = ", ".join(SUPPORTED_LANGS)
+            raise ConfigError(f"BOT_DEFAULT_LANG must be one of {choices}, got {default_lang!r}")
         admin_ids: set[int] = set()
         for part in (get("BOT_ADMIN_IDS") or "").replace(";", ",").split(","):
             part = part.strip()

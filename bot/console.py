@@ -38,9 +38,8 @@ def run_console(
 ) -> int:
     """Read lines until EOF, /quit or /exit; a number presses the matching button."""
     who = who or console_who()
-    interactive = lines is None
     buttons = show(conversation.start(who), out)
-    source = _prompt_lines(out) if interactive else lines
+    source = _prompt_lines(out) if lines is None else lines
     for line in source:
         stripped = line.strip()
         if stripped in ("/quit", "/exit"):

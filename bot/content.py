@@ -65,7 +65,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
-    mapping = _Node(loader.construct_mapping(node, deep=True))
+    mapping = _Node({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
     mapping.line = node.start_mark.line + 1
     return mapping
 
@@ -89,7 +89,9 @@ class _Checker:
             if isinstance(item, _Node):
                 yield item
             else:
-                self.error(getattr(document, "line", 1), f"every entry of '{key}' must be a mapping")
+                self.error(
+                    getattr(document, "line", 1), f"every entry of '{key}' must be a mapping"
+                )
 
     def text(self, node: _Node, key: str, *, required: bool = True) -> str | None:
         value = node.get(key)

@@ -77,7 +77,7 @@ class Translator:
         return self.catalog.ngettext(singular, plural, n)
 
     def pgettext(self, context: str, message: str) -> str:
-        return self.catalog.pgettext(context, message)
+        return str(self.catalog.pgettext(context, message))
 
     # ---- numbers and dates, always through Babel ------------------------------------------
 

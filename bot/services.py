@@ -52,7 +52,10 @@ class Services:
             if report is not None:
                 log.info(
                     "content imported: %d added, %d changed, %d removed, %d unchanged",
-                    len(report.added), len(report.changed), len(report.removed), report.unchanged,
+                    len(report.added),
+                    len(report.changed),
+                    len(report.removed),
+                    report.unchanged,
                 )
             users = UserStore(settings.data_dir)
         except BaseException:

@@ -71,7 +71,7 @@ class AtomicJSONStorage(Storage):
                 tmp.write(payload)
                 tmp.flush()
                 os.fsync(tmp.fileno())
-            os.replace(tmp_name, self._path)
+            Path(tmp_name).replace(self._path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise

@@ -76,12 +76,15 @@ class FactStore:
                 }
             new_facts[fact.id] = doc
         removed = sorted(set(old_facts) - set(new_facts))
-        report = ImportReport(tuple(added), tuple(changed), tuple(removed), len(new_facts) - len(added) - len(changed))
+        report = ImportReport(
+            tuple(added),
+            tuple(changed),
+            tuple(removed),
+            len(new_facts) - len(added) - len(changed),
+        )
         data = {
             "facts": {str(i): doc for i, doc in enumerate(new_facts.values(), 1)},
-            "sources": {
-                str(i): _source_doc(s) for i, s in enumerate(library.sources.values(), 1)
-            },
+            "sources": {str(i): _source_doc(s) for i, s in enumerate(library.sources.values(), 1)},
             "topics": {str(i): _topic_doc(t) for i, t in enumerate(library.topics, 1)},
             "briefings": {
                 str(i): _briefing_doc(b) for i, b in enumerate(library.briefings.values(), 1)
@@ -185,7 +188,11 @@ def _source_doc(source: Source) -> dict[str, Any]:
 
 def _source_from(doc: dict[str, Any]) -> Source:
     return Source(
-        doc["id"], doc["publisher"], doc["title"], doc.get("url"), _day(doc.get("published")),
+        doc["id"],
+        doc["publisher"],
+        doc["title"],
+        doc.get("url"),
+        _day(doc.get("published")),
         doc.get("language", "en"),
     )
 

@@ -82,8 +82,9 @@ def _add_handlers(app: BotApplication) -> None:
     )
     # Last: anything else in a private chat (stickers, photos, voice) gets a hint.
     app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & new_messages & ~filters.COMMAND,
-                       handlers.other_message)
+        MessageHandler(
+            filters.ChatType.PRIVATE & new_messages & ~filters.COMMAND, handlers.other_message
+        )
     )
     app.add_error_handler(on_error)
 

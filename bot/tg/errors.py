@@ -35,6 +35,7 @@ async def on_error(update: object, context: BotContext) -> None:
     tr = services.conversation.translator_for(who)
     message = tr.gettext("Sorry, something went wrong on my side. Please try again in a moment.")
     try:
-        await send_reply(context, update.effective_chat.id, Reply(tr.lang, (Block("text", message),)))
+        apology = Reply(tr.lang, (Block("text", message),))
+        await send_reply(context, update.effective_chat.id, apology)
     except TelegramError as exc:
         log.warning("could not send the apology either: %s", exc.message)

@@ -1,0 +1,68 @@
+"""Store files survive kill -9 mid-write: a reader sees the old or the new file, never a mix."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.store.atomic import AtomicJSONStorage, StoreCorrupted
+from tests.conftest import REPO
+
+WRITER = """
+import sys
+from tinydb import TinyDB
+from bot.store.atomic import AtomicJSONStorage
+db = TinyDB(sys.argv[1], storage=AtomicJSONStorage)
+table = db.table("t")
+i = len(table)
+print("ready", flush=True)
+while True:
+    i += 1
+    table.insert({"n": i, "pad": "x" * 2000})
+"""
+
+
+def test_write_then_read_round_trips(tmp_path: Path) -> None:
+    storage = AtomicJSONStorage(tmp_path / "s.json")
+    assert storage.read() is None
+    storage.write({"t": {"1": {"a": "é"}}})
+    assert AtomicJSONStorage(tmp_path / "s.json").read() == {"t": {"1": {"a": "é"}}}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_corrupted_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"t": {"1": ', encoding="utf-8")
+    with pytest.raises(StoreCorrupted, match="corrupted"):
+        AtomicJSONStorage(path).read()
+    assert path.read_text(encoding="utf-8") == '{"t": {"1": '
+
+
+def test_kill_9_during_writes_leaves_a_valid_store(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    counts = []
+    for round_ in range(8):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.05 + 0.03 * round_)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        numbers = sorted(doc["n"] for doc in data["t"].values())
+        assert numbers == list(range(1, len(numbers) + 1)), "a write was torn or reordered"
+        counts.append(len(numbers))
+    assert counts == sorted(counts) and counts[-1] > counts[0], counts

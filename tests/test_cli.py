@@ -1,0 +1,77 @@
+"""The command line prints briefings, checks content, and runs the console without a token."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CONTENT, REPO
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO,
+        env={**base, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_brief_prints_a_sourced_french_briefing() -> None:
+    result = run("brief", "--topic", "ipo", "--lang", "fr")
+    assert result.returncode == 0, result.stderr
+    assert "Sources" in result.stdout and "[1]" in result.stdout
+    assert "date non précisée" in result.stdout
+
+
+def test_brief_rejects_an_unknown_topic() -> None:
+    result = run("brief", "--topic", "gossip")
+    assert result.returncode == 2 and "unknown topic" in result.stderr
+
+
+def test_content_check_passes_then_catches_a_planted_error(tmp_path: Path) -> None:
+    assert run("content", "check").returncode == 0
+    broken = tmp_path / "content"
+    shutil.copytree(CONTENT, broken)
+    facts = broken / "facts.yaml"
+    facts.write_text(
+        facts.read_text(encoding="utf-8").replace("topic: ipo", "topic: bourse", 1),
+        encoding="utf-8",
+    )
+    result = run("content", "check", env={"BOT_CONTENT_DIR": str(broken)})
+    assert result.returncode == 5
+    assert f"{facts}:" in result.stderr and "'topic' must be one of" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_content_load_is_idempotent(tmp_path: Path) -> None:
+    env = {"BOT_DATA_DIR": str(tmp_path)}
+    first = run("content", "load", env=env)
+    assert first.returncode == 0 and " 0 changed" in first.stdout and "added" in first.stdout
+    again = run("content", "load", env=env)
+    assert again.stdout.startswith("0 added, 0 changed, 0 removed")
+
+
+def test_without_a_token_python_m_bot_is_a_console_chat(tmp_path: Path) -> None:
+    result = run(
+        env={"BOT_DATA_DIR": str(tmp_path), "LANG": "fr_FR.UTF-8"},
+        stdin="/brief ipo\n/lang en\n/brief\n",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("Bonjour") < out.index("Sources") < out.index("From now on")
+    assert "Why it matters" in out.split("From now on")[1]
+
+
+def test_run_without_token_explains() -> None:
+    result = run("run")
+    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN" in result.stderr
