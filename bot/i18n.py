@@ -94,7 +94,8 @@ class Translator:
         return format_decimal(value, locale=self.locale)
 
     def percent(self, fraction: float) -> str:
-        return format_percent(fraction, locale=self.locale)
+        # Without quantization 0.325 stays "32.5%" instead of rounding to "32%".
+        return format_percent(fraction, locale=self.locale, decimal_quantization=False)
 
     def money(self, amount: float, currency: str) -> str:
         if amount < _COMPACT_FROM:
