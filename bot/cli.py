@@ -57,13 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        command = args.command or ("run" if settings.has_token else "console")
+        # Only the long-running bot logs progress; one-shot commands keep stdout for results.
         configure_logging(
-            logging.WARNING
-            if args.command in (None, "console", "brief", "content")
-            else logging.INFO,
+            logging.INFO if command == "run" else logging.WARNING,
             secrets=(settings.telegram_token or "", settings.llm_api_key or ""),
         )
-        return _dispatch(args, settings)
+        return _dispatch(command, args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -81,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STORE
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    command = args.command or ("run" if settings.has_token else "console")
+def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "run":
         if not settings.has_token:
             print("error: set TELEGRAM_BOT_TOKEN (see .env.example)", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from bot.config import Settings
 from bot.content import load_library
 from bot.domain import Library
 from bot.services import Services
+
+# As bot/tg does for the application: tests that build RetryAfter before importing bot.tg.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"

@@ -211,3 +211,22 @@ async def test_sticker_in_private_gets_a_hint(
     }
     await feed(application, raw)
     assert "que le texte" in request.sent()[-1]["text"]
+
+
+async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(
+    app: tuple[BotApplication, RecordingRequest],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    application, request = app
+    services = application.bot_data.services
+    assert services is not None
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(services.conversation, "topics", broken)
+    await feed(application, message("/topics", lang="fr"))
+    text = request.sent()[-1]["text"]
+    assert text.startswith("Désolé") and "injected" not in text and "Traceback" not in text
+    assert any("injected failure" in str(r.exc_info) for r in caplog.records if r.exc_info)

@@ -1,0 +1,1 @@
+"""Test support code: the Telegram Bot API double used by end-to-end tests and benchmarks."""
