@@ -1,0 +1,46 @@
+"""Settings come from the environment once, validated, with secrets kept out of repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults_without_environment() -> None:
+    settings = Settings.from_env({})
+    assert not settings.has_token
+    assert settings.data_dir == Path("data") and settings.default_lang == "en"
+    assert (settings.content_dir / "facts.yaml").exists()
+
+
+def test_values_are_read_and_secrets_hidden() -> None:
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": "123456:secret-token-value-abcdefghij",
+            "LLM_API_KEY": "sk-very-secret",
+            "BOT_ADMIN_IDS": "1, 2;3",
+            "BOT_DEFAULT_LANG": "FR",
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+        }
+    )
+    assert settings.admin_ids == frozenset({1, 2, 3}) and settings.default_lang == "fr"
+    shown = repr(settings)
+    assert "secret" not in shown and "127.0.0.1:8081" in shown
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("BOT_DEFAULT_LANG", "de", "BOT_DEFAULT_LANG"), ("BOT_ADMIN_IDS", "1,bob", "BOT_ADMIN_IDS")],
+)
+def test_bad_values_are_refused_clearly(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({name: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.default_lang = "fr"  # type: ignore[misc]
