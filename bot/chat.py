@@ -6,13 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.answer import Answer, extractive_answer
 from bot.briefing import compose_briefing, compose_sources
 from bot.domain import Block, Button, Lang, Library, Reply
 from bot.i18n import Translator, lang_of, negotiate, translator
+from bot.memory import ChatMemory, Turn
+from bot.retrieval.index import FactIndex
+from bot.retrieval.langdetect import detect_lang
+from bot.retrieval.text import fold, words
 
 ACTION_VERSION = "v1"
 MAX_TEXT_CHARS = 1000
-COMMANDS = ("start", "brief", "topics", "sources", "lang", "help")
+COMMANDS = ("start", "brief", "topics", "sources", "lang", "ask", "help")
 
 
 class Preferences(Protocol):
@@ -29,6 +34,20 @@ class Who:
 
     user_id: int
     language_code: str | None = None
+    chat_id: int | None = None  # None: a private chat, whose id is the user's
+
+    @property
+    def chat(self) -> int:
+        return self.user_id if self.chat_id is None else self.chat_id
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question's outcome: the extractive reply, and what an LLM may rephrase."""
+
+    reply: Reply
+    answer: Answer
+    question: str
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,8 @@ def parse_action(data: str | None, library: Library) -> Action | None:
     verb, argument = parts[1], parts[2]
     if verb == "brief" and argument in library.briefings:
         return Action(verb, argument)
+    if verb == "ask" and argument in {t.id for t in library.topics}:
+        return Action(verb, argument)
     return None
 
 
@@ -59,11 +80,19 @@ class Conversation:
     """Answers commands with Replies; adapters only parse, render and send."""
 
     def __init__(
-        self, library: Callable[[], Library], prefs: Preferences, default_lang: Lang = "en"
+        self,
+        library: Callable[[], Library],
+        prefs: Preferences,
+        default_lang: Lang = "en",
+        *,
+        index: Callable[[], FactIndex] | None = None,
+        memory: ChatMemory | None = None,
     ) -> None:
         self._library = library
         self._prefs = prefs
         self._default_lang = default_lang
+        self._index = index
+        self.memory = memory or ChatMemory()
 
     def translator_for(self, who: Who) -> Translator:
         lang, locale = negotiate(
@@ -158,20 +187,30 @@ class Conversation:
         return Reply(tr.lang, (Block("text", text.format(command=_shorten(command, 32))),))
 
     def text(self, who: Who, text: str) -> Reply:
-        """A plain message that is not a command."""
+        """A plain message that is not a command: a question, when it is one we can take."""
+        refusal = self.refuse_question(who, text)
+        if refusal is not None:
+            return refusal
+        if self._index is None:
+            tr = self.translator_for(who)
+            hint = tr.gettext("Pick a topic below, or send /brief for the overview.")
+            return Reply(tr.lang, (Block("text", hint),), self._topic_keyboard(tr))
+        return self.ask(who, text).reply
+
+    def refuse_question(self, who: Who, text: str) -> Reply | None:
+        """A reply for text that cannot be a question (empty, too long), else None."""
         tr = self.translator_for(who)
         if not text.strip():
-            return Reply(tr.lang, (Block("text", tr.gettext("Send /brief for the briefing.")),))
+            hint = tr.gettext("Ask me a question, for example: {example}").format(
+                example=tr.gettext("How much has Microsoft invested in OpenAI?")
+            )
+            return Reply(tr.lang, (Block("text", hint),))
         if len(text) > MAX_TEXT_CHARS:
             message = tr.gettext(
                 "Your message is {length} characters long; please keep it under {limit}."
             ).format(length=tr.number(len(text)), limit=tr.number(MAX_TEXT_CHARS))
             return Reply(tr.lang, (Block("text", message),))
-        return Reply(
-            tr.lang,
-            (Block("text", tr.gettext("Pick a topic below, or send /brief for the overview.")),),
-            self._topic_keyboard(tr),
-        )
+        return None
 
     def unsupported(self, who: Who) -> Reply:
         """A sticker, photo, voice note… that the bot cannot read."""
@@ -182,11 +221,62 @@ class Conversation:
     def action(self, who: Who, data: str | None) -> Reply:
         """A button press."""
         tr = self.translator_for(who)
-        action = parse_action(data, self._library())
+        library = self._library()
+        action = parse_action(data, library)
         if action is None:
             text = tr.gettext("This button is no longer valid. Here are the topics again.")
             return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
+        if action.verb == "ask":
+            self.memory.prime(who.chat, action.argument)
+            label = next(t.label.get(tr.lang) for t in library.topics if t.id == action.argument)
+            text = tr.gettext("Ask me your question about {topic}.").format(topic=label)
+            return Reply(tr.lang, (Block("text", text),))
         return self._briefing(tr, action.argument)
+
+    # ---- questions ------------------------------------------------------------------------
+
+    def ask(self, who: Who, question: str, *, lang: Lang | None = None) -> Asked:
+        """Answer a question from the fact store, or decline; remembers the turn."""
+        if self._index is None:
+            raise RuntimeError("this conversation was built without a fact index")
+        index = self._index()
+        library = index.library
+        memory = self.memory.get(who.chat)
+        switch = language_switch(question)
+        if switch is not None and memory is not None and memory.question:
+            question, lang = memory.question, switch
+        asked_in = detect_lang(question)
+        if lang is None:
+            stored = self._prefs.get_lang(who.user_id)
+            lang = stored or asked_in or self.translator_for(who).lang
+        tr = translator(lang, negotiate(lang, who.language_code, self._default_lang)[1])
+        hint = memory.primed_topic if memory else None
+        result = index.search(question, asked_in or lang, topic_hint=hint)
+        if not result.found and asked_in is None:
+            other: Lang = "en" if lang == "fr" else "fr"
+            retry = index.search(question, other, topic_hint=hint)
+            result = retry if retry.found else result
+        if not result.found and memory is not None and memory.question and _short(question):
+            # An elliptical follow-up ("who are the founders?") leans on the last question.
+            retry = index.search(
+                question,
+                asked_in or lang,
+                topic_hint=hint or memory.topic,
+                context=memory.question,
+            )
+            result = retry if retry.found else result
+        answer = extractive_answer(library, result, tr)
+        if answer.found:
+            topic = library.facts[answer.fact_ids[0]].topic
+            self.memory.put(who.chat, Turn(question, lang, topic, answer.fact_ids))
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if not answer.found:
+            buttons = tuple(
+                (Button(t.label.get(lang), Action("brief", t.id).encode()),)
+                for t in library.topics
+                if t.id in answer.suggestions
+            )
+        return Asked(Reply(lang, answer.blocks, buttons), answer, question)
 
     def dispatch(self, who: Who, line: str) -> Reply:
         """Route a console line (``/brief ipo``, ``/lang fr``, or text) like Telegram would."""
@@ -202,6 +292,7 @@ class Conversation:
             "brief": lambda: self.brief(who, argument),
             "sources": lambda: self.sources(who),
             "lang": lambda: self.set_lang(who, argument),
+            "ask": lambda: self.text(who, argument),
         }
         handler = handlers.get(command)
         return handler() if handler else self.unknown_command(who, command)
@@ -210,7 +301,11 @@ class Conversation:
 
     def _briefing(self, tr: Translator, briefing_id: str) -> Reply:
         blocks = compose_briefing(self._library(), briefing_id, tr)
-        return Reply(tr.lang, tuple(blocks), self._topic_keyboard(tr, exclude=briefing_id))
+        keyboard = self._topic_keyboard(tr, exclude=briefing_id)
+        if briefing_id != "overview" and self._index is not None:
+            ask = Button(tr.gettext("Ask about this"), Action("ask", briefing_id).encode())
+            keyboard = ((ask,), *keyboard)
+        return Reply(tr.lang, tuple(blocks), keyboard)
 
     def _topic_words(self, tr: Translator) -> list[str]:
         return [f"{t.id} ({t.label.get(tr.lang)})" for t in self._library().topics]
@@ -237,12 +332,36 @@ def command_descriptions(tr: Translator) -> list[tuple[str, str]]:
             "brief",
             tr.gettext("the sourced briefing; add a topic: stakes, revenue, infrastructure, ipo"),
         ),
+        ("ask", tr.gettext("ask a question; in private chats, just write it")),
         ("topics", tr.gettext("the topics I cover")),
         ("sources", tr.gettext("the sources behind every fact")),
         ("lang", tr.gettext("switch language: /lang fr or /lang en")),
         ("help", tr.gettext("how to use this bot")),
         ("start", tr.gettext("welcome message and topic buttons")),
     ]
+
+
+_SWITCH_WORDS: dict[Lang, frozenset[str]] = {
+    "fr": frozenset({"french", "francais", "fr"}),
+    "en": frozenset({"english", "anglais", "en"}),
+}
+
+
+def language_switch(message: str) -> Lang | None:
+    """ "and in French?" / "en anglais ?" asks for the last answer again, in that language."""
+    tokens = words(fold(message))
+    if not tokens or len(tokens) > 5:
+        return None
+    for lang, markers in _SWITCH_WORDS.items():
+        if markers & set(tokens) and not (
+            _SWITCH_WORDS["en" if lang == "fr" else "fr"] & set(tokens)
+        ):
+            return lang
+    return None
+
+
+def _short(question: str) -> bool:
+    return len(words(fold(question))) <= 6
 
 
 def _shorten(value: str, limit: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from bot.domain import BRIEFING_IDS, Lang
 from bot.i18n import CatalogMissing, check_catalogs
 from bot.logsetup import configure_logging
 from bot.render_text import render_plain
+from bot.retrieval.index import FactIndex
+from bot.retrieval.lexicon import load_lexicon
 from bot.store.atomic import StoreCorrupted
 from bot.store.facts import FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
@@ -46,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     brief = sub.add_parser("brief", help="print a briefing")
     brief.add_argument("--topic", default="overview", help="overview, stakes, revenue, …")
     brief.add_argument("--lang", choices=("fr", "en"), default=None)
+    ask = sub.add_parser("ask", help="answer one question from the fact store")
+    ask.add_argument("question")
+    ask.add_argument("--lang", choices=("fr", "en"), default=None)
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
     content = sub.add_parser("content", help="validate or import content/")
     content_sub = content.add_subparsers(dest="action", required=True)
     content_sub.add_parser("check", help="validate content/ and report file:line errors")
@@ -101,8 +108,11 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
             services.close()
     if command == "brief":
         return _brief(settings, args.topic, args.lang)
+    if command == "ask":
+        return _ask(settings, args.question, args.lang, as_json=args.json)
     if args.action == "check":
         library = load_library(settings.content_dir)
+        load_lexicon(settings.content_dir)
         print(
             f"{settings.content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
             f"sources, {len(library.briefings)} briefings)"
@@ -124,6 +134,41 @@ def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
     default: Lang = "fr" if settings.default_lang == "fr" else "en"
     conversation = Conversation(lambda: library, _MemoryPrefs(lang), default)
     print(render_plain(conversation.brief(Who(0, lang), briefing_id)))
+    return 0
+
+
+def _ask(settings: Settings, question: str, lang: Lang | None, *, as_json: bool) -> int:
+    check_catalogs()
+    library = load_library(settings.content_dir)
+    index = FactIndex(library, load_lexicon(settings.content_dir))
+    default: Lang = "fr" if settings.default_lang == "fr" else "en"
+    conversation = Conversation(lambda: library, _MemoryPrefs(None), default, index=lambda: index)
+    who = Who(0, None)
+    refusal = conversation.refuse_question(who, question)
+    if refusal is not None:
+        print(render_plain(refusal), file=sys.stderr)
+        return EXIT_USAGE
+    asked = conversation.ask(who, question, lang=lang)
+    answer = asked.answer
+    if not as_json:
+        print(render_plain(asked.reply))
+        return 0
+    payload = {
+        "answer": render_plain(asked.reply),
+        "lang": answer.lang,
+        "found": answer.found,
+        "citations": [
+            {
+                "n": c.n,
+                "fact_id": c.fact_id,
+                "publisher": c.publisher,
+                "published": c.published.isoformat() if c.published else None,
+                "url": c.url,
+            }
+            for c in answer.citations
+        ],
+    }
+    print(json.dumps(payload, ensure_ascii=False))
     return 0
 
 

@@ -10,6 +10,8 @@ from bot.config import Settings
 from bot.content import content_digest, load_library
 from bot.domain import Lang, Library
 from bot.i18n import check_catalogs
+from bot.retrieval.index import FactIndex
+from bot.retrieval.lexicon import load_lexicon
 from bot.store.facts import FactStore, ImportReport
 from bot.store.lock import DataDirLock
 from bot.store.users import UserStore
@@ -36,9 +38,13 @@ class Services:
         self.facts = facts
         self.users = users
         self.library: Library = facts.library()
+        self.lexicon = load_lexicon(settings.content_dir)
+        self.index = FactIndex(self.library, self.lexicon)
         default: Lang = "fr" if settings.default_lang == "fr" else "en"
-        # A getter, so that a later content reload is seen by the conversation at once.
-        self.conversation = Conversation(lambda: self.library, users, default)
+        # Getters, so that a later content reload is seen by the conversation at once.
+        self.conversation = Conversation(
+            lambda: self.library, users, default, index=lambda: self.index
+        )
 
     @classmethod
     def open(cls, settings: Settings, today: dt.date | None = None) -> Services:

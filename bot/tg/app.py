@@ -70,14 +70,16 @@ def _add_handlers(app: BotApplication) -> None:
     app.add_handler(CommandHandler("brief", handlers.brief, filters=new_messages))
     app.add_handler(CommandHandler("sources", handlers.sources, filters=new_messages))
     app.add_handler(CommandHandler("lang", handlers.lang, filters=new_messages))
+    # block=False: a question may wait on an LLM for seconds; other updates must not queue.
+    app.add_handler(CommandHandler("ask", handlers.ask, filters=new_messages, block=False))
     # Must come after every CommandHandler: it catches whatever command they did not take.
     app.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown_command))
     app.add_handler(CallbackQueryHandler(handlers.button))
-    # Plain text is only ours in private chats; in groups people talk to each other.
+    # Plain text is a question in private chats; in groups only when addressed to the bot,
+    # which handlers.question decides (people in groups mostly talk to each other).
     app.add_handler(
         MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages,
-            handlers.text,
+            filters.TEXT & ~filters.COMMAND & new_messages, handlers.question, block=False
         )
     )
     # Last: anything else in a private chat (stickers, photos, voice) gets a hint.

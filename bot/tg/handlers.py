@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.chat import Who
+from bot.tg.asking import answer_question
 from bot.tg.context import BotContext
 from bot.tg.send import send_reply
 
@@ -92,15 +93,6 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await send_reply(context, _chat_id(update), reply)
 
 
-async def text(update: Update, context: BotContext) -> None:
-    """Answer plain text in a private chat."""
-    message = update.effective_message
-    if message is None:
-        return
-    reply = context.services.conversation.text(who_of(update), message.text or "")
-    await send_reply(context, _chat_id(update), reply)
-
-
 async def other_message(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice… in a private chat get a hint, not silence."""
     chat = update.effective_chat
@@ -108,3 +100,54 @@ async def other_message(update: Update, context: BotContext) -> None:
         return
     reply = context.services.conversation.unsupported(who_of(update))
     await send_reply(context, chat.id, reply)
+
+
+def question_text(update: Update, bot_username: str, bot_id: int) -> str | None:
+    """The question in a message, or None when it is not addressed to the bot.
+
+    Private chats: any text. Groups: only when the bot is @mentioned (the mention is removed)
+    or when the message replies to one of the bot's messages.
+    """
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or message.text is None:
+        return None
+    if chat.type == ChatType.PRIVATE:
+        return message.text
+    mention = f"@{bot_username}".lower()
+    mentioned = any(
+        entity.type == "mention" and text.lower() == mention
+        for entity, text in message.parse_entities(["mention"]).items()
+    )
+    replied = bool(
+        message.reply_to_message
+        and message.reply_to_message.from_user
+        and message.reply_to_message.from_user.id == bot_id
+    )
+    if not (mentioned or replied):
+        return None
+    cleaned = message.text
+    if mentioned:
+        start = cleaned.lower().find(mention)
+        cleaned = cleaned[:start] + cleaned[start + len(mention) :]
+    return " ".join(cleaned.split())
+
+
+async def question(update: Update, context: BotContext) -> None:
+    """Answer text addressed to the bot from the fact store (and the LLM when configured)."""
+    text_ = question_text(update, context.bot.username, context.bot.id)
+    if text_ is None:
+        return
+    await answer_question(context, who_of_chat(update), text_)
+
+
+async def ask(update: Update, context: BotContext) -> None:
+    """/ask <question>, anywhere."""
+    await answer_question(context, who_of_chat(update), _argument(context))
+
+
+def who_of_chat(update: Update) -> Who:
+    """The sender, with the chat the answer goes to (memory is kept per chat)."""
+    who = who_of(update)
+    chat = update.effective_chat
+    return Who(who.user_id, who.language_code, chat.id if chat else None)

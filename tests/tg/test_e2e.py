@@ -119,7 +119,7 @@ async def test_bad_input_gets_clear_replies(
         ("/brief nonsense", "Je ne connais pas le thème"),
         ("/frobnicate", "Je ne connais pas la commande"),
         ("/lang klingon", "Je ne parle pas encore"),
-        ("<b>bold</b> & <a href='x'>", "Choisissez un thème"),
+        ("<b>bold</b> & <a href='x'>", "Je n’ai pas cette information"),
         ("😀" * 5000, "caractères"),
     ]
     for index, (text, expected) in enumerate(cases, 1):

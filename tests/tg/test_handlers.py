@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +27,10 @@ async def app(settings: Settings) -> AsyncIterator[tuple[BotApplication, Recordi
     await application.initialize()
     assert application.post_init is not None
     await application.post_init(application)
+    # Running, because question handlers are non-blocking tasks (block=False).
+    await application.start()
     yield application, request
+    await application.stop()
     await application.shutdown()
     assert application.post_shutdown is not None
     await application.post_shutdown(application)
@@ -69,7 +73,10 @@ def message(
 
 
 async def feed(app: BotApplication, raw: dict[str, Any]) -> None:
+    """Process one update and wait for the handler tasks it started (block=False ones)."""
     await app.process_update(Update.de_json(raw, app.bot))
+    pending = [t for t in asyncio.all_tasks() if "process_update_non_blocking" in t.get_name()]
+    await asyncio.gather(*pending)
 
 
 async def test_start_in_french_with_topic_keyboard(
@@ -230,3 +237,81 @@ async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(
     text = request.sent()[-1]["text"]
     assert text.startswith("Désolé") and "injected" not in text and "Traceback" not in text
     assert any("injected failure" in str(r.exc_info) for r in caplog.records if r.exc_info)
+
+
+async def test_plain_text_in_private_is_answered_with_citations(
+    app: tuple[BotApplication, RecordingRequest],
+) -> None:
+    application, request = app
+    await feed(application, message("Combien Microsoft a-t-il investi dans OpenAI ?", lang="en"))
+    text = request.sent()[-1]["text"]
+    assert text.startswith("<b>Voici ce que disent mes sources")
+    assert "[1]" in text and "milliards de dollars" in text
+
+
+async def test_ask_command_answers_anywhere(app: tuple[BotApplication, RecordingRequest]) -> None:
+    application, request = app
+    await feed(
+        application,
+        message("/ask Who are Stargate's founders?", chat_type="group", chat_id=-9, lang="fr"),
+    )
+    sent = request.sent()[-1]
+    assert sent["chat_id"] == -9 and "MGX" in sent["text"]
+
+
+async def test_group_question_needs_a_mention_or_a_reply(
+    app: tuple[BotApplication, RecordingRequest],
+) -> None:
+    application, request = app
+    await feed(
+        application, message("How much did Microsoft invest?", chat_type="group", chat_id=-7)
+    )
+    assert request.sent() == []
+    raw = message(
+        "@partnerbrief_bot How much did Microsoft invest?",
+        chat_type="group",
+        chat_id=-7,
+        lang="en",
+    )
+    raw["message"]["entities"] = [{"type": "mention", "offset": 0, "length": 17}]
+    await feed(application, raw)
+    assert "$13 billion" in request.sent()[-1]["text"]
+    reply = message("and the IPO?", chat_type="group", chat_id=-7, lang="en")
+    reply["message"]["reply_to_message"] = {
+        "message_id": 1,
+        "date": 0,
+        "from": BOT,
+        "chat": {"id": -7, "type": "group", "title": "g"},
+        "text": "x",
+    }
+    await feed(application, reply)
+    assert len(request.sent()) == 2 and "listing" in request.sent()[-1]["text"]
+
+
+async def test_ask_about_this_primes_the_next_question(
+    app: tuple[BotApplication, RecordingRequest],
+) -> None:
+    application, request = app
+    await feed(application, message("/brief infrastructure", lang="en", user=21))
+    rows = request.sent()[-1]["reply_markup"]["inline_keyboard"]
+    assert rows[0][0]["callback_data"] == "v1:ask:infrastructure"
+    await feed(
+        application,
+        {
+            "update_id": next(_ids),
+            "callback_query": {
+                "id": "q9",
+                "chat_instance": "c",
+                "data": "v1:ask:infrastructure",
+                "from": {"id": 21, "is_bot": False, "first_name": "T", "language_code": "en"},
+                "message": {
+                    "message_id": 5,
+                    "date": 0,
+                    "chat": {"id": 21, "type": "private"},
+                    "from": BOT,
+                    "text": "x",
+                },
+            },
+        },
+    )
+    assert "Ask me your question about Infrastructure" in request.sent()[-1]["text"]

@@ -1,0 +1,316 @@
+"""The fact index: per-language BM25 with concept, entity, number and answer-type signals.
+
+"Found" is decided by two calibrated thresholds (see ``Thresholds``): the BM25 score of the best
+fact, and how much of the question's weight (idf) that fact covers. Words the store has never
+seen count against coverage, so a question about something else is declined rather than matched
+on its one familiar word.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+
+from bot.briefing import fact_text
+from bot.domain import Fact, Lang, Library, Status
+from bot.i18n import translator
+from bot.retrieval.lexicon import Lexicon
+from bot.retrieval.text import Stems, find_phrases, fold, numbers, stopwords, words
+
+# bm25s attaches a DEBUG-level handler of its own; its progress lines are noise for operators.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+TOPIC_CONCEPTS = {
+    "stakes": "stake",
+    "revenue": "revenue_share",
+    "infrastructure": "datacenter",
+    "ipo": "ipo",
+}
+_QUANTITY_KINDS = frozenset({"money", "percent", "count"})
+_TIME_KINDS = frozenset({"year", "date", "month"})
+_CONCEPT = "§"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated on the dev split of tests/eval (see docs/RETRIEVAL.md)."""
+
+    min_score: float = 1.2
+    min_coverage: float = 0.55
+    keep_ratio: float = 0.6  # further facts must score this fraction of the best one
+
+
+@dataclass(frozen=True)
+class Hit:
+    fact_id: str
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: tuple[Hit, ...]
+    found: bool
+    reason: str  # "ok", "empty", "foreign", "weak", "off-topic", "no-figure"
+    topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the index sees it, in one language."""
+
+    tokens: tuple[str, ...]
+    unknown: tuple[str, ...]  # content words the store has never seen
+    entities: frozenset[str]
+    numbers: frozenset[float]
+    wants: frozenset[str]  # figure kinds an answer must carry, empty when any will do
+
+
+class _LangIndex:
+    def __init__(self, docs: list[list[str]]) -> None:
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(docs, show_progress=False)
+        self.vocab = set(self.bm25.vocab_dict)
+        self.doc_terms = [frozenset(doc) for doc in docs]
+        df = Counter(term for doc in self.doc_terms for term in doc)
+        n = len(docs)
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+
+    def scores(self, tokens: Iterable[str]) -> npt.NDArray[np.float64]:
+        known = [t for t in tokens if t in self.vocab]
+        if not known:
+            return np.zeros(len(self.doc_terms))
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float64)
+
+
+class FactIndex:
+    def __init__(
+        self, library: Library, lexicon: Lexicon, thresholds: Thresholds | None = None
+    ) -> None:
+        self.library = library
+        self.lexicon = lexicon
+        self.thresholds = thresholds or Thresholds()
+        self._stems = Stems()
+        self._ids = list(library.facts)
+        facts = [library.facts[i] for i in self._ids]
+        self._topics = np.array([f.topic for f in facts])
+        self._entity_names = self._known_entities(facts)
+        self._fact_entities = [frozenset(fold(e) for e in f.entities) for f in facts]
+        self._entity_masks = {
+            name: np.array([name in ents for ents in self._fact_entities])
+            for name in set(self._entity_names.values())
+        }
+        self._kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
+        # Overtaken facts stay findable but yield to current ones on the same question.
+        self._currency = np.array(
+            [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
+        )
+        self._numbers = [frozenset(_figure_numbers(f)) for f in facts]
+        folded_texts = " ".join(fold(f"{f.text.fr} {f.text.en}") for f in facts)
+        self._covered_foreign = {
+            e for e in lexicon.foreign_entities if f" {e} " in f" {folded_texts} "
+        }
+        self._surface: dict[Lang, list[str]] = {}
+        self._index: dict[Lang, _LangIndex] = {}
+        for lang in ("fr", "en"):
+            docs, surface = [], set()
+            for fact in facts:
+                text = self._document(fact, lang)
+                surface.update(words(fold(text)))
+                docs.append(self._analyze(text, lang))
+            self._index[lang] = _LangIndex(docs)
+            self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
+
+    # ---- indexing -------------------------------------------------------------------------
+
+    def _known_entities(self, facts: list[Fact]) -> dict[str, str]:
+        """Folded spelling -> canonical folded entity name."""
+        names = {fold(e): fold(e) for f in facts for e in f.entities}
+        for canonical, aliases in self.lexicon.entity_aliases.items():
+            for alias in aliases:
+                names[alias] = fold(canonical)
+        return names
+
+    def _document(self, fact: Fact, lang: Lang) -> str:
+        tr = translator(lang)
+        parts = [fact_text(fact, tr), " ".join(fact.entities)]
+        if fact.caveat is not None:
+            parts.append(fact.caveat.get(lang))
+        topic = next((t for t in self.library.topics if t.id == fact.topic), None)
+        if topic is not None:
+            parts.append(topic.label.get(lang))
+        return " ".join(parts)
+
+    def _analyze(self, text: str, lang: Lang, *, extra_concepts: Iterable[str] = ()) -> list[str]:
+        folded = fold(text)
+        tokens = [_CONCEPT + c for c in self._concepts(folded)]
+        tokens += [_CONCEPT + c for c in extra_concepts]
+        skip = stopwords(lang) | self.lexicon.stopwords
+        tokens += self._stems.stem_all((w for w in words(folded) if w not in skip), lang)
+        return tokens
+
+    def _concepts(self, folded: str) -> list[str]:
+        return [c for c, terms in self.lexicon.concepts.items() if find_phrases(folded, terms)]
+
+    def _concept_words(self, folded: str) -> set[str]:
+        """Words the lexicon explains: they are known through their concept."""
+        return {
+            word
+            for terms in self.lexicon.concepts.values()
+            for phrase in find_phrases(folded, terms)
+            for word in phrase.split()
+        }
+
+    # ---- questions ------------------------------------------------------------------------
+
+    def query(self, question: str, lang: Lang) -> Query:
+        folded = fold(question)
+        index = self._index[lang]
+        skip = stopwords(lang) | self.lexicon.stopwords
+        content = [w for w in words(folded) if w not in skip]
+        corrected = [self._correct(w, lang) for w in content]
+        stems = self._stems.stem_all(corrected, lang)
+        concept_text = " ".join([folded, *corrected])
+        explained = self._concept_words(concept_text)
+        unknown = tuple(
+            w
+            for w, s in zip(corrected, stems, strict=True)
+            if s not in index.vocab and not w.isdigit() and w not in explained
+        )
+        tokens = [_CONCEPT + c for c in self._concepts(concept_text)] + stems
+        entities = frozenset(
+            canonical
+            for alias, canonical in self._entity_names.items()
+            if find_phrases(concept_text, [alias])
+        )
+        wants: set[str] = set()
+        if find_phrases(folded, self.lexicon.cues["quantity"]):
+            wants |= _QUANTITY_KINDS
+        if find_phrases(folded, self.lexicon.cues["time"]):
+            wants |= _TIME_KINDS
+        return Query(
+            tuple(tokens), unknown, entities, frozenset(numbers(question)), frozenset(wants)
+        )
+
+    def _correct(self, word: str, lang: Lang) -> str:
+        """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
+        if (
+            len(word) < 4
+            or word.isdigit()
+            or self._stems.stem(word, lang) in self._index[lang].vocab
+        ):
+            return word
+        match = process.extractOne(word, self._surface[lang], scorer=fuzz.ratio, score_cutoff=80)
+        return word if match is None else str(match[0])
+
+    def foreign(self, question: str) -> list[str]:
+        """Companies or people the question names that no fact covers."""
+        folded = fold(question)
+        return [
+            e
+            for e in find_phrases(folded, self.lexicon.foreign_entities)
+            if e not in self._covered_foreign
+        ]
+
+    def search(
+        self,
+        question: str,
+        lang: Lang,
+        *,
+        topic_hint: str | None = None,
+        context: str | None = None,
+        k: int = 3,
+    ) -> SearchResult:
+        """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
+        whose words help a short follow-up ("and the founders?")."""
+        if self.foreign(question):
+            return SearchResult((), False, "foreign")
+        query = self.query(question, lang)
+        if not query.tokens and not query.entities and context is None:
+            return SearchResult((), False, "empty")
+        index = self._index[lang]
+        scores = index.scores(query.tokens)
+        if context:
+            scores = scores + 0.5 * index.scores(self.query(context, lang).tokens)
+        boost = np.ones(len(self._ids))
+        for entity in query.entities:
+            mask = self._entity_masks.get(entity)
+            if mask is not None:
+                boost += 0.15 * mask
+        if query.numbers:
+            boost += 0.6 * np.array([bool(query.numbers & n) for n in self._numbers])
+        if topic_hint:
+            boost += 0.3 * (self._topics == topic_hint)
+        if query.wants:
+            boost *= np.array([1.0 if kinds & query.wants else 0.3 for kinds in self._kinds])
+        ranked = scores * boost * self._currency
+        order = np.argsort(-ranked)[: max(k * 4, 10)]
+        best = float(ranked[order[0]]) if len(order) else 0.0
+        topics = self._closest_topics(order, ranked)
+        if best <= 0:
+            return SearchResult((), False, "weak", topics)
+        hits: list[Hit] = []
+        for position in order:
+            score = float(ranked[position])
+            if score < best * self.thresholds.keep_ratio or len(hits) == k:
+                break
+            coverage = self._coverage(query, int(position), index)
+            hits.append(Hit(self._ids[position], score, coverage))
+        top = hits[0]
+        if query.wants and not (self._kinds[self._ids.index(top.fact_id)] & query.wants):
+            return SearchResult((), False, "no-figure", topics)
+        if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
+            return SearchResult(tuple(hits), False, "weak", topics)
+        return SearchResult(
+            tuple(h for h in hits if h.coverage >= self.thresholds.min_coverage / 2),
+            True,
+            "ok",
+            topics,
+        )
+
+    def _coverage(self, query: Query, position: int, index: _LangIndex) -> float:
+        """Share of the question's weight (idf) found in the fact; unseen words weigh most."""
+        terms = set(query.tokens)
+        weights = {t: index.idf.get(t, index.unseen_idf) for t in terms}
+        for word in query.unknown:
+            weights[f"?{word}"] = index.unseen_idf
+        total = sum(weights.values())
+        if total == 0:
+            return 0.0
+        doc = index.doc_terms[position]
+        covered = sum(w for t, w in weights.items() if t in doc)
+        return covered / total
+
+    def _closest_topics(
+        self, order: npt.NDArray[np.intp], ranked: npt.NDArray[np.float64]
+    ) -> tuple[str, ...]:
+        seen: list[str] = []
+        for position in order:
+            topic = str(self._topics[position])
+            if topic in TOPIC_CONCEPTS and topic not in seen and ranked[position] > 0:
+                seen.append(topic)
+        return tuple(seen[:2])
+
+
+def _figure_numbers(fact: Fact) -> Iterable[float]:
+    for figure in fact.figures:
+        value = figure.value
+        if figure.kind == "percent":
+            yield round(float(value) * 100, 6)
+        elif figure.kind in ("money", "count", "year"):
+            yield float(value)
+            if figure.kind == "money":
+                for scale in (1e9, 1e6):
+                    if float(value) >= scale:
+                        yield round(float(value) / scale, 6)
+        elif figure.kind in ("date", "month"):
+            yield float(str(value)[:4])
