@@ -11,7 +11,7 @@ from bot.briefing import compose_briefing, compose_sources
 from bot.domain import Block, Button, Lang, Library, Reply
 from bot.i18n import Translator, lang_of, negotiate, translator
 from bot.memory import ChatMemory, Turn
-from bot.retrieval.index import FactIndex
+from bot.retrieval.index import FactIndex, SearchResult
 from bot.retrieval.langdetect import detect_lang
 from bot.retrieval.text import fold, words
 
@@ -251,24 +251,23 @@ class Conversation:
             lang = stored or asked_in or self.translator_for(who).lang
         tr = translator(lang, negotiate(lang, who.language_code, self._default_lang)[1])
         hint = memory.primed_topic if memory else None
-        result = index.search(question, asked_in or lang, topic_hint=hint)
-        if not result.found and asked_in is None:
-            other: Lang = "en" if lang == "fr" else "fr"
-            retry = index.search(question, other, topic_hint=hint)
-            result = retry if retry.found else result
-        if not result.found and memory is not None and memory.question and _short(question):
-            # An elliptical follow-up ("who are the founders?") leans on the last question.
-            retry = index.search(
-                question,
-                asked_in or lang,
-                topic_hint=hint or memory.topic,
-                context=memory.question,
-            )
-            result = retry if retry.found else result
+        earlier = memory.question if memory is not None and _short(question) else None
+        if (switch is not None and memory is not None and memory.fact_ids) or (
+            memory is not None and memory.fact_ids and index.asks_for_source(question)
+        ):
+            result = index.result_for(memory.fact_ids)
+        else:
+            result = self._search(index, question, asked_in or lang, hint, earlier, memory)
+            if not result.found and asked_in is None:
+                other: Lang = "en" if lang == "fr" else "fr"
+                retry = self._search(index, question, other, hint, earlier, memory)
+                result = retry if retry.found else result
         answer = extractive_answer(library, result, tr)
         if answer.found:
             topic = library.facts[answer.fact_ids[0]].topic
-            self.memory.put(who.chat, Turn(question, lang, topic, answer.fact_ids))
+            # A follow-up is remembered with what it leaned on, for the next follow-up.
+            remembered = f"{earlier} {question}" if earlier and switch is None else question
+            self.memory.put(who.chat, Turn(remembered, lang, topic, answer.fact_ids))
         buttons: tuple[tuple[Button, ...], ...] = ()
         if not answer.found:
             buttons = tuple(
@@ -277,6 +276,22 @@ class Conversation:
                 if t.id in answer.suggestions
             )
         return Asked(Reply(lang, answer.blocks, buttons), answer, question)
+
+    @staticmethod
+    def _search(
+        index: FactIndex,
+        question: str,
+        lang: Lang,
+        hint: str | None,
+        earlier: str | None,
+        memory: Turn | None,
+    ) -> SearchResult:
+        """A short question is read as a follow-up of the last one ("and until when?")."""
+        if earlier is not None and memory is not None:
+            result = index.search(question, lang, topic_hint=hint or memory.topic, context=earlier)
+            if result.found:
+                return result
+        return index.search(question, lang, topic_hint=hint)
 
     def dispatch(self, who: Who, line: str) -> Reply:
         """Route a console line (``/brief ipo``, ``/lang fr``, or text) like Telegram would."""

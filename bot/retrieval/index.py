@@ -8,11 +8,12 @@ on its one familiar word.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bm25s
 import numpy as np
@@ -37,15 +38,19 @@ TOPIC_CONCEPTS = {
 _QUANTITY_KINDS = frozenset({"money", "percent", "count"})
 _TIME_KINDS = frozenset({"year", "date", "month"})
 _CONCEPT = "§"
+_ENTITY = "@"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Calibrated on the dev split of tests/eval (see docs/RETRIEVAL.md)."""
+    """Decision and ranking knobs, calibrated on the dev split of tests/eval by
+    ``python -m bench.calibrate`` (docs/RETRIEVAL.md has the figures)."""
 
-    min_score: float = 1.2
-    min_coverage: float = 0.55
+    min_score: float = 0.6
+    min_coverage: float = 0.35
     keep_ratio: float = 0.6  # further facts must score this fraction of the best one
+    recency: float = 0.25  # weight of the newest-development prior
+    bm25_b: float = 0.5  # BM25 length normalisation; long facts are not worse answers
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,15 @@ class Query:
     entities: frozenset[str]
     numbers: frozenset[float]
     wants: frozenset[str]  # figure kinds an answer must carry, empty when any will do
+    why: bool = False  # asks for a reason, so it presupposes an event
+    units: tuple[str, ...] = ()  # what coverage is measured on (see FactIndex._coverage)
+    injection: bool = False  # tries to override the rules and asks nothing answerable
+    context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
 
 
 class _LangIndex:
-    def __init__(self, docs: list[list[str]]) -> None:
-        self.bm25 = bm25s.BM25()
+    def __init__(self, docs: list[list[str]], b: float) -> None:
+        self.bm25 = bm25s.BM25(b=b)
         self.bm25.index(docs, show_progress=False)
         self.vocab = set(self.bm25.vocab_dict)
         self.doc_terms = [frozenset(doc) for doc in docs]
@@ -104,12 +113,25 @@ class FactIndex:
         facts = [library.facts[i] for i in self._ids]
         self._topics = np.array([f.topic for f in facts])
         self._entity_names = self._known_entities(facts)
-        self._fact_entities = [frozenset(fold(e) for e in f.entities) for f in facts]
+        # Names are matched as written: Snowball would turn "OpenAI" into "open" in French.
+        self._verbatim = frozenset(name for name in self._entity_names if " " not in name)
+        self._fact_entities = [
+            frozenset(self._entity_names.get(fold(e), fold(e)) for e in f.entities) for f in facts
+        ]
         self._entity_masks = {
             name: np.array([name in ents for ents in self._fact_entities])
             for name in set(self._entity_names.values())
         }
         self._kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
+        # Among facts that answer equally well, the most recent development comes first.
+        dates = [_event_date(f, library) for f in facts]
+        newest = max(dates, default=dt.date.today())
+        age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
+        self._recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
+        # What a company states on the record outranks what the press reports it said.
+        self._authority = np.array(
+            [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
+        )
         # Overtaken facts stay findable but yield to current ones on the same question.
         self._currency = np.array(
             [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
@@ -127,7 +149,7 @@ class FactIndex:
                 text = self._document(fact, lang)
                 surface.update(words(fold(text)))
                 docs.append(self._analyze(text, lang))
-            self._index[lang] = _LangIndex(docs)
+            self._index[lang] = _LangIndex(docs, self.thresholds.bm25_b)
             self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
 
     # ---- indexing -------------------------------------------------------------------------
@@ -155,17 +177,36 @@ class FactIndex:
         tokens = [_CONCEPT + c for c in self._concepts(folded)]
         tokens += [_CONCEPT + c for c in extra_concepts]
         skip = stopwords(lang) | self.lexicon.stopwords
-        tokens += self._stems.stem_all((w for w in words(folded) if w not in skip), lang)
+        tokens += [self._stem(w, lang) for w in words(folded) if w not in skip]
+        tokens += [_ENTITY + self._entity_names.get(e, e) for e in self._entities_in(folded)]
         return tokens
+
+    def _entities_in(self, folded: str) -> list[str]:
+        """Canonical names of the known entities a text mentions."""
+        return sorted(
+            {
+                canonical
+                for alias, canonical in self._entity_names.items()
+                if find_phrases(folded, [alias])
+            }
+        )
+
+    def _stem(self, word: str, lang: Lang) -> str:
+        return word if word in self._verbatim else self._stems.stem(word, lang)
 
     def _concepts(self, folded: str) -> list[str]:
         return [c for c, terms in self.lexicon.concepts.items() if find_phrases(folded, terms)]
 
     def _concept_words(self, folded: str) -> set[str]:
-        """Words the lexicon explains: they are known through their concept."""
+        """Words the lexicon explains: known through a concept, an entity name or a cue."""
+        groups = [
+            *self.lexicon.concepts.values(),
+            *self.lexicon.entity_aliases.values(),
+            *self.lexicon.cues.values(),
+        ]
         return {
             word
-            for terms in self.lexicon.concepts.values()
+            for terms in groups
             for phrase in find_phrases(folded, terms)
             for word in phrase.split()
         }
@@ -177,8 +218,10 @@ class FactIndex:
         index = self._index[lang]
         skip = stopwords(lang) | self.lexicon.stopwords
         content = [w for w in words(folded) if w not in skip]
-        corrected = [self._correct(w, lang) for w in content]
-        stems = self._stems.stem_all(corrected, lang)
+        # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
+        known = self._concept_words(folded)
+        corrected = [w if w in known else self._correct(w, lang) for w in content]
+        stems = [self._stem(w, lang) for w in corrected]
         concept_text = " ".join([folded, *corrected])
         explained = self._concept_words(concept_text)
         unknown = tuple(
@@ -186,31 +229,51 @@ class FactIndex:
             for w, s in zip(corrected, stems, strict=True)
             if s not in index.vocab and not w.isdigit() and w not in explained
         )
-        tokens = [_CONCEPT + c for c in self._concepts(concept_text)] + stems
-        entities = frozenset(
-            canonical
-            for alias, canonical in self._entity_names.items()
-            if find_phrases(concept_text, [alias])
-        )
+        concepts = [_CONCEPT + c for c in self._concepts(concept_text)]
+        entities = frozenset(self._entities_in(concept_text))
+        entity_tokens = [_ENTITY + e for e in sorted(entities)]
+        # Words a concept or entity explains are represented by it alone, so that a fact does
+        # not win merely for sharing the question's surface form ("holds" vs "stake").
+        plain = [
+            stem for word, stem in zip(corrected, stems, strict=True) if word not in explained
+        ]
+        tokens = concepts + entity_tokens + stems
+        units = concepts + entity_tokens + [stem for stem in plain if stem in index.vocab]
         wants: set[str] = set()
-        if find_phrases(folded, self.lexicon.cues["quantity"]):
+        cues = self.lexicon.cues
+        if find_phrases(folded, cues["share"]):
+            wants |= {"percent"}
+        elif find_phrases(folded, cues["quantity"]):
             wants |= _QUANTITY_KINDS
-        if find_phrases(folded, self.lexicon.cues["time"]):
+        if find_phrases(folded, cues["time"]):
             wants |= _TIME_KINDS
+        asks = "?" in question or bool(find_phrases(folded, cues["question"]))
         return Query(
-            tuple(tokens), unknown, entities, frozenset(numbers(question)), frozenset(wants)
+            tuple(tokens),
+            unknown,
+            entities,
+            frozenset(numbers(question)),
+            frozenset(wants),
+            why=bool(find_phrases(folded, cues["why"])),
+            units=tuple(dict.fromkeys(units)),
+            injection=bool(find_phrases(folded, cues["injection"])) and not asks,
         )
 
     def _correct(self, word: str, lang: Lang) -> str:
         """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
-        if (
-            len(word) < 4
-            or word.isdigit()
-            or self._stems.stem(word, lang) in self._index[lang].vocab
-        ):
+        if len(word) < 4 or word.isdigit() or self._stem(word, lang) in self._index[lang].vocab:
             return word
         match = process.extractOne(word, self._surface[lang], scorer=fuzz.ratio, score_cutoff=80)
         return word if match is None else str(match[0])
+
+    def asks_for_source(self, question: str) -> bool:
+        """ "who reported that?", "qui l'affirme ?": about the last answer, not a new topic."""
+        return bool(find_phrases(fold(question), self.lexicon.cues["source"]))
+
+    def result_for(self, fact_ids: tuple[str, ...]) -> SearchResult:
+        """These facts as a found result, for answers that repeat a previous one."""
+        hits = tuple(Hit(f, 1.0, 1.0) for f in fact_ids if f in self.library.facts)
+        return SearchResult(hits, bool(hits), "ok" if hits else "empty")
 
     def foreign(self, question: str) -> list[str]:
         """Companies or people the question names that no fact covers."""
@@ -235,12 +298,21 @@ class FactIndex:
         if self.foreign(question):
             return SearchResult((), False, "foreign")
         query = self.query(question, lang)
+        if query.injection:
+            return SearchResult((), False, "injection")
         if not query.tokens and not query.entities and context is None:
             return SearchResult((), False, "empty")
         index = self._index[lang]
         scores = index.scores(query.tokens)
         if context:
-            scores = scores + 0.5 * index.scores(self.query(context, lang).tokens)
+            # A follow-up keeps its own cues; the earlier question lends words at half weight.
+            earlier = self.query(context, lang)
+            scores = scores + 0.5 * index.scores(earlier.tokens)
+            query = replace(
+                query,
+                entities=query.entities | earlier.entities,
+                context_units=tuple(u for u in earlier.units if u not in query.units),
+            )
         boost = np.ones(len(self._ids))
         for entity in query.entities:
             mask = self._entity_masks.get(entity)
@@ -250,9 +322,15 @@ class FactIndex:
             boost += 0.6 * np.array([bool(query.numbers & n) for n in self._numbers])
         if topic_hint:
             boost += 0.3 * (self._topics == topic_hint)
+        for topic, concept in TOPIC_CONCEPTS.items():
+            if _CONCEPT + concept in query.tokens:
+                boost += 0.2 * (self._topics == topic)
         if query.wants:
             boost *= np.array([1.0 if kinds & query.wants else 0.3 for kinds in self._kinds])
-        ranked = scores * boost * self._currency
+        if _CONCEPT + "history" not in query.tokens and not query.numbers:
+            # Background facts answer "what happened before" questions, not current ones.
+            boost *= np.where(self._topics == "context", 0.85, 1.0)
+        ranked = scores * boost * self._currency * self._recency * self._authority
         order = np.argsort(-ranked)[: max(k * 4, 10)]
         best = float(ranked[order[0]]) if len(order) else 0.0
         topics = self._closest_topics(order, ranked)
@@ -266,6 +344,9 @@ class FactIndex:
             coverage = self._coverage(query, int(position), index)
             hits.append(Hit(self._ids[position], score, coverage))
         top = hits[0]
+        if query.why and query.unknown:
+            # "Why did the SEC reject…?": the store cannot confirm what it has no word for.
+            return SearchResult((), False, "premise", topics)
         if query.wants and not (self._kinds[self._ids.index(top.fact_id)] & query.wants):
             return SearchResult((), False, "no-figure", topics)
         if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
@@ -278,9 +359,14 @@ class FactIndex:
         )
 
     def _coverage(self, query: Query, position: int, index: _LangIndex) -> float:
-        """Share of the question's weight (idf) found in the fact; unseen words weigh most."""
-        terms = set(query.tokens)
-        weights = {t: index.idf.get(t, index.unseen_idf) for t in terms}
+        """Share of the question's weight (idf) found in the fact; unseen words weigh most.
+
+        Units are the question's concepts and the stems of words no concept, entity or cue
+        explains: "mis sur la table" counts once, as the invest concept.
+        """
+        weights = {t: index.idf.get(t, index.unseen_idf) for t in query.units}
+        for unit in query.context_units:
+            weights[unit] = 0.5 * index.idf.get(unit, index.unseen_idf)
         for word in query.unknown:
             weights[f"?{word}"] = index.unseen_idf
         total = sum(weights.values())
@@ -299,6 +385,21 @@ class FactIndex:
             if topic in TOPIC_CONCEPTS and topic not in seen and ranked[position] > 0:
                 seen.append(topic)
         return tuple(seen[:2])
+
+
+def _event_date(fact: Fact, library: Library) -> dt.date:
+    """When what the fact reports happened, as best known: figures, then sources, then curation."""
+    for figure in fact.figures:
+        if figure.kind == "date":
+            return dt.date.fromisoformat(str(figure.value))
+    # Not `also`: a seed fact corroborated by a later post did not happen later.
+    primary = (fact.source_id, fact.attribution_id)
+    published = [
+        library.sources[s].published
+        for s in primary
+        if s is not None and s in library.sources and library.sources[s].published is not None
+    ]
+    return max((d for d in published if d is not None), default=fact.first_seen)
 
 
 def _figure_numbers(fact: Fact) -> Iterable[float]:
