@@ -30,11 +30,17 @@ def main() -> None:
         (0.3, 0.35, 0.4, 0.45, 0.5, 0.55),  # min_coverage
         (0.25, 0.5),  # recency
         (0.5, 0.75),  # bm25_b
+        (0.5, 0.75, 1.0),  # unknown_weight
     )
     best: tuple[float, float, Thresholds] | None = None
-    for min_score, min_coverage, recency, b in grid:
+    for min_score, min_coverage, recency, b, unknown_weight in grid:
         tuning = replace(
-            Thresholds(), min_score=min_score, min_coverage=min_coverage, recency=recency, bm25_b=b
+            Thresholds(),
+            min_score=min_score,
+            min_coverage=min_coverage,
+            recency=recency,
+            bm25_b=b,
+            unknown_weight=unknown_weight,
         )
         index = FactIndex(library, lexicon, tuning)
         outcomes = run_cases(dev, library, index)

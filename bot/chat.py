@@ -252,9 +252,13 @@ class Conversation:
         tr = translator(lang, negotiate(lang, who.language_code, self._default_lang)[1])
         hint = memory.primed_topic if memory else None
         earlier = memory.question if memory is not None and _short(question) else None
-        if (switch is not None and memory is not None and memory.fact_ids) or (
-            memory is not None and memory.fact_ids and index.asks_for_source(question)
+        repeat = memory is not None and bool(memory.fact_ids)
+        if (
+            memory is not None
+            and repeat
+            and (switch is not None or index.asks_for_source(question))
         ):
+            # "and in French?" / "who reported that?": the same facts, said again.
             result = index.result_for(memory.fact_ids)
         else:
             result = self._search(index, question, asked_in or lang, hint, earlier, memory)

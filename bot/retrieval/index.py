@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ TOPIC_CONCEPTS = {
 }
 _QUANTITY_KINDS = frozenset({"money", "percent", "count"})
 _TIME_KINDS = frozenset({"year", "date", "month"})
+# A capitalised word that does not start a sentence (nor follows a colon or a quote).
+_NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
 _CONCEPT = "§"
 _ENTITY = "@"
 
@@ -47,9 +50,10 @@ class Thresholds:
     ``python -m bench.calibrate`` (docs/RETRIEVAL.md has the figures)."""
 
     min_score: float = 0.6
-    min_coverage: float = 0.35
+    min_coverage: float = 0.5
     keep_ratio: float = 0.6  # further facts must score this fraction of the best one
     recency: float = 0.25  # weight of the newest-development prior
+    unknown_weight: float = 0.5  # an unseen word weighs this fraction of the rarest word
     bm25_b: float = 0.5  # BM25 length normalisation; long facts are not worse answers
 
 
@@ -124,8 +128,11 @@ class FactIndex:
         }
         self._kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
         # Among facts that answer equally well, the most recent development comes first.
-        dates = [_event_date(f, library) for f in facts]
-        newest = max(dates, default=dt.date.today())
+        known = [d for d in (_event_date(f, library) for f in facts)]
+        # An undated claim must not pass for news: it ranks as the oldest dated one.
+        oldest = min((d for d in known if d is not None), default=dt.date.today())
+        dates = [oldest if d is None else d for d in known]
+        newest = max(dates, default=oldest)
         age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
         self._recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
         # What a company states on the record outranks what the press reports it said.
@@ -151,6 +158,24 @@ class FactIndex:
                 docs.append(self._analyze(text, lang))
             self._index[lang] = _LangIndex(docs, self.thresholds.bm25_b)
             self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
+        lexicon_words = {
+            word
+            for group in (
+                *lexicon.concepts.values(),
+                *lexicon.entity_aliases.values(),
+                *lexicon.cues.values(),
+                lexicon.stopwords,
+            )
+            for term in group
+            for word in term.split()
+        }
+        self._known_words = frozenset(
+            lexicon_words
+            | set(self._entity_names)
+            | set(self._surface["fr"])
+            | set(self._surface["en"])
+            | {w for lang in ("fr", "en") for w in stopwords(lang)}
+        )
 
     # ---- indexing -------------------------------------------------------------------------
 
@@ -278,11 +303,25 @@ class FactIndex:
     def foreign(self, question: str) -> list[str]:
         """Companies or people the question names that no fact covers."""
         folded = fold(question)
-        return [
+        listed = [
             e
             for e in find_phrases(folded, self.lexicon.foreign_entities)
             if e not in self._covered_foreign
         ]
+        return list(dict.fromkeys(listed + self._unknown_names(question)))
+
+    def _unknown_names(self, question: str) -> list[str]:
+        """Capitalised words inside a sentence that nothing in the store or lexicon knows:
+        most likely a company or person the facts do not cover ("TikTok")."""
+        names = []
+        for match in _NAME.finditer(question):
+            word = fold(match.group(0))
+            if not word or " " in word or word in self._known_words:
+                continue
+            if any(self._correct(word, lang) != word for lang in ("fr", "en")):
+                continue  # a misspelt known word ("Micorsoft"), not a new name
+            names.append(word)
+        return names
 
     def search(
         self,
@@ -343,20 +382,16 @@ class FactIndex:
                 break
             coverage = self._coverage(query, int(position), index)
             hits.append(Hit(self._ids[position], score, coverage))
-        top = hits[0]
         if query.why and query.unknown:
             # "Why did the SEC reject…?": the store cannot confirm what it has no word for.
             return SearchResult((), False, "premise", topics)
-        if query.wants and not (self._kinds[self._ids.index(top.fact_id)] & query.wants):
-            return SearchResult((), False, "no-figure", topics)
+        top = hits[0]
         if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
             return SearchResult(tuple(hits), False, "weak", topics)
-        return SearchResult(
-            tuple(h for h in hits if h.coverage >= self.thresholds.min_coverage / 2),
-            True,
-            "ok",
-            topics,
-        )
+        if query.wants and not (self._kinds[self._ids.index(top.fact_id)] & query.wants):
+            return SearchResult((), False, "no-figure", topics)
+        rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
+        return SearchResult((top, *rest), True, "ok", topics)
 
     def _coverage(self, query: Query, position: int, index: _LangIndex) -> float:
         """Share of the question's weight (idf) found in the fact; unseen words weigh most.
@@ -368,7 +403,7 @@ class FactIndex:
         for unit in query.context_units:
             weights[unit] = 0.5 * index.idf.get(unit, index.unseen_idf)
         for word in query.unknown:
-            weights[f"?{word}"] = index.unseen_idf
+            weights[f"?{word}"] = self.thresholds.unknown_weight * index.unseen_idf
         total = sum(weights.values())
         if total == 0:
             return 0.0
@@ -387,8 +422,8 @@ class FactIndex:
         return tuple(seen[:2])
 
 
-def _event_date(fact: Fact, library: Library) -> dt.date:
-    """When what the fact reports happened, as best known: figures, then sources, then curation."""
+def _event_date(fact: Fact, library: Library) -> dt.date | None:
+    """When what the fact reports happened, as far as its figures or sources say."""
     for figure in fact.figures:
         if figure.kind == "date":
             return dt.date.fromisoformat(str(figure.value))
@@ -399,7 +434,7 @@ def _event_date(fact: Fact, library: Library) -> dt.date:
         for s in primary
         if s is not None and s in library.sources and library.sources[s].published is not None
     ]
-    return max((d for d in published if d is not None), default=fact.first_seen)
+    return max((d for d in published if d is not None), default=None)
 
 
 def _figure_numbers(fact: Fact) -> Iterable[float]:
