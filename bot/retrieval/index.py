@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.briefing import fact_text
 from bot.domain import Fact, Lang, Library, Status
@@ -54,7 +55,7 @@ class Thresholds:
     keep_ratio: float = 0.6  # further facts must score this fraction of the best one
     recency: float = 0.25  # weight of the newest-development prior
     unknown_weight: float = 0.5  # an unseen word weighs this fraction of the rarest word
-    bm25_b: float = 0.5  # BM25 length normalisation; long facts are not worse answers
+    bm25_b: float = 0.75  # BM25 length normalisation (the library default)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Query:
     units: tuple[str, ...] = ()  # what coverage is measured on (see FactIndex._coverage)
     injection: bool = False  # tries to override the rules and asks nothing answerable
     context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
+    who: bool = False  # asks which companies or people: facts naming several rank higher
 
 
 class _LangIndex:
@@ -127,6 +129,7 @@ class FactIndex:
             for name in set(self._entity_names.values())
         }
         self._kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
+        self._entity_counts = np.array([len(e) for e in self._fact_entities], dtype=np.float64)
         # Among facts that answer equally well, the most recent development comes first.
         known = [d for d in (_event_date(f, library) for f in facts)]
         # An undated claim must not pass for news: it ranks as the oldest dated one.
@@ -180,8 +183,10 @@ class FactIndex:
     # ---- indexing -------------------------------------------------------------------------
 
     def _known_entities(self, facts: list[Fact]) -> dict[str, str]:
-        """Folded spelling -> canonical folded entity name."""
+        """Folded spelling -> canonical folded entity name; publishers count as entities."""
         names = {fold(e): fold(e) for f in facts for e in f.entities}
+        for source in self.library.sources.values():
+            names.setdefault(fold(source.publisher), fold(source.publisher))
         for canonical, aliases in self.lexicon.entity_aliases.items():
             for alias in aliases:
                 names[alias] = fold(canonical)
@@ -189,7 +194,12 @@ class FactIndex:
 
     def _document(self, fact: Fact, lang: Lang) -> str:
         tr = translator(lang)
-        parts = [fact_text(fact, tr), " ".join(fact.entities)]
+        publishers = [
+            self.library.sources[s].publisher
+            for s in (fact.source_id, fact.attribution_id)
+            if s is not None and s in self.library.sources
+        ]
+        parts = [fact_text(fact, tr), " ".join(fact.entities), " ".join(publishers)]
         if fact.caveat is not None:
             parts.append(fact.caveat.get(lang))
         topic = next((t for t in self.library.topics if t.id == fact.topic), None)
@@ -273,6 +283,7 @@ class FactIndex:
         if find_phrases(folded, cues["time"]):
             wants |= _TIME_KINDS
         asks = "?" in question or bool(find_phrases(folded, cues["question"]))
+        who = bool(find_phrases(folded, cues["who"]))
         return Query(
             tuple(tokens),
             unknown,
@@ -282,13 +293,19 @@ class FactIndex:
             why=bool(find_phrases(folded, cues["why"])),
             units=tuple(dict.fromkeys(units)),
             injection=bool(find_phrases(folded, cues["injection"])) and not asks,
+            who=who,
         )
 
     def _correct(self, word: str, lang: Lang) -> str:
         """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
         if len(word) < 4 or word.isdigit() or self._stem(word, lang) in self._index[lang].vocab:
             return word
-        match = process.extractOne(word, self._surface[lang], scorer=fuzz.ratio, score_cutoff=80)
+        # One edit (a transposition counts as one) up to eight letters, two beyond: closer
+        # than that, real words collide ("atteint" is not a typo of "attente").
+        limit = 1 if len(word) <= 8 else 2
+        match = process.extractOne(
+            word, self._surface[lang], scorer=DamerauLevenshtein.distance, score_cutoff=limit
+        )
         return word if match is None else str(match[0])
 
     def asks_for_source(self, question: str) -> bool:
@@ -364,6 +381,8 @@ class FactIndex:
         for topic, concept in TOPIC_CONCEPTS.items():
             if _CONCEPT + concept in query.tokens:
                 boost += 0.2 * (self._topics == topic)
+        if query.who:
+            boost *= 1.0 + 0.04 * self._entity_counts
         if query.wants:
             boost *= np.array([1.0 if kinds & query.wants else 0.3 for kinds in self._kinds])
         if _CONCEPT + "history" not in query.tokens and not query.numbers:

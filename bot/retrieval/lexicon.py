@@ -12,7 +12,7 @@ from bot.content import ContentError, ContentInvalid
 from bot.retrieval.text import fold
 
 LEXICON_FILE = "lexicon.yaml"
-CUE_KINDS = ("quantity", "share", "time", "why", "injection", "question", "source")
+CUE_KINDS = ("quantity", "share", "time", "why", "injection", "question", "source", "who")
 
 
 @dataclass(frozen=True)
