@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.briefing import Citations, fact_blocks, fact_text, source_blocks
+from bot.briefing import Citations, fact_blocks, source_blocks
 from bot.domain import Block, Lang, Library
 from bot.i18n import Translator
 from bot.retrieval.index import SearchResult
@@ -28,13 +28,6 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     fact_ids: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()  # topic ids offered when declining
-
-    def numbered_facts(self, library: Library, tr: Translator) -> list[tuple[int, str]]:
-        """The facts as the LLM prompt shows them: one number per fact, its first source's."""
-        first: dict[str, int] = {}
-        for citation in self.citations:
-            first.setdefault(citation.fact_id, citation.n)
-        return [(first[f], fact_text(library.facts[f], tr)) for f in self.fact_ids]
 
 
 def extractive_answer(library: Library, result: SearchResult, tr: Translator) -> Answer:

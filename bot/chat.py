@@ -100,6 +100,10 @@ class Conversation:
         )
         return translator(lang, locale)
 
+    def translator_for_lang(self, who: Who, lang: Lang) -> Translator:
+        """The translator for ``lang``, keeping the user's region for formats when it fits."""
+        return translator(lang, negotiate(lang, who.language_code, self._default_lang)[1])
+
     # ---- commands -------------------------------------------------------------------------
 
     def start(self, who: Who) -> Reply:
@@ -249,7 +253,7 @@ class Conversation:
         if lang is None:
             stored = self._prefs.get_lang(who.user_id)
             lang = stored or asked_in or self.translator_for(who).lang
-        tr = translator(lang, negotiate(lang, who.language_code, self._default_lang)[1])
+        tr = self.translator_for_lang(who, lang)
         hint = memory.primed_topic if memory else None
         earlier = memory.question if memory is not None and _short(question) else None
         repeat = memory is not None and bool(memory.fact_ids)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import logging
 import sys
 from collections.abc import Sequence
 
-from bot.chat import Conversation, Who
+from bot.chat import Asked, Conversation, Who
 from bot.config import ConfigError, Settings
 from bot.content import ContentInvalid, content_digest, load_library
-from bot.domain import BRIEFING_IDS, Lang
-from bot.i18n import CatalogMissing, check_catalogs
+from bot.domain import BRIEFING_IDS, Lang, Library
+from bot.i18n import CatalogMissing, Translator, check_catalogs
 from bot.logsetup import configure_logging
+from bot.phrasing import Phrased, Phraser
 from bot.render_text import render_plain
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
@@ -150,11 +152,17 @@ def _ask(settings: Settings, question: str, lang: Lang | None, *, as_json: bool)
         return EXIT_USAGE
     asked = conversation.ask(who, question, lang=lang)
     answer = asked.answer
+    reply = asked.reply
+    phraser = Phraser.from_settings(settings)
+    if phraser is not None:
+        tr = conversation.translator_for_lang(who, reply.lang)
+        phrased = asyncio.run(_phrase(phraser, asked, library, tr))
+        reply = phrased.reply or reply
     if not as_json:
-        print(render_plain(asked.reply))
+        print(render_plain(reply))
         return 0
     payload = {
-        "answer": render_plain(asked.reply),
+        "answer": render_plain(reply),
         "lang": answer.lang,
         "found": answer.found,
         "citations": [
@@ -170,6 +178,13 @@ def _ask(settings: Settings, question: str, lang: Lang | None, *, as_json: bool)
     }
     print(json.dumps(payload, ensure_ascii=False))
     return 0
+
+
+async def _phrase(phraser: Phraser, asked: Asked, library: Library, tr: Translator) -> Phrased:
+    try:
+        return await phraser.phrase(asked, library, tr)
+    finally:
+        await phraser.aclose()
 
 
 def _content_load(settings: Settings) -> int:

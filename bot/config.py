@@ -27,10 +27,16 @@ class Settings:
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str | None = None
+    llm_deadline: float = 30.0
+    llm_questions_per_hour: int = 20
 
     @property
     def has_token(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def has_llm(self) -> bool:
+        return bool(self.llm_base_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +61,8 @@ class Settings:
                 raise ConfigError(
                     f"BOT_ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
                 ) from None
+        llm_deadline = _number(get("LLM_DEADLINE_SECONDS"), "LLM_DEADLINE_SECONDS", 30.0)
+        per_hour = int(_number(get("LLM_QUESTIONS_PER_HOUR"), "LLM_QUESTIONS_PER_HOUR", 20))
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -65,7 +73,21 @@ class Settings:
             llm_base_url=get("LLM_BASE_URL"),
             llm_api_key=get("LLM_API_KEY"),
             llm_model=get("LLM_MODEL"),
+            llm_deadline=llm_deadline,
+            llm_questions_per_hour=per_hour,
         )
+
+
+def _number(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    return number
 
 
 def _default_content_dir() -> str:

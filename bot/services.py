@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.content import content_digest, load_library
 from bot.domain import Lang, Library
 from bot.i18n import check_catalogs
+from bot.phrasing import Phraser
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
 from bot.store.facts import FactStore, ImportReport
@@ -45,6 +46,8 @@ class Services:
         self.conversation = Conversation(
             lambda: self.library, users, default, index=lambda: self.index
         )
+        # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
+        self.phraser = Phraser.from_settings(settings)
 
     @classmethod
     def open(cls, settings: Settings, today: dt.date | None = None) -> Services:
@@ -68,6 +71,13 @@ class Services:
             lock.release()
             raise
         return cls(settings, lock, facts, users)
+
+    async def aclose(self) -> None:
+        """Close the LLM client, then the stores."""
+        if self.phraser is not None:
+            await self.phraser.aclose()
+            self.phraser = None
+        self.close()
 
     def close(self) -> None:
         self.users.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,3 +76,16 @@ def test_without_a_token_python_m_bot_is_a_console_chat(tmp_path: Path) -> None:
 def test_run_without_token_explains() -> None:
     result = run("run")
     assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_ask_json_contract() -> None:
+    """The stable contract used by checks: one JSON object with these exact keys."""
+    found = json.loads(run("ask", "--json", "Combien Microsoft a-t-il investi ?").stdout)
+    assert set(found) == {"answer", "lang", "found", "citations"}
+    assert found["lang"] == "fr" and found["found"] is True
+    for citation in found["citations"]:
+        assert set(citation) == {"n", "fact_id", "publisher", "published", "url"}
+        assert isinstance(citation["n"], int)
+    declined = json.loads(run("ask", "--json", "--lang", "en", "Who won the World Cup?").stdout)
+    assert declined["found"] is False and declined["citations"] == []
+    assert declined["answer"].startswith("I don't have that in my sources (as of ")

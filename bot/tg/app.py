@@ -99,7 +99,7 @@ async def _post_init(app: BotApplication) -> None:
 
 async def _post_shutdown(app: BotApplication) -> None:
     if app.bot_data.services is not None:
-        app.bot_data.services.close()
+        await app.bot_data.services.aclose()
         app.bot_data.services = None
 
 

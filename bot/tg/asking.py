@@ -1,17 +1,90 @@
-"""Answer a question in Telegram: extractive by default, LLM-phrased when configured."""
+"""Answer a question in Telegram: extractive by default, LLM-phrased when configured.
+
+While the model writes, private chats see a live draft (sendMessageDraft) and groups an edited
+placeholder, updated at most once a second; the answer always ends as one final message.
+"""
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
+
+from telegram.error import TelegramError
+
 from bot.chat import Who
+from bot.domain import Block, Reply
+from bot.textsplit import TELEGRAM_TEXT_LIMIT, chunk_text
 from bot.tg.context import BotContext
 from bot.tg.send import send_reply
 
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL = 1.0
+_draft_ids = itertools.count(1)
+
+
+class ProgressView:
+    """Shows a growing answer without exceeding Telegram's per-chat rate."""
+
+    def __init__(self, context: BotContext, chat_id: int, private: bool) -> None:
+        self._context = context
+        self._chat_id = chat_id
+        self._private = private
+        self._draft_id = next(_draft_ids)
+        self._placeholder: int | None = None
+        self._last_at = 0.0
+        self._last_text = ""
+
+    async def update(self, text: str) -> None:
+        now = time.monotonic()
+        text = chunk_text(text, TELEGRAM_TEXT_LIMIT - 2)[-1] + " …" if text.strip() else ""
+        if not text or text == self._last_text or now - self._last_at < PROGRESS_INTERVAL:
+            return
+        self._last_at, self._last_text = now, text
+        bot = self._context.bot
+        try:
+            if self._private:
+                await bot.send_message_draft(self._chat_id, self._draft_id, text)
+            elif self._placeholder is None:
+                message = await bot.send_message(self._chat_id, text)
+                self._placeholder = message.message_id
+            else:
+                await bot.edit_message_text(text, self._chat_id, self._placeholder)
+        except TelegramError as exc:
+            # Progress is a courtesy; the final message is what matters.
+            log.info("progress update skipped: %s", exc.message)
+
+    async def finish(self, reply: Reply) -> None:
+        if self._placeholder is not None:
+            try:
+                await self._context.bot.delete_message(self._chat_id, self._placeholder)
+            except TelegramError as exc:
+                log.info("could not remove the progress message: %s", exc.message)
+        await send_reply(self._context, self._chat_id, reply)
+
 
 async def answer_question(context: BotContext, who: Who, question: str) -> None:
-    conversation = context.services.conversation
+    services = context.services
+    conversation = services.conversation
     refusal = conversation.refuse_question(who, question)
     if refusal is not None:
         await send_reply(context, who.chat, refusal)
         return
     asked = conversation.ask(who, question)
-    await send_reply(context, who.chat, asked.reply)
+    phraser = services.phraser
+    if phraser is None or not asked.answer.found:
+        await send_reply(context, who.chat, asked.reply)
+        return
+    tr = conversation.translator_for_lang(who, asked.reply.lang)
+    if not phraser.allow(who.user_id):
+        note = tr.gettext(
+            "You have reached the hourly limit of rephrased answers; here is the sourced extract."
+        )
+        limited = Reply(
+            asked.reply.lang, (Block("note", note), *asked.reply.blocks), asked.reply.buttons
+        )
+        await send_reply(context, who.chat, limited)
+        return
+    view = ProgressView(context, who.chat, private=who.chat == who.user_id)
+    phrased = await phraser.phrase(asked, services.library, tr, progress=view.update)
+    await view.finish(phrased.reply or asked.reply)
