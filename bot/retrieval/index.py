@@ -12,21 +12,30 @@ import datetime as dt
 import logging
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cache
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
+from babel import Locale
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.briefing import fact_text
-from bot.domain import Fact, Lang, Library, Status
-from bot.i18n import translator
+from bot.domain import Fact, Figure, Lang, Library, Status
 from bot.retrieval.lexicon import Lexicon
-from bot.retrieval.text import Stems, find_phrases, fold, numbers, stopwords, words
+from bot.retrieval.text import (
+    PhraseMatcher,
+    Stems,
+    fold,
+    fold_name,
+    numbers,
+    stopwords,
+    words,
+)
 
 # bm25s attaches a DEBUG-level handler of its own; its progress lines are noise for operators.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -43,6 +52,7 @@ _TIME_KINDS = frozenset({"year", "date", "month"})
 _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
 _CONCEPT = "§"
 _ENTITY = "@"
+_NONE = np.array([], dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -114,51 +124,20 @@ class FactIndex:
         self.library = library
         self.lexicon = lexicon
         self.thresholds = thresholds or Thresholds()
-        self._stems = Stems()
+        self._skip = {lang: stopwords(lang) | lexicon.stopwords for lang in ("fr", "en")}
         self._ids = list(library.facts)
+        self._positions = {fact_id: i for i, fact_id in enumerate(self._ids)}
         facts = [library.facts[i] for i in self._ids]
-        self._topics = np.array([f.topic for f in facts])
-        self._entity_names = self._known_entities(facts)
-        # Names are matched as written: Snowball would turn "OpenAI" into "open" in French.
-        self._verbatim = frozenset(name for name in self._entity_names if " " not in name)
-        self._fact_entities = [
-            frozenset(self._entity_names.get(fold(e), fold(e)) for e in f.entities) for f in facts
-        ]
-        self._entity_masks = {
-            name: np.array([name in ents for ents in self._fact_entities])
-            for name in set(self._entity_names.values())
-        }
-        self._kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
-        self._entity_counts = np.array([len(e) for e in self._fact_entities], dtype=np.float64)
-        # Among facts that answer equally well, the most recent development comes first.
-        known = [d for d in (_event_date(f, library) for f in facts)]
-        # An undated claim must not pass for news: it ranks as the oldest dated one.
-        oldest = min((d for d in known if d is not None), default=dt.date.today())
-        dates = [oldest if d is None else d for d in known]
-        newest = max(dates, default=oldest)
-        age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
-        self._recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
-        # What a company states on the record outranks what the press reports it said.
-        self._authority = np.array(
-            [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
-        )
-        # Overtaken facts stay findable but yield to current ones on the same question.
-        self._currency = np.array(
-            [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
-        )
-        self._numbers = [frozenset(_figure_numbers(f)) for f in facts]
-        folded_texts = " ".join(fold(f"{f.text.fr} {f.text.en}") for f in facts)
-        self._covered_foreign = {
-            e for e in lexicon.foreign_entities if f" {e} " in f" {folded_texts} "
-        }
+        self._build_matchers(facts)
+        self._build_signals(facts)
         self._surface: dict[Lang, list[str]] = {}
         self._index: dict[Lang, _LangIndex] = {}
         for lang in ("fr", "en"):
             docs, surface = [], set()
             for fact in facts:
-                text = self._document(fact, lang)
-                surface.update(words(fold(text)))
-                docs.append(self._analyze(text, lang))
+                tokens = words(fold(self._document(fact, lang)))
+                surface.update(tokens)
+                docs.append(self._analyze(tokens, lang))
             self._index[lang] = _LangIndex(docs, self.thresholds.bm25_b)
             self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
         lexicon_words = {
@@ -170,130 +149,171 @@ class FactIndex:
                 lexicon.stopwords,
             )
             for term in group
-            for word in term.split()
+            for word in words(term)
         }
         self._known_words = frozenset(
             lexicon_words
             | set(self._entity_names)
             | set(self._surface["fr"])
             | set(self._surface["en"])
-            | {w for lang in ("fr", "en") for w in stopwords(lang)}
+            | self._skip["fr"]
+            | self._skip["en"]
         )
 
     # ---- indexing -------------------------------------------------------------------------
 
+    def _build_matchers(self, facts: list[Fact]) -> None:
+        lexicon = self.lexicon
+        self._entity_names = self._known_entities(facts)
+        # Names are matched as written: Snowball would turn "OpenAI" into "open" in French.
+        self._stems = Stems(keep=frozenset(n for n in self._entity_names if " " not in n))
+        self._concept_matcher = PhraseMatcher(
+            (term, concept) for concept, terms in lexicon.concepts.items() for term in terms
+        )
+        self._entity_matcher = PhraseMatcher(self._entity_names.items())
+        # Words known through a concept, a listed entity alias or a cue are "explained".
+        self._explainer = PhraseMatcher(
+            (term, "")
+            for group in (
+                *lexicon.concepts.values(),
+                *lexicon.entity_aliases.values(),
+                *lexicon.cues.values(),
+            )
+            for term in group
+        )
+        self._cues = {
+            kind: PhraseMatcher((term, kind) for term in terms)
+            for kind, terms in lexicon.cues.items()
+        }
+        self._foreign_matcher = PhraseMatcher((e, e) for e in lexicon.foreign_entities)
+        self._covered_foreign = {
+            label
+            for f in facts
+            for label in self._foreign_matcher.labels(words(fold(f"{f.text.fr} {f.text.en}")))
+        }
+
+    def _build_signals(self, facts: list[Fact]) -> None:
+        """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
+        self._topics = np.array([f.topic for f in facts])
+        names = self._entity_names
+        fact_entities = [
+            frozenset(names.get(fold_name(e), fold_name(e)) for e in f.entities) for f in facts
+        ]
+        self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
+        self._entity_positions = _inverted(fact_entities)
+        self._number_positions = _inverted(frozenset(_figure_numbers(f)) for f in facts)
+        kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
+        self._kinds = kinds
+        self._kind_masks = {
+            kind: np.array([kind in k for k in kinds], dtype=bool)
+            for kind in _QUANTITY_KINDS | _TIME_KINDS
+        }
+        # Among facts that answer equally well, the most recent development comes first.
+        known = [_event_date(f, self.library) for f in facts]
+        # An undated claim must not pass for news: it ranks as the oldest dated one.
+        oldest = min((d for d in known if d is not None), default=dt.date.today())
+        dates = [oldest if d is None else d for d in known]
+        newest = max(dates, default=oldest)
+        age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
+        recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
+        # What a company states on the record outranks what the press reports it said.
+        authority = np.array(
+            [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
+        )
+        # Overtaken facts stay findable but yield to current ones on the same question.
+        currency = np.array(
+            [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
+        )
+        self._prior = recency * authority * currency
+
     def _known_entities(self, facts: list[Fact]) -> dict[str, str]:
         """Folded spelling -> canonical folded entity name; publishers count as entities."""
-        names = {fold(e): fold(e) for f in facts for e in f.entities}
+        names = {fold_name(e): fold_name(e) for f in facts for e in f.entities}
         for source in self.library.sources.values():
-            names.setdefault(fold(source.publisher), fold(source.publisher))
+            names.setdefault(fold_name(source.publisher), fold_name(source.publisher))
         for canonical, aliases in self.lexicon.entity_aliases.items():
             for alias in aliases:
                 names[alias] = fold(canonical)
         return names
 
     def _document(self, fact: Fact, lang: Lang) -> str:
-        tr = translator(lang)
         publishers = [
             self.library.sources[s].publisher
             for s in (fact.source_id, fact.attribution_id)
             if s is not None and s in self.library.sources
         ]
-        parts = [fact_text(fact, tr), " ".join(fact.entities), " ".join(publishers)]
+        values = {f.name: _figure_words(f, lang) for f in fact.figures}
+        formatter = string.Formatter()
+        parts = [
+            formatter.vformat(fact.text.get(lang), (), values),
+            " ".join(fact.entities),
+            " ".join(publishers),
+        ]
         if fact.caveat is not None:
-            parts.append(fact.caveat.get(lang))
+            parts.append(formatter.vformat(fact.caveat.get(lang), (), values))
         topic = next((t for t in self.library.topics if t.id == fact.topic), None)
         if topic is not None:
             parts.append(topic.label.get(lang))
         return " ".join(parts)
 
-    def _analyze(self, text: str, lang: Lang, *, extra_concepts: Iterable[str] = ()) -> list[str]:
-        folded = fold(text)
-        tokens = [_CONCEPT + c for c in self._concepts(folded)]
-        tokens += [_CONCEPT + c for c in extra_concepts]
-        skip = stopwords(lang) | self.lexicon.stopwords
-        tokens += [self._stem(w, lang) for w in words(folded) if w not in skip]
-        tokens += [_ENTITY + self._entity_names.get(e, e) for e in self._entities_in(folded)]
-        return tokens
-
-    def _entities_in(self, folded: str) -> list[str]:
-        """Canonical names of the known entities a text mentions."""
-        return sorted(
-            {
-                canonical
-                for alias, canonical in self._entity_names.items()
-                if find_phrases(folded, [alias])
-            }
-        )
+    def _analyze(self, tokens: list[str], lang: Lang) -> list[str]:
+        skip = self._skip[lang]
+        terms = [_CONCEPT + c for c in self._concept_matcher.labels(tokens)]
+        terms += self._stems.stem_all([w for w in tokens if w not in skip], lang)
+        terms += [_ENTITY + e for e in self._entity_matcher.labels(tokens)]
+        return terms
 
     def _stem(self, word: str, lang: Lang) -> str:
-        return word if word in self._verbatim else self._stems.stem(word, lang)
+        return self._stems.stem(word, lang)
 
-    def _concepts(self, folded: str) -> list[str]:
-        return [c for c, terms in self.lexicon.concepts.items() if find_phrases(folded, terms)]
-
-    def _concept_words(self, folded: str) -> set[str]:
-        """Words the lexicon explains: known through a concept, an entity name or a cue."""
-        groups = [
-            *self.lexicon.concepts.values(),
-            *self.lexicon.entity_aliases.values(),
-            *self.lexicon.cues.values(),
-        ]
-        return {
-            word
-            for terms in groups
-            for phrase in find_phrases(folded, terms)
-            for word in phrase.split()
-        }
+    def _explained(self, tokens: list[str]) -> set[str]:
+        return {word for phrase, _ in self._explainer.find(tokens) for word in phrase}
 
     # ---- questions ------------------------------------------------------------------------
 
     def query(self, question: str, lang: Lang) -> Query:
-        folded = fold(question)
+        tokens = words(fold(question))
         index = self._index[lang]
-        skip = stopwords(lang) | self.lexicon.stopwords
-        content = [w for w in words(folded) if w not in skip]
+        content = [w for w in tokens if w not in self._skip[lang]]
         # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
-        known = self._concept_words(folded)
+        known = self._explained(tokens)
         corrected = [w if w in known else self._correct(w, lang) for w in content]
         stems = [self._stem(w, lang) for w in corrected]
-        concept_text = " ".join([folded, *corrected])
-        explained = self._concept_words(concept_text)
+        seen = tokens + corrected
+        explained = self._explained(seen)
         unknown = tuple(
             w
             for w, s in zip(corrected, stems, strict=True)
             if s not in index.vocab and not w.isdigit() and w not in explained
         )
-        concepts = [_CONCEPT + c for c in self._concepts(concept_text)]
-        entities = frozenset(self._entities_in(concept_text))
+        concepts = [_CONCEPT + c for c in self._concept_matcher.labels(seen)]
+        entities = frozenset(self._entity_matcher.labels(seen))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
-        # Words a concept or entity explains are represented by it alone, so that a fact does
-        # not win merely for sharing the question's surface form ("holds" vs "stake").
+        # Coverage counts a concept or entity once, not again through its words' stems, so a
+        # fact does not win merely for sharing the question's surface form.
         plain = [
             stem for word, stem in zip(corrected, stems, strict=True) if word not in explained
         ]
-        tokens = concepts + entity_tokens + stems
         units = concepts + entity_tokens + [stem for stem in plain if stem in index.vocab]
+        cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
         wants: set[str] = set()
-        cues = self.lexicon.cues
-        if find_phrases(folded, cues["share"]):
+        if cues["share"]:
             wants |= {"percent"}
-        elif find_phrases(folded, cues["quantity"]):
+        elif cues["quantity"]:
             wants |= _QUANTITY_KINDS
-        if find_phrases(folded, cues["time"]):
+        if cues["time"]:
             wants |= _TIME_KINDS
-        asks = "?" in question or bool(find_phrases(folded, cues["question"]))
-        who = bool(find_phrases(folded, cues["who"]))
+        asks = "?" in question or cues["question"]
         return Query(
-            tuple(tokens),
+            tuple(concepts + entity_tokens + stems),
             unknown,
             entities,
             frozenset(numbers(question)),
             frozenset(wants),
-            why=bool(find_phrases(folded, cues["why"])),
+            why=cues["why"],
             units=tuple(dict.fromkeys(units)),
-            injection=bool(find_phrases(folded, cues["injection"])) and not asks,
-            who=who,
+            injection=cues["injection"] and not asks,
+            who=cues["who"],
         )
 
     def _correct(self, word: str, lang: Lang) -> str:
@@ -310,7 +330,12 @@ class FactIndex:
 
     def asks_for_source(self, question: str) -> bool:
         """ "who reported that?", "qui l'affirme ?": about the last answer, not a new topic."""
-        return bool(find_phrases(fold(question), self.lexicon.cues["source"]))
+        tokens = words(fold(question))
+        return (
+            len(tokens) <= 6
+            and self._cues["source"].matches(tokens)
+            and not self._cues["injection"].matches(tokens)
+        )
 
     def result_for(self, fact_ids: tuple[str, ...]) -> SearchResult:
         """These facts as a found result, for answers that repeat a previous one."""
@@ -319,10 +344,9 @@ class FactIndex:
 
     def foreign(self, question: str) -> list[str]:
         """Companies or people the question names that no fact covers."""
-        folded = fold(question)
         listed = [
             e
-            for e in find_phrases(folded, self.lexicon.foreign_entities)
+            for e in self._foreign_matcher.labels(words(fold(question)))
             if e not in self._covered_foreign
         ]
         return list(dict.fromkeys(listed + self._unknown_names(question)))
@@ -369,28 +393,13 @@ class FactIndex:
                 entities=query.entities | earlier.entities,
                 context_units=tuple(u for u in earlier.units if u not in query.units),
             )
-        boost = np.ones(len(self._ids))
-        for entity in query.entities:
-            mask = self._entity_masks.get(entity)
-            if mask is not None:
-                boost += 0.15 * mask
-        if query.numbers:
-            boost += 0.6 * np.array([bool(query.numbers & n) for n in self._numbers])
-        if topic_hint:
-            boost += 0.3 * (self._topics == topic_hint)
-        for topic, concept in TOPIC_CONCEPTS.items():
-            if _CONCEPT + concept in query.tokens:
-                boost += 0.2 * (self._topics == topic)
-        if query.who:
-            boost *= 1.0 + 0.04 * self._entity_counts
-        if query.wants:
-            boost *= np.array([1.0 if kinds & query.wants else 0.3 for kinds in self._kinds])
-        if _CONCEPT + "history" not in query.tokens and not query.numbers:
-            # Background facts answer "what happened before" questions, not current ones.
-            boost *= np.where(self._topics == "context", 0.85, 1.0)
-        ranked = scores * boost * self._currency * self._recency * self._authority
-        order = np.argsort(-ranked)[: max(k * 4, 10)]
-        best = float(ranked[order[0]]) if len(order) else 0.0
+        ranked = scores * self._boost(query, topic_hint) * self._prior
+        count = min(max(k * 4, 10), len(ranked))
+        if count == 0:
+            return SearchResult((), False, "empty")
+        candidates = np.argpartition(-ranked, count - 1)[:count]
+        order = candidates[np.argsort(-ranked[candidates])]
+        best = float(ranked[order[0]])
         topics = self._closest_topics(order, ranked)
         if best <= 0:
             return SearchResult((), False, "weak", topics)
@@ -407,10 +416,33 @@ class FactIndex:
         top = hits[0]
         if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
             return SearchResult(tuple(hits), False, "weak", topics)
-        if query.wants and not (self._kinds[self._ids.index(top.fact_id)] & query.wants):
+        if query.wants and not (self._kinds[self._positions[top.fact_id]] & query.wants):
             return SearchResult((), False, "no-figure", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
         return SearchResult((top, *rest), True, "ok", topics)
+
+    def _boost(self, query: Query, topic_hint: str | None) -> npt.NDArray[np.float64]:
+        boost = np.ones(len(self._ids))
+        for entity in query.entities:
+            boost[self._entity_positions.get(entity, _NONE)] += 0.15
+        for number in query.numbers:
+            boost[self._number_positions.get(number, _NONE)] += 0.6
+        if topic_hint:
+            boost += 0.3 * (self._topics == topic_hint)
+        for topic, concept in TOPIC_CONCEPTS.items():
+            if _CONCEPT + concept in query.tokens:
+                boost += 0.2 * (self._topics == topic)
+        if query.who:
+            boost *= 1.0 + 0.04 * self._entity_counts
+        if query.wants:
+            carries = np.zeros(len(self._ids), dtype=bool)
+            for kind in query.wants:
+                carries |= self._kind_masks[kind]
+            boost *= np.where(carries, 1.0, 0.3)
+        if _CONCEPT + "history" not in query.tokens and not query.numbers:
+            # Background facts answer "what happened before" questions, not current ones.
+            boost *= np.where(self._topics == "context", 0.85, 1.0)
+        return boost
 
     def _coverage(self, query: Query, position: int, index: _LangIndex) -> float:
         """Share of the question's weight (idf) found in the fact; unseen words weigh most.
@@ -441,6 +473,17 @@ class FactIndex:
         return tuple(seen[:2])
 
 
+def _inverted(
+    per_fact: Iterable[frozenset[str] | frozenset[float]],
+) -> dict[object, npt.NDArray[np.intp]]:
+    """Value -> positions of the facts that carry it."""
+    positions: dict[object, list[int]] = {}
+    for position, values in enumerate(per_fact):
+        for value in values:
+            positions.setdefault(value, []).append(position)
+    return {value: np.array(found, dtype=np.intp) for value, found in positions.items()}
+
+
 def _event_date(fact: Fact, library: Library) -> dt.date | None:
     """When what the fact reports happened, as far as its figures or sources say."""
     for figure in fact.figures:
@@ -454,6 +497,35 @@ def _event_date(fact: Fact, library: Library) -> dt.date | None:
         if s is not None and s in library.sources and library.sources[s].published is not None
     ]
     return max((d for d in published if d is not None), default=None)
+
+
+_SCALES = {
+    "fr": ((1e9, "milliards"), (1e6, "millions")),
+    "en": ((1e9, "billion"), (1e6, "million")),
+}
+
+
+@cache
+def _month_names(lang: Lang) -> dict[int, str]:
+    return dict(Locale.parse(lang).months["format"]["wide"])
+
+
+def _figure_words(figure: Figure, lang: Lang) -> str:
+    """A figure as words for indexing only: what users see goes through Babel (i18n.py), but
+    formatting 200,000 figures with Babel would dominate the index build."""
+    value = figure.value
+    if figure.kind == "money":
+        amount = float(value)
+        for scale, word in _SCALES[lang]:
+            if amount >= scale:
+                return f"{amount / scale:g} {word} {figure.currency or ''}"
+        return f"{amount:g} {figure.currency or ''}"
+    if figure.kind == "percent":
+        return f"{float(value) * 100:g} %"
+    if figure.kind in ("date", "month"):
+        parts = str(value).split("-")
+        return f"{parts[0]} {_month_names(lang)[int(parts[1])]}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _figure_numbers(fact: Fact) -> Iterable[float]:

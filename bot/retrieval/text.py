@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
@@ -37,11 +37,21 @@ _SCALE = {
 }
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents, turn apostrophes and hyphens into spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.translate(_APOSTROPHES).split())
+    lowered = text.casefold()
+    if not lowered.isascii():
+        lowered = _COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
+    return " ".join(lowered.translate(_APOSTROPHES).split())
+
+
+@lru_cache(maxsize=1 << 16)
+def fold_name(name: str) -> str:
+    """fold() for short strings that recur, such as entity names across many facts."""
+    return fold(name)
 
 
 def words(folded: str) -> list[str]:
@@ -55,29 +65,77 @@ def stopwords(lang: Lang) -> frozenset[str]:
 
 
 class Stems:
-    """Snowball stemming per language, memoised: the same words recur in every question."""
+    """Snowball stemming per language, memoised: the same words recur in every fact."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: frozenset[str] = frozenset()) -> None:
         self._stemmers = {lang: Stemmer.Stemmer(name) for lang, name in _SNOWBALL.items()}
-        self._cache: dict[tuple[str, str], str] = {}
+        # Words in ``keep`` stay as written (names: Snowball turns "OpenAI" into "open").
+        self._memo: dict[str, dict[str, str]] = {
+            lang: {word: word for word in keep} for lang in _SNOWBALL
+        }
 
     def stem(self, word: str, lang: Lang) -> str:
-        key = (lang, word)
-        stem = self._cache.get(key)
+        memo = self._memo[lang]
+        stem = memo.get(word)
         if stem is None:
-            stem = self._stemmers[lang].stemWord(word)
-            if len(self._cache) < 200_000:
-                self._cache[key] = stem
+            stem = memo[word] = self._stemmers[lang].stemWord(word)
         return stem
 
     def stem_all(self, tokens: Iterable[str], lang: Lang) -> list[str]:
-        return [self.stem(t, lang) for t in tokens]
+        memo = self._memo[lang]
+        missing = [t for t in set(tokens) if t not in memo]
+        if missing:
+            memo.update(zip(missing, self._stemmers[lang].stemWords(missing), strict=True))
+        return [memo[t] for t in tokens]
 
 
-def find_phrases(folded: str, phrases: Sequence[str]) -> list[str]:
-    """The phrases that occur in ``folded`` as whole words."""
-    padded = f" {' '.join(words(folded))} "
-    return [p for p in phrases if f" {p} " in padded]
+def _occurs(phrase: tuple[str, ...], tokens: Sequence[str]) -> bool:
+    start = 0
+    first, size = phrase[0], len(phrase)
+    tokens = list(tokens)
+    while True:
+        try:
+            start = tokens.index(first, start)
+        except ValueError:
+            return False
+        if tuple(tokens[start : start + size]) == phrase:
+            return True
+        start += 1
+
+
+class PhraseMatcher:
+    """Finds labelled whole-word phrases in a token list in one pass, however many phrases.
+
+    Phrases are indexed by their first word, so the cost grows with the text, not with the
+    lexicon (the index build matches every fact against thousands of entity names).
+    """
+
+    def __init__(self, phrases: Iterable[tuple[str, str]]) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, label in phrases:
+            tokens = tuple(words(fold(phrase)))
+            if tokens:
+                self._by_first.setdefault(tokens[0], []).append((tokens, label))
+        self._openings = frozenset(self._by_first)
+
+    def find(self, tokens: Sequence[str]) -> list[tuple[tuple[str, ...], str]]:
+        # Set intersection in C first (it walks the tokens, not the thousands of phrases):
+        # most texts contain none or few phrase openings.
+        openings = self._openings.intersection(tokens)
+        if not openings:
+            return []
+        found = []
+        for token in openings:
+            for phrase, label in self._by_first[token]:
+                if len(phrase) == 1 or _occurs(phrase, tokens):
+                    found.append((phrase, label))
+        return found
+
+    def labels(self, tokens: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys(label for _, label in self.find(tokens)))
+
+    def matches(self, tokens: Sequence[str]) -> bool:
+        return bool(self.find(tokens))
 
 
 def numbers(text: str) -> set[float]:

@@ -1,0 +1,112 @@
+"""Answer latency in process, for the shipped store and synthetic stores of 10k and 100k facts.
+
+    python -m bench.answer [--sizes 10000 100000] [--queries 300]
+
+Synthetic facts recombine the shipped facts' sentences with made-up companies, figures and
+dates, so the vocabulary and sentence lengths stay realistic. Questions come from the evaluation
+set (tests/eval/questions.yaml), asked through the same Conversation.ask the bot uses.
+Targets on the 2-core reference machine: p99 <= 10 ms at 10k, <= 50 ms at 100k, build <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import platform
+import random
+import statistics
+import time
+
+from bot.chat import Conversation, Who
+from bot.content import load_library
+from bot.domain import Bilingual, Fact, Figure, Lang, Library
+from bot.retrieval.index import FactIndex
+from bot.retrieval.lexicon import load_lexicon
+from tests.conftest import CONTENT
+from tests.eval.test_eval import load_cases
+
+_NAMES = ["Arcadia", "Borealis", "Cobalt", "Dynamo", "Ember", "Fjord", "Granite", "Helix",
+          "Ion", "Juniper", "Kestrel", "Lumen", "Monarch", "Nimbus", "Orion", "Pioneer"]
+
+
+class _Prefs:
+    def get_lang(self, user_id: int) -> Lang | None:
+        return None
+
+    def set_lang(self, user_id: int, lang: Lang) -> None:
+        """Not used."""
+
+
+def synthetic(library: Library, size: int, seed: int = 7) -> Library:
+    """``size`` facts built from the shipped ones: same sentences, other names and figures."""
+    rng = random.Random(seed)
+    base = list(library.facts.values())
+    facts: dict[str, Fact] = {}
+    for i in range(size):
+        model = base[i % len(base)]
+        name = f"{rng.choice(_NAMES)}{rng.randrange(1000)}"
+        figures = tuple(
+            dataclasses.replace(f, value=_jitter(f, rng)) for f in model.figures
+        )
+        text = Bilingual(f"{name}: {model.text.fr}", f"{name}: {model.text.en}")
+        fact_id = f"{model.topic}-synthetic-{i}"
+        facts[fact_id] = dataclasses.replace(
+            model, id=fact_id, text=text, figures=figures, entities=(*model.entities, name),
+            caveat=None,
+        )
+    return dataclasses.replace(library, facts=facts)
+
+
+def _jitter(figure: Figure, rng: random.Random) -> float | int | str:
+    if figure.kind in ("money", "count"):
+        return round(float(figure.value) * rng.uniform(0.5, 2.0), -6)
+    if figure.kind == "percent":
+        return round(rng.uniform(0.01, 0.6), 3)
+    if figure.kind == "year":
+        return rng.randrange(2015, 2035)
+    if figure.kind == "date":
+        return (dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(3000))).isoformat()
+    if figure.kind == "month":
+        return f"{rng.randrange(2019, 2027)}-{rng.randrange(1, 13):02d}"
+    return figure.value
+
+
+def measure(library: Library, questions: list[tuple[str, str | None]], label: str) -> None:
+    lexicon = load_lexicon(CONTENT)
+    started = time.perf_counter()
+    index = FactIndex(library, lexicon)
+    build = time.perf_counter() - started
+    conversation = Conversation(lambda: library, _Prefs(), index=lambda: index)
+    for question, code in questions[:20]:  # warm caches (stems, typo lookups) as a bot would
+        conversation.ask(Who(0, code), question)
+    timings = []
+    for user, (question, code) in enumerate(questions, 1):
+        started = time.perf_counter()
+        conversation.ask(Who(user, code), question)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    p50 = statistics.median(timings)
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    print(f"{label:>12}: {len(library.facts):>7} facts  build {build:6.2f} s  "
+          f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({len(timings)} questions)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    library = load_library(CONTENT)
+    cases = load_cases()
+    questions = [(c["turns"][-1], c.get("language_code")) for c in cases]
+    questions = (questions * (args.queries // len(questions) + 1))[: args.queries]
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
+          f"{platform.python_version()}")
+    measure(library, questions, "shipped")
+    for size in args.sizes:
+        measure(synthetic(library, size), questions, f"synthetic")
+
+
+if __name__ == "__main__":
+    main()
