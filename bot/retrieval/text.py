@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -89,10 +90,9 @@ class Stems:
         return [memo[t] for t in tokens]
 
 
-def _occurs(phrase: tuple[str, ...], tokens: Sequence[str]) -> bool:
+def _occurs(phrase: tuple[str, ...], tokens: list[str]) -> bool:
     start = 0
     first, size = phrase[0], len(phrase)
-    tokens = list(tokens)
     while True:
         try:
             start = tokens.index(first, start)
@@ -125,10 +125,19 @@ class PhraseMatcher:
         if not openings:
             return []
         found = []
+        tokens = list(tokens)
+        bigrams: set[tuple[str, str]] | None = None
         for token in openings:
             for phrase, label in self._by_first[token]:
-                if len(phrase) == 1 or _occurs(phrase, tokens):
-                    found.append((phrase, label))
+                if len(phrase) > 1:
+                    # Most multi-word candidates fail on their second word: check pairs first.
+                    if bigrams is None:
+                        bigrams = set(itertools.pairwise(tokens))
+                    if (phrase[0], phrase[1]) not in bigrams:
+                        continue
+                    if len(phrase) > 2 and not _occurs(phrase, tokens):
+                        continue
+                found.append((phrase, label))
         return found
 
     def labels(self, tokens: Sequence[str]) -> list[str]:
