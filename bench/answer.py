@@ -26,8 +26,24 @@ from bot.retrieval.lexicon import load_lexicon
 from tests.conftest import CONTENT
 from tests.eval.test_eval import load_cases
 
-_NAMES = ["Arcadia", "Borealis", "Cobalt", "Dynamo", "Ember", "Fjord", "Granite", "Helix",
-          "Ion", "Juniper", "Kestrel", "Lumen", "Monarch", "Nimbus", "Orion", "Pioneer"]
+_NAMES = [
+    "Arcadia",
+    "Borealis",
+    "Cobalt",
+    "Dynamo",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Helix",
+    "Ion",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Monarch",
+    "Nimbus",
+    "Orion",
+    "Pioneer",
+]
 
 
 class _Prefs:
@@ -46,13 +62,15 @@ def synthetic(library: Library, size: int, seed: int = 7) -> Library:
     for i in range(size):
         model = base[i % len(base)]
         name = f"{rng.choice(_NAMES)}{rng.randrange(1000)}"
-        figures = tuple(
-            dataclasses.replace(f, value=_jitter(f, rng)) for f in model.figures
-        )
+        figures = tuple(dataclasses.replace(f, value=_jitter(f, rng)) for f in model.figures)
         text = Bilingual(f"{name}: {model.text.fr}", f"{name}: {model.text.en}")
         fact_id = f"{model.topic}-synthetic-{i}"
         facts[fact_id] = dataclasses.replace(
-            model, id=fact_id, text=text, figures=figures, entities=(*model.entities, name),
+            model,
+            id=fact_id,
+            text=text,
+            figures=figures,
+            entities=(*model.entities, name),
             caveat=None,
         )
     return dataclasses.replace(library, facts=facts)
@@ -88,8 +106,10 @@ def measure(library: Library, questions: list[tuple[str, str | None]], label: st
     timings.sort()
     p50 = statistics.median(timings)
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-    print(f"{label:>12}: {len(library.facts):>7} facts  build {build:6.2f} s  "
-          f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({len(timings)} questions)")
+    print(
+        f"{label:>12}: {len(library.facts):>7} facts  build {build:6.2f} s  "
+        f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({len(timings)} questions)"
+    )
 
 
 def main() -> None:
@@ -101,11 +121,13 @@ def main() -> None:
     cases = load_cases()
     questions = [(c["turns"][-1], c.get("language_code")) for c in cases]
     questions = (questions * (args.queries // len(questions) + 1))[: args.queries]
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
     measure(library, questions, "shipped")
     for size in args.sizes:
-        measure(synthetic(library, size), questions, f"synthetic")
+        measure(synthetic(library, size), questions, "synthetic")
 
 
 if __name__ == "__main__":
