@@ -62,10 +62,10 @@ class Thresholds:
     ``python -m bench.calibrate`` (docs/RETRIEVAL.md has the figures)."""
 
     min_score: float = 0.6
-    min_coverage: float = 0.5
+    min_coverage: float = 0.35
     keep_ratio: float = 0.6  # further facts must score this fraction of the best one
     recency: float = 0.25  # weight of the newest-development prior
-    unknown_weight: float = 0.5  # an unseen word weighs this fraction of the rarest word
+    unknown_weight: float = 0.75  # an unseen word weighs this fraction of the rarest word
     bm25_b: float = 0.75  # BM25 length normalisation (the library default)
 
 

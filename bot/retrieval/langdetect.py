@@ -60,8 +60,9 @@ _EN_EXTRA = (
 
 @cache
 def _markers() -> tuple[frozenset[str], frozenset[str]]:
-    fr = {fold(w) for w in (*STOPWORDS_FRENCH, *_FR_EXTRA)}
-    en = {fold(w) for w in (*STOPWORDS_EN, *_EN_EXTRA)}
+    # Single letters are left out: "s" is French ("s'il") and English ("OpenAI's") alike.
+    fr = {fold(w) for w in (*STOPWORDS_FRENCH, *_FR_EXTRA) if len(fold(w)) > 1}
+    en = {fold(w) for w in (*STOPWORDS_EN, *_EN_EXTRA) if len(fold(w)) > 1}
     return frozenset(fr - en), frozenset(en - fr)
 
 
