@@ -14,10 +14,22 @@ from bot.memory import ChatMemory, Turn
 from bot.retrieval.index import FactIndex, SearchResult
 from bot.retrieval.langdetect import detect_lang
 from bot.retrieval.text import fold, words
+from bot.subscribing import Subscribing
 
 ACTION_VERSION = "v1"
 MAX_TEXT_CHARS = 1000
-COMMANDS = ("start", "brief", "topics", "sources", "lang", "ask", "help")
+COMMANDS = (
+    "start",
+    "brief",
+    "topics",
+    "sources",
+    "lang",
+    "ask",
+    "subscribe",
+    "settings",
+    "unsubscribe",
+    "help",
+)
 
 
 class Preferences(Protocol):
@@ -61,19 +73,26 @@ class Action:
         return f"{ACTION_VERSION}:{self.verb}:{self.argument}"
 
 
+_SETTINGS = frozenset({"time", "pause", "resume", "days", "quiet", "unsub"})
+
+
 def parse_action(data: str | None, library: Library) -> Action | None:
     """Strictly parse callback data; anything unknown, stale or forged gives None."""
     if not data or len(data.encode()) > 64:
         return None
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] != ACTION_VERSION:
+    if len(parts) < 3 or parts[0] != ACTION_VERSION:
         return None
-    verb, argument = parts[1], parts[2]
-    if verb == "brief" and argument in library.briefings:
-        return Action(verb, argument)
-    if verb == "ask" and argument in {t.id for t in library.topics}:
-        return Action(verb, argument)
-    return None
+    verb, args = parts[1], parts[2:]
+    valid = {
+        "brief": len(args) == 1 and args[0] in library.briefings,
+        "ask": len(args) == 1 and args[0] in {t.id for t in library.topics},
+        "subt": len(args) == 1 and len(args[0]) == 4 and args[0].isdigit(),
+        "subz": len(args) == 2 and len(args[0]) == 4 and args[0].isdigit() and args[1].isdigit(),
+        "set": len(args) == 1 and args[0] in _SETTINGS,
+        "unsub": len(args) == 1 and args[0] in ("yes", "no"),
+    }.get(verb, False)
+    return Action(verb, ":".join(args)) if valid else None
 
 
 class Conversation:
@@ -87,12 +106,14 @@ class Conversation:
         *,
         index: Callable[[], FactIndex] | None = None,
         memory: ChatMemory | None = None,
+        subscribing: Subscribing | None = None,
     ) -> None:
         self._library = library
         self._prefs = prefs
         self._default_lang = default_lang
         self._index = index
         self.memory = memory or ChatMemory()
+        self._subscribing = subscribing
 
     def translator_for(self, who: Who) -> Translator:
         lang, locale = negotiate(
@@ -108,6 +129,8 @@ class Conversation:
 
     def start(self, who: Who) -> Reply:
         tr = self.translator_for(who)
+        if self._subscribing is not None:
+            self._subscribing.reactivate(who.chat)
         lines = (
             tr.gettext("Hello! I am partnerbrief."),
             tr.gettext(
@@ -228,14 +251,52 @@ class Conversation:
         library = self._library()
         action = parse_action(data, library)
         if action is None:
-            text = tr.gettext("This button is no longer valid. Here are the topics again.")
-            return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
+            return self._stale(tr)
+        if action.verb in ("subt", "subz", "set", "unsub"):
+            return self._subscription_action(who, tr, action) or self._stale(tr)
         if action.verb == "ask":
             self.memory.prime(who.chat, action.argument)
             label = next(t.label.get(tr.lang) for t in library.topics if t.id == action.argument)
             text = tr.gettext("Ask me your question about {topic}.").format(topic=label)
             return Reply(tr.lang, (Block("text", text),))
         return self._briefing(tr, action.argument)
+
+    def _stale(self, tr: Translator) -> Reply:
+        text = tr.gettext("This button is no longer valid. Here are the topics again.")
+        return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
+
+    # ---- daily digest ---------------------------------------------------------------------
+
+    def subscribe(self, who: Who, argument: str | None) -> Reply:
+        tr = self.translator_for(who)
+        if self._subscribing is None:
+            return self.unknown_command(who, "subscribe")
+        return self._subscribing.subscribe(tr, who.chat, who.user_id, argument or "")
+
+    def settings(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        if self._subscribing is None:
+            return self.unknown_command(who, "settings")
+        return self._subscribing.settings(tr, who.chat)
+
+    def unsubscribe(self, who: Who) -> Reply:
+        tr = self.translator_for(who)
+        if self._subscribing is None:
+            return self.unknown_command(who, "unsubscribe")
+        return self._subscribing.unsubscribe(tr, who.chat)
+
+    def _subscription_action(self, who: Who, tr: Translator, action: Action) -> Reply | None:
+        flow = self._subscribing
+        if flow is None:
+            return None
+        if action.verb == "subt":
+            return flow.pick_time(tr, action.argument)
+        if action.verb == "subz":
+            slot, index = action.argument.split(":")
+            return flow.pick_zone(tr, who.chat, who.user_id, slot, index)
+        if action.verb == "set":
+            return flow.setting(tr, who.chat, action.argument)
+        return flow.confirm_unsubscribe(tr, who.chat, action.argument)
 
     # ---- questions ------------------------------------------------------------------------
 
@@ -315,6 +376,9 @@ class Conversation:
             "brief": lambda: self.brief(who, argument),
             "sources": lambda: self.sources(who),
             "lang": lambda: self.set_lang(who, argument),
+            "subscribe": lambda: self.subscribe(who, argument),
+            "settings": lambda: self.settings(who),
+            "unsubscribe": lambda: self.unsubscribe(who),
             "ask": lambda: self.text(who, argument),
         }
         handler = handlers.get(command)
@@ -356,6 +420,12 @@ def command_descriptions(tr: Translator) -> list[tuple[str, str]]:
             tr.gettext("the sourced briefing; add a topic: stakes, revenue, infrastructure, ipo"),
         ),
         ("ask", tr.gettext("ask a question; in private chats, just write it")),
+        (
+            "subscribe",
+            tr.gettext("a daily digest at your time, e.g. /subscribe 07:30 Europe/Paris"),
+        ),
+        ("settings", tr.gettext("your daily digest: time, pause, days")),
+        ("unsubscribe", tr.gettext("stop the daily digest")),
         ("topics", tr.gettext("the topics I cover")),
         ("sources", tr.gettext("the sources behind every fact")),
         ("lang", tr.gettext("switch language: /lang fr or /lang en")),

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from bot.chat import Asked, Conversation, Who
 from bot.config import ConfigError, Settings
 from bot.content import ContentInvalid, content_digest, load_library
-from bot.domain import BRIEFING_IDS, Lang, Library
-from bot.i18n import CatalogMissing, Translator, check_catalogs
+from bot.digest import compose_digest, quiet_digest
+from bot.domain import BRIEFING_IDS, Lang, Library, Reply
+from bot.i18n import CatalogMissing, Translator, check_catalogs, translator
 from bot.logsetup import configure_logging
 from bot.phrasing import Phrased, Phraser
 from bot.render_text import render_plain
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
 from bot.store.atomic import StoreCorrupted
-from bot.store.facts import FactStore
+from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
 
 EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--lang", choices=("fr", "en"), default=None)
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    digest = sub.add_parser("digest", help="print the digest a subscriber would get")
+    digest.add_argument("--lang", choices=("fr", "en"), default="en")
+    digest.add_argument(
+        "--since",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD: what changed since that day (default: the last 24 hours)",
+    )
     content = sub.add_parser("content", help="validate or import content/")
     content_sub = content.add_subparsers(dest="action", required=True)
     content_sub.add_parser("check", help="validate content/ and report file:line errors")
@@ -110,6 +119,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
             services.close()
     if command == "brief":
         return _brief(settings, args.topic, args.lang)
+    if command == "digest":
+        return _digest(settings, args.lang, args.since)
     if command == "ask":
         return _ask(settings, args.question, args.lang, as_json=args.json)
     if args.action == "check":
@@ -185,6 +196,29 @@ async def _phrase(phraser: Phraser, asked: Asked, library: Library, tr: Translat
         return await phraser.phrase(asked, library, tr)
     finally:
         await phraser.aclose()
+
+
+def _digest(settings: Settings, lang: Lang, since_day: dt.date | None) -> int:
+    check_catalogs()
+    # The fact store knows when each fact last changed; without one, content/ dates are used.
+    # Reading needs no lock: the store is replaced atomically, never written in place.
+    library = load_library(settings.content_dir)
+    if (settings.data_dir / FACTS_FILE).exists():
+        store = FactStore(settings.data_dir)
+        library = store.library()
+        store.close()
+    now = dt.datetime.now(dt.UTC)
+    since = (
+        dt.datetime.combine(since_day, dt.time(), dt.UTC)
+        if since_day
+        else now - dt.timedelta(days=1)
+    )
+    tr = translator(lang)
+    blocks = compose_digest(library, since, tr, now.date()) or quiet_digest(
+        library, since, tr, now.date()
+    )
+    print(render_plain(Reply(lang, tuple(blocks))))
+    return 0
 
 
 def _content_load(settings: Settings) -> int:

@@ -29,6 +29,9 @@ class Settings:
     llm_model: str | None = None
     llm_deadline: float = 30.0
     llm_questions_per_hour: int = 20
+    digest_catch_up_hours: float = 6.0
+    send_rate: float = 30.0  # messages per second, overall (Telegram's broadcast limit)
+    allow_paid_broadcast: bool = False
 
     @property
     def has_token(self) -> bool:
@@ -63,6 +66,9 @@ class Settings:
                 ) from None
         llm_deadline = _number(get("LLM_DEADLINE_SECONDS"), "LLM_DEADLINE_SECONDS", 30.0)
         per_hour = int(_number(get("LLM_QUESTIONS_PER_HOUR"), "LLM_QUESTIONS_PER_HOUR", 20))
+        catch_up = _number(get("DIGEST_CATCH_UP_HOURS"), "DIGEST_CATCH_UP_HOURS", 6.0)
+        send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
+        paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -75,6 +81,9 @@ class Settings:
             llm_model=get("LLM_MODEL"),
             llm_deadline=llm_deadline,
             llm_questions_per_hour=per_hour,
+            digest_catch_up_hours=catch_up,
+            send_rate=send_rate,
+            allow_paid_broadcast=paid,
         )
 
 

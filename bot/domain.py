@@ -74,6 +74,14 @@ class Fact:
     entities: tuple[str, ...] = ()
     caveat: Bilingual | None = None
     revision: int = 1
+    # When the fact store last took in a new or changed version (digests announce by it), and
+    # the figures that version replaced, for "revised from X to Y".
+    changed_at: dt.datetime | None = None
+    previous_figures: tuple[Figure, ...] = ()
+
+    def changed_since(self, since: dt.datetime) -> bool:
+        when = self.changed_at or dt.datetime.combine(self.updated, dt.time(), dt.UTC)
+        return when > since
 
     def source_ids(self) -> tuple[str, ...]:
         """Every source this fact rests on, the one we read first."""
@@ -120,6 +128,24 @@ class Library:
 
     def newest_date(self) -> dt.date | None:
         return max((fact.updated for fact in self.facts.values()), default=None)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One chat's daily digest: when (local time and zone), in which language, and state."""
+
+    chat_id: int
+    user_id: int
+    at: dt.time
+    zone: str  # IANA name, canonical spelling
+    lang: Lang
+    locale: str
+    since: dt.datetime  # no digest is due before this instant (subscription or last change)
+    last_sent_at: dt.datetime  # facts changed after this go into the next digest
+    weekdays_only: bool = False
+    skip_empty: bool = False  # False: a short "no new developments" note instead
+    paused: bool = False
+    active: bool = True  # False once Telegram says the user blocked the bot
 
 
 # ---- what the core hands to renderers -------------------------------------------------------

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import (
     format_compact_decimal,
     format_currency,
@@ -86,6 +87,17 @@ class Translator:
 
     def month(self, year: int, month: int) -> str:
         return format_skeleton("yMMMM", dt.date(year, month, 1), locale=self.locale)
+
+    def moment(self, instant: dt.datetime, zone: str) -> str:
+        """A weekday, date and time in ``zone``: 'jeudi 26 novembre 2026, 07:30'."""
+        local = instant.astimezone(ZoneInfo(zone))
+        day = format_date(local.date(), format="full", locale=self.locale)
+        return self.gettext("{date} at {time}").format(
+            date=day, time=format_time(local, format="short", locale=self.locale)
+        )
+
+    def clock_time(self, at: dt.time) -> str:
+        return format_time(at, format="short", locale=self.locale)
 
     def year(self, year: int) -> str:
         return format_skeleton("y", dt.date(year, 1, 1), locale=self.locale)

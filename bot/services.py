@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from bot.chat import Conversation
 from bot.config import Settings
 from bot.content import content_digest, load_library
+from bot.digests import DigestService
 from bot.domain import Lang, Library
 from bot.i18n import check_catalogs
 from bot.phrasing import Phraser
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
 from bot.store.facts import FactStore, ImportReport
+from bot.store.ledger import Ledger
 from bot.store.lock import DataDirLock
+from bot.store.subscriptions import SubscriptionStore
 from bot.store.users import UserStore
+from bot.subscribing import Subscribing
 
 log = logging.getLogger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def sync_content(facts: FactStore, settings: Settings, today: dt.date) -> ImportReport | None:
@@ -32,9 +41,15 @@ class Services:
     """The opened stores and the conversation built on them."""
 
     def __init__(
-        self, settings: Settings, lock: DataDirLock, facts: FactStore, users: UserStore
+        self,
+        settings: Settings,
+        lock: DataDirLock,
+        facts: FactStore,
+        users: UserStore,
+        clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.lock = lock
         self.facts = facts
         self.users = users
@@ -43,14 +58,31 @@ class Services:
         self.index = FactIndex(self.library, self.lexicon)
         default: Lang = "fr" if settings.default_lang == "fr" else "en"
         # Getters, so that a later content reload is seen by the conversation at once.
+        self.subscriptions = SubscriptionStore(users.db)
+        self.ledger = Ledger(settings.data_dir)
+        self.digests = DigestService(
+            lambda: self.library,
+            self.subscriptions,
+            self.ledger,
+            catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
+        )
         self.conversation = Conversation(
-            lambda: self.library, users, default, index=lambda: self.index
+            lambda: self.library,
+            users,
+            default,
+            index=lambda: self.index,
+            subscribing=Subscribing(self.subscriptions, lambda: self.clock()),
         )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings)
 
     @classmethod
-    def open(cls, settings: Settings, today: dt.date | None = None) -> Services:
+    def open(
+        cls,
+        settings: Settings,
+        today: dt.date | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> Services:
         """Check catalogs, own the data directory, bring the fact store up to date."""
         check_catalogs()
         lock = DataDirLock(settings.data_dir)
@@ -70,7 +102,13 @@ class Services:
         except BaseException:
             lock.release()
             raise
-        return cls(settings, lock, facts, users)
+        try:
+            return cls(settings, lock, facts, users, clock or _utcnow)
+        except BaseException:
+            users.close()
+            facts.close()
+            lock.release()
+            raise
 
     async def aclose(self) -> None:
         """Close the LLM client, then the stores."""
@@ -80,6 +118,7 @@ class Services:
         self.close()
 
     def close(self) -> None:
+        self.ledger.close()
         self.users.close()
         self.facts.close()
         self.lock.release()

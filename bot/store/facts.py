@@ -43,12 +43,15 @@ class FactStore:
         meta = self._db.table("meta").get(doc_id=1)
         return None if meta is None else str(meta.get("content_digest"))
 
-    def import_library(self, library: Library, digest: str, today: dt.date) -> ImportReport:
+    def import_library(
+        self, library: Library, digest: str, today: dt.date, now: dt.datetime | None = None
+    ) -> ImportReport:
         """Bring the store in line with ``library``; unchanged content writes nothing.
 
         Everything goes to disk in one atomic write, so a crash leaves either the previous
         import or this one, never half of each.
         """
+        changed_at = (now or dt.datetime.now(dt.UTC)).isoformat()
         storage = self._db.storage
         old_facts = {doc["id"]: doc for doc in (storage.read() or {}).get("facts", {}).values()}
         new_facts: dict[str, dict[str, Any]] = {}
@@ -59,7 +62,7 @@ class FactStore:
             old = old_facts.get(fact.id)
             if old is None:
                 added.append(fact.id)
-                doc |= {"revision": 1, "fingerprint": fingerprint}
+                doc |= {"revision": 1, "fingerprint": fingerprint, "changed_at": changed_at}
             elif old.get("fingerprint") == fingerprint:
                 doc = old
             else:
@@ -72,6 +75,7 @@ class FactStore:
                     "updated": updated,
                     "revision": int(old.get("revision", 1)) + 1,
                     "fingerprint": fingerprint,
+                    "changed_at": changed_at,
                     "previous": {k: old[k] for k in ("text_fr", "text_en", "figures", "status")},
                 }
             new_facts[fact.id] = doc
@@ -165,13 +169,23 @@ def _fact_from(doc: dict[str, Any]) -> Fact:
         entities=tuple(doc.get("entities", ())),
         text=Bilingual(doc["text_fr"], doc["text_en"]),
         caveat=caveat,
-        figures=tuple(
-            Figure(f["name"], f["kind"], f["value"], f.get("currency"), _day(f.get("as_of")))
-            for f in doc.get("figures", ())
-        ),
+        figures=_figures_from(doc.get("figures", ())),
         first_seen=dt.date.fromisoformat(doc["first_seen"]),
         updated=dt.date.fromisoformat(doc["updated"]),
         revision=int(doc.get("revision", 1)),
+        changed_at=_instant(doc.get("changed_at")),
+        previous_figures=_figures_from(doc.get("previous", {}).get("figures", ())),
+    )
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(str(value))
+
+
+def _figures_from(docs: Any) -> tuple[Figure, ...]:
+    return tuple(
+        Figure(f["name"], f["kind"], f["value"], f.get("currency"), _day(f.get("as_of")))
+        for f in docs
     )
 
 

@@ -24,6 +24,11 @@ class UserStore:
         self._db = TinyDB(data_dir / USERS_FILE, storage=AtomicJSONStorage)
         self._users = self._db.table("users")
 
+    @property
+    def db(self) -> TinyDB:
+        """The open users.json database, for stores that live in the same file."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 

@@ -22,7 +22,7 @@ from bot.chat import command_descriptions
 from bot.config import SUPPORTED_LANGS, Settings
 from bot.i18n import translator
 from bot.services import Services
-from bot.tg import handlers
+from bot.tg import delivery, handlers
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 
@@ -45,7 +45,11 @@ def build_application(
         .token(settings.telegram_token)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         # max_retries: PTB's default of 0 turns every flood-control answer into a failure.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3
+            )
+        )
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -70,6 +74,9 @@ def _add_handlers(app: BotApplication) -> None:
     app.add_handler(CommandHandler("brief", handlers.brief, filters=new_messages))
     app.add_handler(CommandHandler("sources", handlers.sources, filters=new_messages))
     app.add_handler(CommandHandler("lang", handlers.lang, filters=new_messages))
+    app.add_handler(CommandHandler("subscribe", handlers.subscribe, filters=new_messages))
+    app.add_handler(CommandHandler("settings", handlers.settings, filters=new_messages))
+    app.add_handler(CommandHandler("unsubscribe", handlers.unsubscribe, filters=new_messages))
     # block=False: a question may wait on an LLM for seconds; other updates must not queue.
     app.add_handler(CommandHandler("ask", handlers.ask, filters=new_messages, block=False))
     # Must come after every CommandHandler: it catches whatever command they did not take.
@@ -95,12 +102,31 @@ async def _post_init(app: BotApplication) -> None:
     settings = app.bot_data.require_settings()
     app.bot_data.services = Services.open(settings)
     await publish_commands(app)
+    schedule_digests(app)
 
 
 async def _post_shutdown(app: BotApplication) -> None:
     if app.bot_data.services is not None:
         await app.bot_data.services.aclose()
         app.bot_data.services = None
+
+
+def schedule_digests(app: BotApplication) -> None:
+    """One sweep a minute, rebuilt at every start (PTB keeps no jobs across restarts).
+
+    The first sweep runs at once, to send late digests missed while the bot was down. PTB's
+    default misfire grace of one second would silently drop a sweep delayed by a busy loop;
+    a late sweep is still worth running, and coalescing keeps a backlog from running twice.
+    """
+    if app.job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    app.job_queue.run_repeating(
+        delivery.sweep,
+        interval=delivery.SWEEP_SECONDS,
+        first=1.0,
+        name="digest-sweep",
+        job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
+    )
 
 
 async def publish_commands(app: BotApplication) -> None:

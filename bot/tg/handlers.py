@@ -70,14 +70,35 @@ async def lang(update: Update, context: BotContext) -> None:
     await send_reply(context, _chat_id(update), reply)
 
 
+async def subscribe(update: Update, context: BotContext) -> None:
+    """Subscribe to the daily digest: a menu, or a time and zone given at once."""
+    reply = context.services.conversation.subscribe(who_of_chat(update), _argument(context))
+    await send_reply(context, _chat_id(update), reply)
+
+
+async def settings(update: Update, context: BotContext) -> None:
+    """Show the subscription with buttons to change it."""
+    reply = context.services.conversation.settings(who_of_chat(update))
+    await send_reply(context, _chat_id(update), reply)
+
+
+async def unsubscribe(update: Update, context: BotContext) -> None:
+    """Ask for confirmation before stopping the digest."""
+    reply = context.services.conversation.unsubscribe(who_of_chat(update))
+    await send_reply(context, _chat_id(update), reply)
+
+
 async def button(update: Update, context: BotContext) -> None:
     """Answer a button press; the spinner is always stopped, even for a forged button."""
     query = update.callback_query
     if query is None:
         return
     await query.answer()
-    reply = context.services.conversation.action(who_of(update), query.data)
     chat_id = query.message.chat.id if query.message else query.from_user.id
+    who = who_of(update)
+    reply = context.services.conversation.action(
+        Who(who.user_id, who.language_code, chat_id), query.data
+    )
     await send_reply(context, chat_id, reply)
 
 

@@ -16,7 +16,12 @@ def test_first_import_adds_everything_and_reads_back(tmp_path: Path, library: Li
     store = FactStore(tmp_path)
     report = store.import_library(library, "d1", TODAY)
     assert set(report.added) == set(library.facts) and not report.changed
-    assert store.library() == dataclasses.replace(library)
+    stored = store.library()
+    assert all(f.changed_at is not None for f in stored.facts.values())
+    without_instants = {
+        k: dataclasses.replace(f, changed_at=None) for k, f in stored.facts.items()
+    }
+    assert dataclasses.replace(stored, facts=without_instants) == library
     assert store.content_digest() == "d1"
     store.close()
 
@@ -49,6 +54,11 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
     assert reloaded.updated == later
     assert reloaded.first_seen == old.first_seen
     assert reloaded.text.fr.endswith("Modifié.")
+    assert reloaded.previous_figures == old.figures
+    assert reloaded.changed_at is not None and reloaded.changed_since(
+        FactStore(tmp_path).library().facts[next(iter(set(library.facts) - {fact_id}))].changed_at
+        or dt.datetime.min.replace(tzinfo=dt.UTC)
+    )
     store.close()
 
 

@@ -1,0 +1,123 @@
+"""Daily digest delivery: find who is due, compose, send once, record, whatever crashes.
+
+One sweep runs every minute (see docs/DIGESTS.md for why a sweep rather than one job per
+subscriber). For each subscriber due now it writes ``sending`` to the ledger, sends, then writes
+the outcome. After a kill -9 and restart, ``sending`` entries are sent again: the only window
+for a duplicate is a send that Telegram accepted in the few milliseconds before the kill and
+before the outcome reached the journal; a miss is not possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+from bot.digest import compose_digest, quiet_digest
+from bot.domain import Library, Reply, Subscription
+from bot.i18n import translator
+from bot.schedule import DEFAULT_CATCH_UP, decide
+from bot.store.ledger import SENDING, Ledger
+from bot.store.subscriptions import SubscriptionStore
+
+log = logging.getLogger(__name__)
+Outcome = Literal["sent", "blocked", "failed"]
+
+
+class Sender(Protocol):
+    """Delivers one reply to one chat; the Telegram adapter implements it."""
+
+    async def send(self, chat_id: int, reply: Reply) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    counts: dict[str, int]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing due"
+
+
+class DigestService:
+    def __init__(
+        self,
+        library: Callable[[], Library],
+        subscriptions: SubscriptionStore,
+        ledger: Ledger,
+        *,
+        catch_up: dt.timedelta = DEFAULT_CATCH_UP,
+        concurrency: int = 64,
+    ) -> None:
+        self._library = library
+        self._subscriptions = subscriptions
+        self._ledger = ledger
+        self._catch_up = catch_up
+        self._concurrency = concurrency
+        self._lock = asyncio.Lock()
+
+    def with_last_sent(self, sub: Subscription) -> Subscription:
+        last = self._ledger.last_sent(sub.chat_id)
+        return sub if last is None or last <= sub.last_sent_at else replace(sub, last_sent_at=last)
+
+    def compose(self, sub: Subscription, now: dt.datetime) -> Reply | None:
+        """The digest for ``sub``; None when nothing is new and the subscriber wants silence."""
+        library = self._library()
+        tr = translator(sub.lang, sub.locale)
+        today = now.astimezone(dt.UTC).date()
+        blocks = compose_digest(library, sub.last_sent_at, tr, today)
+        if blocks is None:
+            if sub.skip_empty:
+                return None
+            blocks = quiet_digest(library, sub.last_sent_at, tr, today)
+        return Reply(sub.lang, tuple(blocks))
+
+    async def sweep(self, sender: Sender, now: dt.datetime) -> SweepReport:
+        """Deliver every digest due at ``now``; one failing chat never stops the others."""
+        async with self._lock:  # a slow sweep and the next minute's must not overlap
+            counts: Counter[str] = Counter()
+            due = []
+            for sub in self._subscriptions.all():
+                decision = decide(sub, now, False, self._catch_up)
+                if decision is None or self._ledger.is_final(sub.chat_id, decision[1].local_date):
+                    continue
+                action, occurrence = decision
+                if action == "skip":
+                    self._ledger.record(sub.chat_id, occurrence.local_date, "skipped", now)
+                    counts["skipped"] += 1
+                else:
+                    due.append((self.with_last_sent(sub), occurrence.local_date))
+            gate = asyncio.Semaphore(self._concurrency)
+
+            async def deliver(sub: Subscription, local_date: dt.date) -> None:
+                async with gate:
+                    counts[await self._deliver(sender, sub, local_date, now)] += 1
+
+            await asyncio.gather(*(deliver(sub, day) for sub, day in due))
+            self._ledger.sync()
+            report = SweepReport(dict(counts))
+            if counts:
+                log.info("digest sweep: %s", report)
+            return report
+
+    async def _deliver(
+        self, sender: Sender, sub: Subscription, local_date: dt.date, now: dt.datetime
+    ) -> str:
+        reply = self.compose(sub, now)
+        if reply is None:
+            self._ledger.record(sub.chat_id, local_date, "skipped", now)
+            return "empty"
+        self._ledger.record(sub.chat_id, local_date, SENDING, now)
+        try:
+            outcome = await sender.send(sub.chat_id, reply)
+        except Exception:
+            log.exception("digest to one chat failed; the others go on")
+            outcome = "failed"
+        # "failed" is not final: the next sweep tries again while within the catch-up window.
+        self._ledger.record(sub.chat_id, local_date, outcome, now)
+        if outcome == "blocked":
+            self._subscriptions.set_active(sub.chat_id, False)
+        return outcome
