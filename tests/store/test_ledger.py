@@ -1,0 +1,59 @@
+"""The delivery ledger survives a crash through its journal and compacts into TinyDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from bot.store.ledger import JOURNAL_FILE, LEDGER_FILE, Ledger
+
+DAY = dt.date(2026, 11, 26)
+AT = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
+
+
+def test_entries_survive_a_crash_without_close(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.record(1, DAY, "sending", AT)
+    ledger.record(1, DAY, "sent", AT)
+    ledger.record(2, DAY, "sending", AT)
+    # No close(): as after kill -9, only the journal holds these entries.
+    reopened = Ledger(tmp_path)
+    assert reopened.status(1, DAY) == "sent" and reopened.is_final(1, DAY)
+    assert reopened.status(2, DAY) == "sending" and not reopened.is_final(2, DAY)
+    assert reopened.last_sent(1) == AT and reopened.last_sent(2) is None
+    reopened.close()
+    ledger.close()
+
+
+def test_compaction_folds_the_journal_into_tinydb(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, compact_every=3)
+    for chat in range(1, 5):
+        ledger.record(chat, DAY, "sent", AT)
+    stored = json.loads((tmp_path / LEDGER_FILE).read_text(encoding="utf-8"))
+    assert len(stored["deliveries"]) == 3
+    assert len((tmp_path / JOURNAL_FILE).read_bytes().splitlines()) == 1
+    ledger.close()
+    assert (tmp_path / JOURNAL_FILE).read_bytes() == b""
+    assert Ledger(tmp_path).status(4, DAY) == "sent"
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.record(1, DAY, "sent", AT)
+    with (tmp_path / JOURNAL_FILE).open("ab") as journal:
+        journal.write(b'{"chat": 2, "date": "2026-')
+    reopened = Ledger(tmp_path)
+    assert reopened.status(1, DAY) == "sent" and reopened.status(2, DAY) is None
+    reopened.close()
+    ledger.close()
+
+
+def test_old_entries_are_pruned(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.record(1, DAY - dt.timedelta(days=60), "sent", AT)
+    ledger.record(1, DAY, "sent", AT)
+    ledger.compact(today=DAY)
+    assert ledger.status(1, DAY - dt.timedelta(days=60)) is None
+    assert ledger.status(1, DAY) == "sent"
+    ledger.close()

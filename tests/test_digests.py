@@ -1,0 +1,154 @@
+"""Digest composition and the sweep: once per subscriber and local date, whatever happens."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.digest import compose_digest, quiet_digest
+from bot.digests import DigestService, Outcome
+from bot.domain import Library, Reply, Subscription
+from bot.i18n import translator
+from bot.render_text import render_plain
+from bot.store.ledger import Ledger
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.users import UserStore
+
+UTC = dt.UTC
+MORNING = dt.datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # 07:30 in Paris
+BEFORE = MORNING - dt.timedelta(days=1)
+
+
+def _library_with_change(library: Library) -> tuple[Library, str]:
+    """The shipped facts as of yesterday, with one figure revised this morning."""
+    fact = library.facts["stakes-microsoft-invested-over-13bn"]
+    old = {
+        k: dataclasses.replace(f, changed_at=BEFORE - dt.timedelta(days=30))
+        for k, f in library.facts.items()
+    }
+    revised = dataclasses.replace(
+        fact,
+        figures=(dataclasses.replace(fact.figures[0], value=14e9),),
+        previous_figures=fact.figures,
+        changed_at=MORNING - dt.timedelta(hours=2),
+        revision=2,
+    )
+    return dataclasses.replace(library, facts={**old, fact.id: revised}), fact.id
+
+
+def test_digest_lists_changes_by_topic_with_what_was_revised(library: Library) -> None:
+    changed, _ = _library_with_change(library)
+    blocks = compose_digest(changed, BEFORE, translator("fr"), MORNING.date())
+    assert blocks is not None
+    text = render_plain(Reply("fr", tuple(blocks)))
+    assert text.startswith("Le point partnerbrief du 26 novembre 2026")
+    assert "Participations" in text and "14 milliards de dollars" in text
+    assert "Révisé : de 13 milliards de dollars à 14 milliards de dollars." in text
+    assert "Sources" in text and "[1]" in text
+    assert text.count("• ") == 1
+
+
+def test_nothing_new_gives_none_or_a_short_note(library: Library) -> None:
+    changed, _ = _library_with_change(library)
+    assert compose_digest(changed, MORNING, translator("en"), MORNING.date()) is None
+    note = render_plain(
+        Reply("en", tuple(quiet_digest(changed, MORNING, translator("en"), MORNING.date())))
+    )
+    assert "No new developments since November 26, 2026" in note and "[1]" in note
+
+
+class RecordingSender:
+    """A Sender double: the protocol's whole surface, with scripted outcomes per chat."""
+
+    def __init__(self, outcomes: dict[int, Outcome] | None = None) -> None:
+        self.outcomes = outcomes or {}
+        self.sent: list[tuple[int, str]] = []
+
+    async def send(self, chat_id: int, reply: Reply) -> Outcome:
+        outcome = self.outcomes.get(chat_id, "sent")
+        if outcome == "sent":
+            self.sent.append((chat_id, render_plain(reply)))
+        return outcome
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[SubscriptionStore, Ledger]]:
+    users = UserStore(tmp_path)
+    ledger = Ledger(tmp_path)
+    yield SubscriptionStore(users.db), ledger
+    ledger.close()
+    users.close()
+
+
+def _subscribe(store: SubscriptionStore, chat: int, **kw: object) -> None:
+    store.put(
+        Subscription(chat, chat, dt.time(7, 30), "Europe/Paris", "fr", "fr", BEFORE, BEFORE, **kw)
+    )  # type: ignore[arg-type]
+
+
+async def test_each_due_subscriber_gets_one_digest_per_day(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subs, ledger = stores
+    changed, _ = _library_with_change(library)
+    for chat in (1, 2, 3):
+        _subscribe(subs, chat)
+    service = DigestService(lambda: changed, subs, ledger)
+    sender = RecordingSender()
+    report = await service.sweep(sender, MORNING + dt.timedelta(minutes=1))
+    assert report.counts == {"sent": 3}
+    again = await service.sweep(sender, MORNING + dt.timedelta(minutes=2))
+    assert again.counts == {} and len(sender.sent) == 3
+    assert all("14 milliards" in text for _, text in sender.sent)
+
+
+async def test_blocked_users_become_inactive_and_failures_are_retried(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subs, ledger = stores
+    for chat in (1, 2, 3):
+        _subscribe(subs, chat)
+    service = DigestService(lambda: library, subs, ledger)
+    sender = RecordingSender({2: "blocked", 3: "failed"})
+    report = await service.sweep(sender, MORNING + dt.timedelta(minutes=1))
+    assert report.counts == {"sent": 1, "blocked": 1, "failed": 1}
+    blocked = subs.get(2)
+    assert blocked is not None and not blocked.active and blocked.at == dt.time(7, 30)
+    sender.outcomes = {}
+    retry = await service.sweep(sender, MORNING + dt.timedelta(minutes=2))
+    assert retry.counts == {"sent": 1} and [c for c, _ in sender.sent] == [1, 3]
+
+
+async def test_after_downtime_late_within_the_window_else_skipped(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subs, ledger = stores
+    _subscribe(subs, 1)
+    service = DigestService(lambda: library, subs, ledger, catch_up=dt.timedelta(hours=6))
+    sender = RecordingSender()
+    assert (await service.sweep(sender, MORNING + dt.timedelta(hours=7))).counts == {"skipped": 1}
+    next_day = MORNING + dt.timedelta(days=1, hours=5)
+    assert (await service.sweep(sender, next_day)).counts == {"sent": 1}
+
+
+async def test_quiet_days_send_a_note_unless_the_subscriber_wants_silence(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subs, ledger = stores
+    quiet = {
+        k: dataclasses.replace(f, changed_at=BEFORE - dt.timedelta(days=9))
+        for k, f in library.facts.items()
+    }
+    unchanged = dataclasses.replace(library, facts=quiet)
+    _subscribe(subs, 1)
+    _subscribe(subs, 2, skip_empty=True)
+    sender = RecordingSender()
+    report = await DigestService(lambda: unchanged, subs, ledger).sweep(
+        sender, MORNING + dt.timedelta(minutes=1)
+    )
+    assert report.counts == {"sent": 1, "empty": 1}
+    assert "Rien de nouveau depuis le 25 novembre 2026" in sender.sent[0][1]

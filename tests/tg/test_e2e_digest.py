@@ -1,0 +1,120 @@
+"""Daily digests end to end over real HTTP: subscribe in the chat, deliver once, and cope with
+blocked users and flood control as Telegram reports them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.tg.app import BotApplication, build_application
+from bot.tg.delivery import TelegramSender
+from tests.conftest import CONTENT
+from tests.support.botapi_double import BotApiDouble
+
+pytestmark = pytest.mark.e2e
+SUBSCRIBED_AT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+DELIVERY = dt.datetime(2026, 11, 27, 6, 30, 20, tzinfo=dt.UTC)  # 07:30:20 in Paris
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def double() -> Iterator[BotApiDouble]:
+    with BotApiDouble() as running:
+        yield running
+
+
+@pytest.fixture
+async def bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[tuple[BotApplication, Clock]]:
+    settings = Settings(
+        telegram_token=double.token,
+        telegram_api_base_url=double.base_url,
+        data_dir=tmp_path / "data",
+        content_dir=CONTENT,
+    )
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    clock = Clock(SUBSCRIBED_AT)
+    services = app.bot_data.services
+    assert services is not None
+    services.clock = clock
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    yield app, clock
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+
+
+async def _sweep(app: BotApplication, now: dt.datetime) -> dict[str, int]:
+    services = app.bot_data.services
+    assert services is not None
+    return (await services.digests.sweep(TelegramSender(app.bot), now)).counts
+
+
+async def test_subscribe_in_chat_then_exactly_one_digest(
+    double: BotApiDouble, bot: tuple[BotApplication, Clock]
+) -> None:
+    app, clock = bot
+    double.send_text(7, "/subscribe 7h30 europe/paris", language_code="fr")
+    [confirmation] = await double.await_messages(7, 1)
+    assert "07:30 (Europe/Paris)" in confirmation.plain_text
+    assert "vendredi 27 novembre 2026 à 07:30" in confirmation.plain_text
+    clock.now = DELIVERY
+    assert await _sweep(app, DELIVERY) == {"sent": 1}
+    assert await _sweep(app, DELIVERY + dt.timedelta(minutes=1)) == {}
+    messages = await double.await_messages(7, 2)
+    assert messages[-1].plain_text.startswith("Le point partnerbrief du 27 novembre 2026")
+    assert len(double.messages(7)) == 2
+
+
+async def test_a_user_who_blocked_the_bot_becomes_inactive_then_comes_back(
+    double: BotApiDouble, bot: tuple[BotApplication, Clock]
+) -> None:
+    app, clock = bot
+    double.send_text(8, "/subscribe 07:30 Europe/Paris", language_code="en")
+    await double.await_messages(8, 1)
+    double.block(8)
+    clock.now = DELIVERY
+    assert await _sweep(app, DELIVERY) == {"blocked": 1}
+    services = app.bot_data.services
+    assert services is not None
+    sub = services.subscriptions.get(8)
+    assert sub is not None and not sub.active
+    double.unblock(8)
+    double.send_text(8, "/start", language_code="en")
+    await double.await_messages(8, 2)
+    sub = services.subscriptions.get(8)
+    assert sub is not None and sub.active
+
+
+async def test_flood_control_retry_after_is_honoured(
+    double: BotApiDouble, bot: tuple[BotApplication, Clock]
+) -> None:
+    app, clock = bot
+    double.send_text(9, "/subscribe 07:30 Europe/Paris", language_code="en")
+    await double.await_messages(9, 1)
+    double.fail_next(
+        "sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    clock.now = DELIVERY
+    started = dt.datetime.now(dt.UTC)
+    assert await _sweep(app, DELIVERY) == {"sent": 1}
+    waited = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    assert waited >= 0.9, "the bot waited as Telegram asked before retrying"
+    assert len(double.messages(9)) == 2
