@@ -11,15 +11,17 @@ from bot.config import Settings
 from bot.content import content_digest, load_library
 from bot.digests import DigestService
 from bot.domain import Lang, Library
+from bot.flood import FloodGuard
 from bot.i18n import check_catalogs
 from bot.phrasing import Phraser
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
-from bot.store.facts import FactStore, ImportReport
-from bot.store.ledger import Ledger
+from bot.store.atomic import quarantine_corrupted
+from bot.store.facts import FACTS_FILE, FactStore, ImportReport
+from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.users import UserStore
+from bot.store.users import USERS_FILE, UserStore
 from bot.subscribing import Subscribing
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class Services:
             index=lambda: self.index,
             subscribing=Subscribing(self.subscriptions, lambda: self.clock()),
         )
+        self.flood = FloodGuard()
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings)
 
@@ -88,6 +91,8 @@ class Services:
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
+            stamp = (clock or _utcnow)().strftime("%Y%m%dT%H%M%SZ")
+            quarantine_corrupted(settings.data_dir, (FACTS_FILE, USERS_FILE, LEDGER_FILE), stamp)
             facts = FactStore(settings.data_dir)
             report = sync_content(facts, settings, today or dt.date.today())
             if report is not None:

@@ -89,3 +89,31 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def quarantine_corrupted(data_dir: Path, names: tuple[str, ...], now: str) -> None:
+    """Check each store file; move an unreadable one aside and raise StoreCorrupted.
+
+    The damaged file is renamed, never overwritten, so that an operator can inspect or repair
+    it; ``now`` (e.g. 20261126T050102Z) makes the new name unique.
+    """
+    for name in names:
+        path = data_dir / name
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+        except ValueError as exc:
+            moved = path.with_name(f"{path.name}.corrupt-{now}")
+            path.rename(moved)
+            raise StoreCorrupted(
+                path,
+                f"{exc}; moved aside to {moved.name}. Restore it from a backup, or "
+                "start again to begin with an empty file (facts.json is rebuilt from content/)",
+            ) from None

@@ -14,6 +14,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -66,6 +67,8 @@ def build_application(
 
 
 def _add_handlers(app: BotApplication) -> None:
+    # Group -1 runs before every other handler: a flooding user's updates stop here.
+    app.add_handler(TypeHandler(Update, handlers.flood_gate), group=-1)
     # Edited messages are ignored: answering an edit would repeat the answer to the original.
     new_messages = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("start", handlers.start, filters=new_messages))

@@ -6,8 +6,10 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
 
 from bot.chat import Who
+from bot.domain import Block, Reply
 from bot.tg.asking import answer_question
 from bot.tg.context import BotContext
 from bot.tg.send import send_reply
@@ -32,6 +34,24 @@ def _chat_id(update: Update) -> int:
 
 def _argument(context: BotContext) -> str:
     return " ".join(context.args or ())
+
+
+async def flood_gate(update: Update, context: BotContext) -> None:
+    """Stop updates from a user who floods the bot; they are told once, then ignored."""
+    user = update.effective_user
+    if user is None:
+        return
+    verdict = context.services.flood.check(user.id)
+    if verdict == "ok":
+        return
+    if update.callback_query is not None:
+        # Every press is answered, even a flooded one, so the client stops its spinner.
+        await update.callback_query.answer()
+    if verdict == "warn" and update.effective_chat is not None:
+        tr = context.services.conversation.translator_for(who_of(update))
+        text = tr.gettext("You are sending messages too fast; I will answer again in a moment.")
+        await send_reply(context, update.effective_chat.id, Reply(tr.lang, (Block("text", text),)))
+    raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: BotContext) -> None:

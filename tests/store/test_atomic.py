@@ -66,3 +66,26 @@ def test_kill_9_during_writes_leaves_a_valid_store(tmp_path: Path) -> None:
         assert numbers == list(range(1, len(numbers) + 1)), "a write was torn or reordered"
         counts.append(len(numbers))
     assert counts == sorted(counts) and counts[-1] > counts[0], counts
+
+
+def test_corrupted_store_is_moved_aside_at_start_up_with_a_clear_exit(tmp_path: Path) -> None:
+    """Detected, renamed with a timestamp, reported with exit code 6, never overwritten."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "users.json").write_text('{"users": {"1": {"user_id": 1', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console"],
+        cwd=REPO,
+        env={"BOT_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 6, result.stderr
+    assert "users.json" in result.stderr and "moved aside" in result.stderr
+    assert "Traceback" not in result.stderr
+    moved = [p for p in data.iterdir() if p.name.startswith("users.json.corrupt-")]
+    assert len(moved) == 1
+    assert moved[0].read_text(encoding="utf-8") == '{"users": {"1": {"user_id": 1'
+    assert not (data / "users.json").exists()
