@@ -14,6 +14,7 @@ from bot.memory import ChatMemory, Turn
 from bot.retrieval.index import FactIndex, SearchResult
 from bot.retrieval.langdetect import detect_lang
 from bot.retrieval.text import fold, words
+from bot.stats import Stats
 from bot.subscribing import Subscribing
 
 ACTION_VERSION = "v1"
@@ -91,6 +92,7 @@ def parse_action(data: str | None, library: Library) -> Action | None:
         "subz": len(args) == 2 and len(args[0]) == 4 and args[0].isdigit() and args[1].isdigit(),
         "set": len(args) == 1 and args[0] in _SETTINGS,
         "unsub": len(args) == 1 and args[0] in ("yes", "no"),
+        "bc": len(args) == 2 and args[0] in ("yes", "no") and len(args[1]) == 8,
     }.get(verb, False)
     return Action(verb, ":".join(args)) if valid else None
 
@@ -107,6 +109,7 @@ class Conversation:
         index: Callable[[], FactIndex] | None = None,
         memory: ChatMemory | None = None,
         subscribing: Subscribing | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self._library = library
         self._prefs = prefs
@@ -114,6 +117,7 @@ class Conversation:
         self._index = index
         self.memory = memory or ChatMemory()
         self._subscribing = subscribing
+        self._stats = stats or Stats()
 
     def translator_for(self, who: Who) -> Translator:
         lang, locale = negotiate(
@@ -332,6 +336,7 @@ class Conversation:
                 retry = self._search(index, question, other, hint, earlier, memory)
                 result = retry if retry.found else result
         answer = extractive_answer(library, result, tr)
+        self._stats.add("answered" if answer.found else "declined")
         if answer.found:
             topic = library.facts[answer.fact_ids[0]].topic
             # A follow-up is remembered with what it leaned on, for the next follow-up.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from bot.digest import compose_digest, quiet_digest
-from bot.domain import Library, Reply, Subscription
+from bot.domain import Block, Library, Reply, Subscription
 from bot.i18n import translator
 from bot.schedule import DEFAULT_CATCH_UP, decide
 from bot.store.ledger import SENDING, Ledger
@@ -110,14 +110,51 @@ class DigestService:
         if reply is None:
             self._ledger.record(sub.chat_id, local_date, "skipped", now)
             return "empty"
-        self._ledger.record(sub.chat_id, local_date, SENDING, now)
-        try:
-            outcome = await sender.send(sub.chat_id, reply)
-        except Exception:
-            log.exception("digest to one chat failed; the others go on")
-            outcome = "failed"
-        # "failed" is not final: the next sweep tries again while within the catch-up window.
-        self._ledger.record(sub.chat_id, local_date, outcome, now)
+        outcome = await deliver_once(sender, self._ledger, sub.chat_id, local_date, reply, now)
         if outcome == "blocked":
             self._subscriptions.set_active(sub.chat_id, False)
         return outcome
+
+    async def broadcast(
+        self, sender: Sender, ledger: Ledger, text: str, now: dt.datetime
+    ) -> SweepReport:
+        """An admin message to every active subscriber, through the same ledgered path."""
+        counts: Counter[str] = Counter()
+        gate = asyncio.Semaphore(self._concurrency)
+        day = now.date()
+
+        async def one(sub: Subscription) -> None:
+            if ledger.is_final(sub.chat_id, day):
+                counts["already"] += 1
+                return
+            async with gate:
+                reply = Reply(sub.lang, (Block("text", text),))
+                outcome = await deliver_once(sender, ledger, sub.chat_id, day, reply, now)
+            if outcome == "blocked":
+                self._subscriptions.set_active(sub.chat_id, False)
+            counts[outcome] += 1
+
+        subs = [s for s in self._subscriptions.all() if s.active]
+        await asyncio.gather(*(one(sub) for sub in subs))
+        ledger.sync()
+        return SweepReport(dict(counts))
+
+
+async def deliver_once(
+    sender: Sender,
+    ledger: Ledger,
+    chat_id: int,
+    key: dt.date,
+    reply: Reply,
+    now: dt.datetime,
+) -> str:
+    """Write the intent, send, write the outcome; see the module docstring for the crash window."""
+    ledger.record(chat_id, key, SENDING, now)
+    try:
+        outcome: str = await sender.send(chat_id, reply)
+    except Exception:
+        log.exception("delivery to one chat failed; the others go on")
+        outcome = "failed"
+    # "failed" is not final: a later sweep tries again (digests, within the catch-up window).
+    ledger.record(chat_id, key, outcome, now)
+    return outcome

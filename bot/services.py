@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from bot.admin import Admin
 from bot.chat import Conversation
 from bot.config import Settings
 from bot.content import content_digest, load_library
@@ -16,6 +17,7 @@ from bot.i18n import check_catalogs
 from bot.phrasing import Phraser
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
+from bot.stats import Stats
 from bot.store.atomic import quarantine_corrupted
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
@@ -59,7 +61,8 @@ class Services:
         self.lexicon = load_lexicon(settings.content_dir)
         self.index = FactIndex(self.library, self.lexicon)
         default: Lang = "fr" if settings.default_lang == "fr" else "en"
-        # Getters, so that a later content reload is seen by the conversation at once.
+        self.flood = FloodGuard()
+        self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.db)
         self.ledger = Ledger(settings.data_dir)
         self.digests = DigestService(
@@ -68,14 +71,16 @@ class Services:
             self.ledger,
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
         )
+        # Getters, so that a later content reload is seen by the conversation at once.
         self.conversation = Conversation(
             lambda: self.library,
             users,
             default,
             index=lambda: self.index,
+            stats=self.stats,
             subscribing=Subscribing(self.subscriptions, lambda: self.clock()),
         )
-        self.flood = FloodGuard()
+        self.admin = Admin(self)
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings)
 
@@ -114,6 +119,18 @@ class Services:
             facts.close()
             lock.release()
             raise
+
+    def reload(self) -> ImportReport:
+        """Re-read content/ (for /reload): import what changed and swap in the new index."""
+        library = load_library(self.settings.content_dir)
+        lexicon = load_lexicon(self.settings.content_dir)
+        report = self.facts.import_library(
+            library, content_digest(self.settings.content_dir), self.clock().date(), self.clock()
+        )
+        self.library = self.facts.library()
+        self.lexicon = lexicon
+        self.index = FactIndex(self.library, lexicon)
+        return report
 
     async def aclose(self) -> None:
         """Close the LLM client, then the stores."""

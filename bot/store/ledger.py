@@ -39,9 +39,10 @@ class Entry:
 
 
 class Ledger:
-    def __init__(self, data_dir: Path, compact_every: int = 1000) -> None:
-        self._db = TinyDB(data_dir / LEDGER_FILE, storage=AtomicJSONStorage)
-        self._journal = data_dir / JOURNAL_FILE
+    def __init__(self, data_dir: Path, compact_every: int = 1000, name: str = "ledger") -> None:
+        # Digests use ledger.json; each broadcast gets its own pair of files.
+        self._db = TinyDB(data_dir / f"{name}.json", storage=AtomicJSONStorage)
+        self._journal = data_dir / f"{name}.journal"
         self._compact_every = compact_every
         self._entries: dict[tuple[int, str], Entry] = {}
         self._last_sent: dict[int, dt.datetime] = {}

@@ -80,6 +80,10 @@ def _add_handlers(app: BotApplication) -> None:
     app.add_handler(CommandHandler("subscribe", handlers.subscribe, filters=new_messages))
     app.add_handler(CommandHandler("settings", handlers.settings, filters=new_messages))
     app.add_handler(CommandHandler("unsubscribe", handlers.unsubscribe, filters=new_messages))
+    # Admin commands answer non-admins like unknown commands (see handlers._not_for_you).
+    app.add_handler(CommandHandler("stats", handlers.stats, filters=new_messages))
+    app.add_handler(CommandHandler("reload", handlers.reload, filters=new_messages))
+    app.add_handler(CommandHandler("broadcast", handlers.broadcast, filters=new_messages))
     # block=False: a question may wait on an LLM for seconds; other updates must not queue.
     app.add_handler(CommandHandler("ask", handlers.ask, filters=new_messages, block=False))
     # Must come after every CommandHandler: it catches whatever command they did not take.

@@ -12,6 +12,7 @@ from bot.chat import Who
 from bot.domain import Block, Reply
 from bot.tg.asking import answer_question
 from bot.tg.context import BotContext
+from bot.tg.delivery import TelegramSender
 from bot.tg.send import send_reply
 
 log = logging.getLogger(__name__)
@@ -108,12 +109,92 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     await send_reply(context, _chat_id(update), reply)
 
 
+async def _not_for_you(update: Update, context: BotContext) -> bool:
+    """Admin commands look like unknown commands to everyone else."""
+    who = who_of(update)
+    if context.services.admin.allowed(who.user_id):
+        return False
+    message = update.effective_message
+    command = (message.text or "/").split()[0][1:].split("@")[0] if message else ""
+    reply = context.services.conversation.unknown_command(who, command)
+    await send_reply(context, _chat_id(update), reply)
+    return True
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    """Admins: users, subscribers, digests today, questions and LLM fallbacks."""
+    if await _not_for_you(update, context):
+        return
+    services = context.services
+    tr = services.conversation.translator_for(who_of(update))
+    await send_reply(context, _chat_id(update), services.admin.stats(tr, services.clock()))
+
+
+async def reload(update: Update, context: BotContext) -> None:
+    """Admins: re-read content/ and say what changed."""
+    if await _not_for_you(update, context):
+        return
+    tr = context.services.conversation.translator_for(who_of(update))
+    await send_reply(context, _chat_id(update), context.services.admin.reload(tr))
+
+
+async def broadcast(update: Update, context: BotContext) -> None:
+    """Admins: preview a message to all subscribers, sent only after confirmation."""
+    if await _not_for_you(update, context):
+        return
+    who = who_of(update)
+    tr = context.services.conversation.translator_for(who)
+    message = update.effective_message
+    text = (message.text or "").partition(" ")[2] if message else ""
+    reply = context.services.admin.prepare_broadcast(tr, who.user_id, text)
+    await send_reply(context, _chat_id(update), reply)
+
+
+async def _broadcast_button(update: Update, context: BotContext, answer: str, ident: str) -> None:
+    services = context.services
+    who = who_of(update)
+    tr = services.conversation.translator_for(who)
+    chat_id = _chat_id(update)
+    if not services.admin.allowed(who.user_id):
+        reply = services.conversation.action(who, None)
+    elif answer == "no":
+        services.admin.cancel_broadcast(who.user_id, ident)
+        reply = Reply(tr.lang, (Block("text", tr.gettext("Broadcast cancelled.")),))
+    else:
+        text = services.admin.take_broadcast(who.user_id, ident)
+        if text is None:
+            reply = services.conversation.action(who, None)
+        else:
+            context.application.create_task(
+                _run_broadcast(context, chat_id, ident, text), name=f"broadcast-{ident}"
+            )
+            reply = Reply(tr.lang, (Block("text", tr.gettext("Broadcast started.")),))
+    await send_reply(context, chat_id, reply)
+
+
+async def _run_broadcast(context: BotContext, chat_id: int, ident: str, text: str) -> None:
+    services = context.services
+    ledger = services.admin.broadcast_ledger(ident)
+    try:
+        sender = TelegramSender(context.bot, paid_broadcast=services.settings.allow_paid_broadcast)
+        report = await services.digests.broadcast(sender, ledger, text, services.clock())
+    finally:
+        ledger.close()
+    tr = services.conversation.translator_for(Who(chat_id))
+    done = tr.gettext("Broadcast finished: {report}.").format(report=report)
+    await send_reply(context, chat_id, Reply(tr.lang, (Block("text", done),)))
+
+
 async def button(update: Update, context: BotContext) -> None:
     """Answer a button press; the spinner is always stopped, even for a forged button."""
     query = update.callback_query
     if query is None:
         return
     await query.answer()
+    if query.data and query.data.startswith("v1:bc:") and query.data.count(":") == 3:
+        _, _, answer, ident = query.data.split(":")
+        await _broadcast_button(update, context, answer, ident)
+        return
     chat_id = query.message.chat.id if query.message else query.from_user.id
     who = who_of(update)
     reply = context.services.conversation.action(

@@ -1,0 +1,97 @@
+"""Admin commands over real HTTP: only for BOT_ADMIN_IDS, broadcasts after a confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.tg.app import BotApplication, build_application
+from tests.conftest import CONTENT
+from tests.support.botapi_double import BotApiDouble
+
+pytestmark = pytest.mark.e2e
+ADMIN = 4000
+
+
+@pytest.fixture
+def double() -> Iterator[BotApiDouble]:
+    with BotApiDouble() as running:
+        yield running
+
+
+@pytest.fixture
+async def bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
+    settings = Settings(
+        telegram_token=double.token,
+        telegram_api_base_url=double.base_url,
+        data_dir=tmp_path / "data",
+        content_dir=CONTENT,
+        admin_ids=frozenset({ADMIN}),
+    )
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None and app.updater is not None
+    await app.post_init(app)
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    yield app
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+
+
+async def test_non_admins_get_the_unknown_command_reply(
+    double: BotApiDouble, bot: BotApplication
+) -> None:
+    for i, command in enumerate(("/stats", "/reload", "/broadcast hello"), 1):
+        double.send_text(5, command, language_code="en")
+        messages = await double.await_messages(5, i)
+        assert "I don't know the command" in messages[-1].plain_text
+
+
+async def test_stats_and_reload_for_the_admin(double: BotApiDouble, bot: BotApplication) -> None:
+    double.send_text(11, "/subscribe 07:30", language_code="fr")
+    double.send_text(12, "Combien Microsoft a-t-il investi ?", language_code="fr")
+    double.send_text(12, "What is the weather in Paris?", language_code="en")
+    await double.await_for(lambda d: len(d.messages(12)) == 2 and len(d.messages(11)) == 1)
+    double.send_text(ADMIN, "/stats", language_code="en")
+    [stats] = await double.await_messages(ADMIN, 1)
+    assert "Subscribers, active: 1" in stats.plain_text
+    assert "Questions answered: 1" in stats.plain_text
+    assert "Questions declined: 1" in stats.plain_text
+    double.send_text(ADMIN, "/reload", language_code="en")
+    messages = await double.await_messages(ADMIN, 2)
+    assert "Content reloaded: 0 added, 0 changed, 0 removed." in messages[-1].plain_text
+
+
+async def test_broadcast_needs_confirmation_and_reaches_each_subscriber_once(
+    double: BotApiDouble, bot: BotApplication
+) -> None:
+    for chat in (21, 22, 23):
+        double.send_text(chat, "/subscribe 07:30", language_code="en")
+    await double.await_for(lambda d: all(len(d.messages(c)) == 1 for c in (21, 22, 23)))
+    double.block(23)
+    double.send_text(
+        ADMIN, "/broadcast Maintenance tonight <b>22:00</b> & more", language_code="en"
+    )
+    [preview] = await double.await_messages(ADMIN, 1)
+    assert "Send this message to 3 active subscribers?" in preview.plain_text
+    assert all(len(double.messages(c)) == 1 for c in (21, 22)), "nothing sent before confirming"
+    send = preview.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    double.press_button(ADMIN, preview.message_id, send, language_code="en")
+    await double.await_for(lambda d: any("finished" in m.plain_text for m in d.messages(ADMIN)))
+    for chat in (21, 22):
+        assert double.messages(chat)[-1].plain_text == "Maintenance tonight <b>22:00</b> & more"
+        assert len(double.messages(chat)) == 2
+    double.press_button(ADMIN, preview.message_id, send, language_code="en")  # a second press
+    await double.await_for(lambda d: len(d.messages(ADMIN)) >= 4)
+    assert "no longer valid" in double.messages(ADMIN)[-1].plain_text
+    assert all(len(double.messages(c)) == 2 for c in (21, 22))
+    assert "blocked 1" in next(
+        m.plain_text for m in double.messages(ADMIN) if "finished" in m.plain_text
+    )
