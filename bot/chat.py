@@ -13,7 +13,7 @@ from bot.i18n import Translator, lang_of, negotiate, translator
 from bot.memory import ChatMemory, Turn
 from bot.retrieval.index import FactIndex, SearchResult
 from bot.retrieval.langdetect import detect_lang
-from bot.retrieval.text import fold, words
+from bot.retrieval.text import fold, visible, words
 from bot.stats import Stats
 from bot.subscribing import Subscribing
 
@@ -74,6 +74,11 @@ class Action:
         return f"{ACTION_VERSION}:{self.verb}:{self.argument}"
 
 
+def _ascii_digits(value: str, length: int | None = None) -> bool:
+    """str.isdigit() also accepts "²" and other digits int() refuses."""
+    return value.isascii() and value.isdigit() and (length is None or len(value) == length)
+
+
 _SETTINGS = frozenset({"time", "pause", "resume", "days", "quiet", "unsub"})
 
 
@@ -88,8 +93,8 @@ def parse_action(data: str | None, library: Library) -> Action | None:
     valid = {
         "brief": len(args) == 1 and args[0] in library.briefings,
         "ask": len(args) == 1 and args[0] in {t.id for t in library.topics},
-        "subt": len(args) == 1 and len(args[0]) == 4 and args[0].isdigit(),
-        "subz": len(args) == 2 and len(args[0]) == 4 and args[0].isdigit() and args[1].isdigit(),
+        "subt": len(args) == 1 and _ascii_digits(args[0], 4),
+        "subz": len(args) == 2 and _ascii_digits(args[0], 4) and _ascii_digits(args[1]),
         "set": len(args) == 1 and args[0] in _SETTINGS,
         "unsub": len(args) == 1 and args[0] in ("yes", "no"),
         "bc": len(args) == 2 and args[0] in ("yes", "no") and len(args[1]) == 8,
@@ -231,7 +236,7 @@ class Conversation:
     def refuse_question(self, who: Who, text: str) -> Reply | None:
         """A reply for text that cannot be a question (empty, too long), else None."""
         tr = self.translator_for(who)
-        if not text.strip():
+        if not visible(text).strip():
             hint = tr.gettext("Ask me a question, for example: {example}").format(
                 example=tr.gettext("How much has Microsoft invested in OpenAI?")
             )

@@ -79,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Only the long-running bot logs progress; one-shot commands keep stdout for results.
         configure_logging(
             logging.INFO if command == "run" else logging.WARNING,
-            secrets=(settings.telegram_token or "", settings.llm_api_key or ""),
+            secrets=(
+                settings.telegram_token or "",
+                settings.llm_api_key or "",
+                settings.webhook_secret or "",
+            ),
+            fmt=settings.log_format,
         )
         return _dispatch(command, args, settings)
     except ConfigError as exc:
@@ -104,9 +109,9 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
         if not settings.has_token:
             print("error: set TELEGRAM_BOT_TOKEN (see .env.example)", file=sys.stderr)
             return EXIT_USAGE
-        from bot.tg.app import run_polling  # imported late: the console never loads telegram
+        from bot.tg.app import run  # imported late: the console never loads telegram
 
-        run_polling(settings)
+        run(settings)
         return 0
     if command == "console":
         from bot.console import run_console

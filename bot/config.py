@@ -32,6 +32,13 @@ class Settings:
     digest_catch_up_hours: float = 6.0
     send_rate: float = 30.0  # messages per second, overall (Telegram's broadcast limit)
     allow_paid_broadcast: bool = False
+    webhook_url: str | None = None  # set: webhook mode instead of long polling
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 - the webhook must be reachable by Telegram
+    webhook_port: int = 8443
+    webhook_secret: str | None = field(default=None, repr=False)
+    http_port: int | None = None  # set: /healthz, /readyz and /metrics on this port
+    http_listen: str = "0.0.0.0"  # noqa: S104 - probes come from outside the container
+    log_format: str = "text"  # or "json"
 
     @property
     def has_token(self) -> bool:
@@ -69,6 +76,10 @@ class Settings:
         catch_up = _number(get("DIGEST_CATCH_UP_HOURS"), "DIGEST_CATCH_UP_HOURS", 6.0)
         send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
         paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
+        log_format = (get("BOT_LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"BOT_LOG_FORMAT must be text or json, got {log_format!r}")
+        http_port = get("BOT_HTTP_PORT")
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -84,6 +95,13 @@ class Settings:
             digest_catch_up_hours=catch_up,
             send_rate=send_rate,
             allow_paid_broadcast=paid,
+            webhook_url=get("BOT_WEBHOOK_URL"),
+            webhook_listen=get("BOT_WEBHOOK_LISTEN") or "0.0.0.0",  # noqa: S104
+            webhook_port=int(_number(get("BOT_WEBHOOK_PORT"), "BOT_WEBHOOK_PORT", 8443)),
+            webhook_secret=get("BOT_WEBHOOK_SECRET"),
+            http_port=int(_number(http_port, "BOT_HTTP_PORT", 0)) if http_port else None,
+            http_listen=get("BOT_HTTP_LISTEN") or "0.0.0.0",  # noqa: S104
+            log_format=log_format,
         )
 
 

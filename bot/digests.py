@@ -2,9 +2,13 @@
 
 One sweep runs every minute (see docs/DIGESTS.md for why a sweep rather than one job per
 subscriber). For each subscriber due now it writes ``sending`` to the ledger, sends, then writes
-the outcome. After a kill -9 and restart, ``sending`` entries are sent again: the only window
-for a duplicate is a send that Telegram accepted in the few milliseconds before the kill and
-before the outcome reached the journal; a miss is not possible.
+the outcome. After a kill -9 and restart, ``sending`` entries are sent again: the window for a
+duplicate is a send that Telegram accepted in the few milliseconds before the kill and before
+the outcome reached the journal; a miss is not possible.
+
+The other window is the network's: a timeout or a reset after Telegram accepted a message looks
+exactly like one before it, and such failures are retried (as Telegram's own advice is), so in
+that case a digest can arrive twice. Choosing the opposite would lose digests instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from bot.digest import compose_digest, quiet_digest
 from bot.domain import Block, Library, Reply, Subscription
 from bot.i18n import translator
 from bot.schedule import DEFAULT_CATCH_UP, decide
+from bot.stats import Stats
 from bot.store.ledger import SENDING, Ledger
 from bot.store.subscriptions import SubscriptionStore
 
@@ -51,7 +56,9 @@ class DigestService:
         *,
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
         concurrency: int = 64,
+        stats: Stats | None = None,
     ) -> None:
+        self._stats = stats or Stats()
         self._library = library
         self._subscriptions = subscriptions
         self._ledger = ledger
@@ -99,6 +106,8 @@ class DigestService:
             await asyncio.gather(*(deliver(sub, day) for sub, day in due))
             self._ledger.sync()
             report = SweepReport(dict(counts))
+            for outcome, count in counts.items():
+                self._stats.add(f"digest_{outcome}", count)
             if counts:
                 log.info("digest sweep: %s", report)
             return report

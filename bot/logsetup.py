@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import re
+from contextvars import ContextVar
 
 # Telegram puts the token in every request path (…/bot<token>/sendMessage).
 _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -30,9 +34,54 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO, secrets: tuple[str, ...] = ()) -> None:
+# Set per update by the Telegram adapter, so that every line about an update can be joined up
+# without logging who the user is.
+update_id: ContextVar[int | None] = ContextVar("update_id", default=None)
+chat_ref: ContextVar[str | None] = ContextVar("chat_ref", default=None)
+
+
+def chat_reference(chat_id: int, key: str) -> str:
+    """A stable, non-reversible reference to a chat (HMAC keyed by a secret, 12 hex digits)."""
+    return hmac.new(key.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:12]
+
+
+class _UpdateContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        update, chat = update_id.get(), chat_ref.get()
+        record.update_id = update
+        record.chat = chat
+        record.context = f" [update {update} chat {chat}]" if chat else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, update id, chat reference."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "update_id": getattr(record, "update_id", None),
+            "chat": getattr(record, "chat", None),
+        }
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure_logging(
+    level: int = logging.INFO, secrets: tuple[str, ...] = (), fmt: str = "text"
+) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
+        )
+    handler.addFilter(_UpdateContext())
     handler.addFilter(RedactTokens(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -41,3 +90,5 @@ def configure_logging(level: int = logging.INFO, secrets: tuple[str, ...] = ()) 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Probes hit /healthz every few seconds; one line each would bury everything else.
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)

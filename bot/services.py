@@ -70,6 +70,7 @@ class Services:
             self.subscriptions,
             self.ledger,
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
+            stats=self.stats,
         )
         # Getters, so that a later content reload is seen by the conversation at once.
         self.conversation = Conversation(

@@ -1,18 +1,70 @@
-"""Counters since start-up, for /stats (and, later, metrics)."""
+"""Counters since start-up, for /stats and for Prometheus (/metrics).
+
+One ``add`` call feeds both: the plain counts behind /stats and the Prometheus metric the
+event belongs to. Each Stats has its own registry, so tests and several applications in one
+process never share counters.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
+
+# event name -> (metric, label value)
+_EVENTS = {
+    "answered": ("answers", "found"),
+    "declined": ("answers", "declined"),
+    "llm": ("llm", "answered"),
+    "llm_fallback": ("llm", "fallback"),
+    "digest_sent": ("digests", "sent"),
+    "digest_failed": ("digests", "failed"),
+    "digest_skipped": ("digests", "skipped"),
+    "digest_blocked": ("digests", "blocked"),
+    "digest_empty": ("digests", "empty"),
+}
+
 
 class Stats:
-    """Plain counters; the bot is one process, so no locking is needed."""
-
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._metrics = {
+            "answers": PromCounter(
+                "partnerbrief_answers", "Questions, by outcome", ["outcome"], registry=r
+            ),
+            "llm": PromCounter(
+                "partnerbrief_llm_calls", "LLM rephrasing, by outcome", ["outcome"], registry=r
+            ),
+            "digests": PromCounter(
+                "partnerbrief_digests", "Digest deliveries, by outcome", ["outcome"], registry=r
+            ),
+        }
+        self.updates = PromCounter(
+            "partnerbrief_updates", "Telegram updates handled, by type", ["type"], registry=r
+        )
+        self.rate_limit_waits = PromCounter(
+            "partnerbrief_rate_limit_waits",
+            "Flood-control answers (429) from Telegram",
+            registry=r,
+        )
+        self.llm_seconds = Histogram(
+            "partnerbrief_llm_seconds",
+            "Time to an LLM answer or fallback",
+            registry=r,
+            buckets=(0.5, 1, 2, 5, 10, 20, 30, 60),
+        )
+        self.subscribers = Gauge(
+            "partnerbrief_subscribers", "Subscribers, by state", ["state"], registry=r
+        )
 
     def add(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
+        metric = _EVENTS.get(name)
+        if metric is not None:
+            self._metrics[metric[0]].labels(metric[1]).inc(amount)
 
     def get(self, name: str) -> int:
         return self.counts[name]

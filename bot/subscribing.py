@@ -96,7 +96,9 @@ class Subscribing:
         self, tr: Translator, chat_id: int, user_id: int, slot: str, index: str
     ) -> Reply | None:
         at = parse_time(f"{slot[:2]}:{slot[2:]}") if len(slot) == 4 else None
-        if at is None or not index.isdigit() or int(index) >= len(COMMON_ZONES):
+        if at is None or not (index.isascii() and index.isdigit()):
+            return None
+        if int(index) >= len(COMMON_ZONES):
             return None
         return self._save(tr, chat_id, user_id, at, COMMON_ZONES[int(index)])
 

@@ -26,8 +26,15 @@ def pack(pieces: Sequence[Piece], limit: int = TELEGRAM_TEXT_LIMIT, sep: str = "
 
     A piece that alone exceeds ``limit`` must have been split by the caller first.
     """
-    messages: list[str] = []
-    current: list[str] = []
+    return [sep.join(p.markup for p in group) for group in pack_groups(pieces, limit, sep)]
+
+
+def pack_groups(
+    pieces: Sequence[Piece], limit: int = TELEGRAM_TEXT_LIMIT, sep: str = "\n"
+) -> list[list[Piece]]:
+    """The pieces of each message, so that a sender can resume after a refused message."""
+    messages: list[list[Piece]] = []
+    current: list[Piece] = []
     size = 0
     sep_size = utf16_len(sep)
     for piece in pieces:
@@ -36,13 +43,13 @@ def pack(pieces: Sequence[Piece], limit: int = TELEGRAM_TEXT_LIMIT, sep: str = "
             raise ValueError(f"a piece of {piece_size} UTF-16 units exceeds the limit {limit}")
         extra = piece_size + (sep_size if current else 0)
         if current and size + extra > limit:
-            messages.append(sep.join(current))
+            messages.append(current)
             current, size = [], 0
             extra = piece_size
-        current.append(piece.markup)
+        current.append(piece)
         size += extra
     if current:
-        messages.append(sep.join(current))
+        messages.append(current)
     return messages
 
 

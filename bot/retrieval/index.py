@@ -35,6 +35,7 @@ from bot.retrieval.text import (
     fold_name,
     numbers,
     stopwords,
+    visible,
     words,
 )
 
@@ -312,7 +313,8 @@ class FactIndex:
         unknown = tuple(
             w
             for w, s in zip(corrected, stems, strict=True)
-            if s not in index.vocab and not w.isdigit() and w not in explained
+            # Single letters (tag names, initials) say nothing a question could be about.
+            if s not in index.vocab and not w.isdigit() and w not in explained and len(w) > 1
         )
         concepts = [_CONCEPT + c for c in self._concept_matcher.labels(seen)]
         entities = frozenset(self._entity_matcher.labels(seen))
@@ -346,7 +348,8 @@ class FactIndex:
 
     def _correct(self, word: str, lang: Lang) -> str:
         """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
-        if len(word) < 4 or word.isdigit() or self._stem(word, lang) in self._index[lang].vocab:
+        # Four letters or fewer: one edit away from too many real words ("bold" -> "told").
+        if len(word) < 5 or word.isdigit() or self._stem(word, lang) in self._index[lang].vocab:
             return word
         # One edit (a transposition counts as one) up to eight letters, two beyond: closer
         # than that, real words collide ("atteint" is not a typo of "attente").
@@ -383,7 +386,7 @@ class FactIndex:
         """Capitalised words inside a sentence that nothing in the store or lexicon knows:
         most likely a company or person the facts do not cover ("TikTok")."""
         names = []
-        for match in _NAME.finditer(question):
+        for match in _NAME.finditer(visible(question)):
             word = fold(match.group(0))
             if not word or " " in word or word in self._known_words:
                 continue
@@ -403,6 +406,7 @@ class FactIndex:
     ) -> SearchResult:
         """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
         whose words help a short follow-up ("and the founders?")."""
+        question = visible(question)
         if self.foreign(question):
             return SearchResult((), False, "foreign")
         query = self.query(question, lang)

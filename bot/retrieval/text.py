@@ -39,11 +39,19 @@ _SCALE = {
 
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+# Invisible format characters (zero-width space and joiners, word joiner, BOM, soft hyphen):
+# inside a word they would split it in two.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def visible(text: str) -> str:
+    """``text`` without invisible format characters."""
+    return _INVISIBLE.sub("", text)
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents, turn apostrophes and hyphens into spaces."""
-    lowered = text.casefold()
+    """Lower-case, strip accents and invisible characters, apostrophes and hyphens to spaces."""
+    lowered = visible(text).casefold()
     if not lowered.isascii():
         lowered = _COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
     return " ".join(lowered.translate(_APOSTROPHES).split())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -26,6 +28,7 @@ from bot.services import Services
 from bot.tg import delivery, handlers
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
+from bot.tg.health import TrackingRequest, start_health_server
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +55,14 @@ def build_application(
             )
         )
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric.
+    builder = builder.request(request or TrackingRequest(connection_pool_size=256))
+    builder = builder.get_updates_request(get_updates_request or TrackingRequest())
     application: BotApplication = builder.build()
     application.bot_data.settings = settings
     _add_handlers(application)
@@ -110,6 +113,16 @@ async def _post_init(app: BotApplication) -> None:
     app.bot_data.services = Services.open(settings)
     await publish_commands(app)
     schedule_digests(app)
+    if settings.http_port:
+        app.bot_data.health = start_health_server(app, settings.http_listen, settings.http_port)
+        log.info("health and metrics on port %d", settings.http_port)
+
+
+async def _post_stop(app: BotApplication) -> None:
+    """Stops the probe server while the event loop still runs."""
+    if app.bot_data.health is not None:
+        app.bot_data.health.stop()
+        app.bot_data.health = None
 
 
 async def _post_shutdown(app: BotApplication) -> None:
@@ -147,6 +160,25 @@ async def publish_commands(app: BotApplication) -> None:
             await app.bot.set_my_commands(commands)
 
 
-def run_polling(settings: Settings) -> None:
+def run(settings: Settings) -> None:
+    """Long polling by default; a webhook when BOT_WEBHOOK_URL is set."""
     application = build_application(settings)
-    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    if not settings.webhook_url:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return
+    secret = settings.webhook_secret
+    if not secret:
+        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; without it anyone who
+        # learns the URL could post updates. Generated per start, never logged.
+        secret = secrets.token_urlsafe(32)
+        log.info("webhook secret token: set (generated; BOT_WEBHOOK_SECRET was empty)")
+    else:
+        log.info("webhook secret token: set")
+    application.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
+        allowed_updates=Update.ALL_TYPES,
+    )

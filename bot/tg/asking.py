@@ -86,6 +86,7 @@ async def answer_question(context: BotContext, who: Who, question: str) -> None:
         await send_reply(context, who.chat, limited)
         return
     view = ProgressView(context, who.chat, private=who.chat == who.user_id)
-    phrased = await phraser.phrase(asked, services.library, tr, progress=view.update)
+    with services.stats.llm_seconds.time():
+        phrased = await phraser.phrase(asked, services.library, tr, progress=view.update)
     services.stats.add("llm" if phrased.reply is not None else "llm_fallback")
     await view.finish(phrased.reply or asked.reply)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
+from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
 from bot.services import Services
@@ -16,6 +17,7 @@ class BotData:
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.services: Services | None = None
+        self.health: HTTPServer | None = None
 
     def require_settings(self) -> Settings:
         if self.settings is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.chat import Who
 from bot.domain import Block, Reply
@@ -22,7 +22,7 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden):
         log.info("user blocked the bot or left the chat: %s", error.message)
         return
-    if isinstance(error, NetworkError):
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("Telegram network error: %s", error.message)
     else:
         log.error("error while handling an update", exc_info=error)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
 from bot.chat import Who
 from bot.domain import Block, Reply
+from bot.logsetup import chat_ref, chat_reference, update_id
 from bot.tg.asking import answer_question
 from bot.tg.context import BotContext
 from bot.tg.delivery import TelegramSender
@@ -37,8 +39,32 @@ def _argument(context: BotContext) -> str:
     return " ".join(context.args or ())
 
 
+def _update_type(update: Update) -> str:
+    """The Bot API field that carries this update: message, callback_query, …"""
+    for name in ("message", "edited_message", "callback_query", "channel_post", "my_chat_member"):
+        if getattr(update, name, None) is not None:
+            return name
+    return "other"
+
+
+async def answer_query(query: CallbackQuery) -> None:
+    """Stop the button's spinner. After downtime Telegram refuses answers to old presses
+    ("query is too old"); the press is still acted on."""
+    try:
+        await query.answer()
+    except BadRequest as exc:
+        log.info("button press could not be answered: %s", exc.message)
+
+
 async def flood_gate(update: Update, context: BotContext) -> None:
     """Stop updates from a user who floods the bot; they are told once, then ignored."""
+    kind = _update_type(update)
+    context.services.stats.updates.labels(kind).inc()
+    update_id.set(update.update_id)
+    if update.effective_chat is not None:
+        chat_ref.set(chat_reference(update.effective_chat.id, context.bot.token))
+    # The kind of update only: what people write is never logged at INFO.
+    log.info("handling a %s", kind)
     user = update.effective_user
     if user is None:
         return
@@ -47,7 +73,7 @@ async def flood_gate(update: Update, context: BotContext) -> None:
         return
     if update.callback_query is not None:
         # Every press is answered, even a flooded one, so the client stops its spinner.
-        await update.callback_query.answer()
+        await answer_query(update.callback_query)
     if verdict == "warn" and update.effective_chat is not None:
         tr = context.services.conversation.translator_for(who_of(update))
         text = tr.gettext("You are sending messages too fast; I will answer again in a moment.")
@@ -190,7 +216,7 @@ async def button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer()
+    await answer_query(query)
     if query.data and query.data.startswith("v1:bc:") and query.data.count(":") == 3:
         _, _, answer, ident = query.data.split(":")
         await _broadcast_button(update, context, answer, ident)
@@ -209,7 +235,10 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     if message is None or not message.text:
         return
     command, _, target = message.text.split()[0][1:].partition("@")
-    if target and target.lower() != context.bot.username.lower():
+    chat = update.effective_chat
+    private = chat is not None and chat.type == ChatType.PRIVATE
+    # In a group an unknown command may be another bot's: answer only when it names us.
+    if (target and target.lower() != context.bot.username.lower()) or (not private and not target):
         return
     reply = context.services.conversation.unknown_command(who_of(update), command)
     await send_reply(context, _chat_id(update), reply)
@@ -250,8 +279,13 @@ def question_text(update: Update, bot_username: str, bot_id: int) -> str | None:
         return None
     cleaned = message.text
     if mentioned:
-        start = cleaned.lower().find(mention)
-        cleaned = cleaned[:start] + cleaned[start + len(mention) :]
+        # Cut the mention where Telegram says it is, not where a lookalike might be.
+        for entity, text in message.parse_entities(["mention"]).items():
+            if text.lower() == mention:
+                utf16 = cleaned.encode("utf-16-le")
+                start, end = entity.offset * 2, (entity.offset + entity.length) * 2
+                cleaned = (utf16[:start] + utf16[end:]).decode("utf-16-le")
+                break
     return " ".join(cleaned.split())
 
 

@@ -32,17 +32,25 @@ def block_piece(block: Block) -> Piece:
     return Piece(markup, visible)
 
 
-def render_html(reply: Reply, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
-    """The messages to send for ``reply``, each within ``limit`` visible UTF-16 units."""
-    pieces: list[Piece] = []
-    for block in reply.blocks:
-        piece = block_piece(block)
+def fit(pieces: list[Piece], limit: int) -> list[Piece]:
+    """Pieces no longer than ``limit``: an oversized one is cut into plain-text chunks."""
+    fitted: list[Piece] = []
+    for piece in pieces:
         if utf16_len(piece.visible) <= limit:
-            pieces.append(piece)
+            fitted.append(piece)
         else:
             # Only user-sized text gets here; losing its formatting beats losing its end.
-            pieces += [Piece(escape(c, quote=False), c) for c in chunk_text(piece.visible, limit)]
-    return pack(pieces, limit)
+            fitted += [Piece(escape(c, quote=False), c) for c in chunk_text(piece.visible, limit)]
+    return fitted
+
+
+def reply_pieces(reply: Reply) -> list[Piece]:
+    return [block_piece(block) for block in reply.blocks]
+
+
+def render_html(reply: Reply, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """The messages to send for ``reply``, each within ``limit`` visible UTF-16 units."""
+    return pack(fit(reply_pieces(reply), limit), limit)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

@@ -1,53 +1,131 @@
-"""Send a rendered Reply, degrading to plain text when Telegram rejects our markup."""
+"""Send a rendered Reply: HTML, split under Telegram's limit, resumed where Telegram refused.
+
+When Telegram refuses one message of several ("message is too long", or HTML it cannot parse,
+which would be a renderer bug), only that message and the ones after it are sent again,
+shorter or as plain text: what was delivered is never delivered twice.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
+from telegram.ext import ExtBot
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from bot.domain import Reply
-from bot.render_text import render_plain
-from bot.textsplit import TELEGRAM_TEXT_LIMIT, chunk_text
+from bot.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack_groups
 from bot.tg.context import BotContext
-from bot.tg.render import keyboard, render_html
+from bot.tg.render import fit, keyboard, reply_pieces
 
 log = logging.getLogger(__name__)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Telegram counts after entity parsing; if it still finds a message too long, shorter parts.
+SHORTER = 3500
+
+
+def safe_to_retry(error: BaseException) -> bool:
+    """Timeouts, resets and 5xx are retried; a BadRequest (a NetworkError in PTB) is final.
+
+    A timeout or a reset after Telegram accepted the message cannot be told apart from one
+    before it: retrying them means such a message can arrive twice (docs/DIGESTS.md).
+    """
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
 
 
 async def send_reply(context: BotContext, chat_id: int, reply: Reply) -> None:
+    """A reply to a user; network failures go to the error handler."""
+    await deliver(context.bot, chat_id, reply, retries=1)
+
+
+async def deliver(
+    bot: ExtBot[None],
+    chat_id: int,
+    reply: Reply,
+    *,
+    retries: int = 1,
+    paid_broadcast: bool = False,
+) -> None:
     """Send every part of ``reply``; the keyboard goes under the last part."""
-    parts = render_html(reply)
     markup = keyboard(reply)
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
+    groups = pack_groups(fit(reply_pieces(reply), TELEGRAM_TEXT_LIMIT), TELEGRAM_TEXT_LIMIT)
+    index, limit = 0, TELEGRAM_TEXT_LIMIT
+    while index < len(groups):
+        group = groups[index]
+        last = index == len(groups) - 1
         try:
-            await context.bot.send_message(
+            await _send(
+                bot,
                 chat_id,
-                part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if last else None,
-                link_preview_options=_NO_PREVIEW,
+                "\n".join(p.markup for p in group),
+                ParseMode.HTML,
+                markup if last else None,
+                retries,
+                paid_broadcast,
             )
         except BadRequest as exc:
-            if "can't parse entities" not in exc.message.lower():
+            remaining = [piece for g in groups[index:] for piece in g]
+            reason = exc.message.lower()
+            if "too long" in reason and limit > SHORTER:
+                limit = SHORTER
+                groups = groups[:index] + pack_groups(fit(remaining, limit), limit)
+                continue
+            if "can't parse entities" not in reason:
                 raise
-            # Our renderer escapes everything, so this means a renderer bug: tell the
-            # operator, and still give the user the content.
-            log.error("Telegram refused our HTML (%s); resending as plain text", exc.message)
-            await _send_plain(context, chat_id, reply)
+            # Our renderer escapes everything, so this is a renderer bug: tell the operator,
+            # and still give the user the content.
+            log.error("Telegram refused our HTML (%s); the rest goes as plain text", exc.message)
+            await _send_plain(bot, chat_id, remaining, markup, retries, paid_broadcast)
             return
+        index += 1
 
 
-async def _send_plain(context: BotContext, chat_id: int, reply: Reply) -> None:
-    chunks = chunk_text(render_plain(reply), TELEGRAM_TEXT_LIMIT)
-    for index, chunk in enumerate(chunks):
-        await context.bot.send_message(
+async def _send_plain(
+    bot: ExtBot[None],
+    chat_id: int,
+    pieces: list[Piece],
+    markup: InlineKeyboardMarkup | None,
+    retries: int,
+    paid_broadcast: bool,
+) -> None:
+    plain = [Piece(p.visible, p.visible) for p in pieces]
+    groups = pack_groups(fit(plain, TELEGRAM_TEXT_LIMIT), TELEGRAM_TEXT_LIMIT)
+    for index, group in enumerate(groups):
+        last = index == len(groups) - 1
+        await _send(
+            bot,
             chat_id,
-            chunk,
-            reply_markup=keyboard(reply) if index == len(chunks) - 1 else None,
-            link_preview_options=_NO_PREVIEW,
+            "\n".join(p.markup for p in group),
+            None,
+            markup if last else None,
+            retries,
+            paid_broadcast,
         )
+
+
+async def _send(
+    bot: ExtBot[None],
+    chat_id: int,
+    text: str,
+    parse_mode: str | None,
+    markup: InlineKeyboardMarkup | None,
+    retries: int,
+    paid_broadcast: bool,
+) -> None:
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(safe_to_retry),
+        wait=wait_random_exponential(multiplier=0.5, max=8),
+        stop=stop_after_attempt(retries),
+        reraise=True,
+    ):
+        with attempt:
+            await bot.send_message(
+                chat_id,
+                text,
+                parse_mode=parse_mode,
+                reply_markup=markup,
+                link_preview_options=_NO_PREVIEW,
+                allow_paid_broadcast=paid_broadcast or None,
+            )

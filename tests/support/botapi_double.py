@@ -49,6 +49,8 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -1723,6 +1725,40 @@ class BotApiDouble:
             )
             return query_id
 
+    def webhook(self) -> tuple[str, str]:
+        """The URL and secret token the bot registered with setWebhook ("" when none)."""
+        with self._cond:
+            return self._webhook_url, getattr(self, "_webhook_secret", "")
+
+    def deliver_webhook(
+        self, target: str, raw: Mapping[str, Any], *, secret: str | None = None
+    ) -> int:
+        """POSTs one update to ``target`` as Telegram does, with the registered secret token
+        in X-Telegram-Bot-Api-Secret-Token (or ``secret`` to impersonate a forger); returns
+        the HTTP status. ``target`` stands for the public URL behind a TLS-terminating proxy.
+        """
+        update = copy.deepcopy(dict(raw))
+        with self._cond:
+            self._last_update_id += 1
+            update.setdefault("update_id", self._last_update_id)
+            for value in update.values():
+                if isinstance(value, dict):
+                    self._register_payload(value)
+            registered = getattr(self, "_webhook_secret", "")
+        headers = {"Content-Type": "application/json"}
+        token = registered if secret is None else secret
+        if token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        request = urllib.request.Request(
+            target, data=json.dumps(update).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            error.close()
+            return int(error.code)
+
     def send_update(self, raw: Mapping[str, Any]) -> JSON:
         """Enqueues an arbitrary update (``update_id`` is assigned when missing); returns a copy.
 
@@ -2202,6 +2238,7 @@ class BotApiDouble:
         if url and not url.lower().startswith("https://"):
             raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self._webhook_url = url
+        self._webhook_secret = _opt_str(params, "secret_token") or ""
         if params.get("drop_pending_updates") is True:
             self._updates.clear()
         return True

@@ -1,20 +1,27 @@
-"""Raw Telegram update payloads for :meth:`BotApiDouble.send_update`.
+"""Raw Telegram update payloads for :meth:`BotApiDouble.send_update`, and presses it cannot make.
 
 Shapes follow the Bot API reference (https://core.telegram.org/bots/api#update): only the
-required fields of each object are filled in, so that python-telegram-bot parses them exactly as
-it would parse what Telegram sends. Builders return plain JSON dicts; nothing here talks HTTP.
+required fields of each object are filled in, so python-telegram-bot parses them exactly as it
+parses what Telegram sends. Builders return plain JSON dicts and talk no HTTP, except the two
+``*_press`` helpers at the end, which enqueue callback queries the double's public API cannot
+express (a press on an inaccessible message, a press answered too late).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
-from tests.support.botapi_double import BotApiDouble
+from tests.support.botapi_double import BotApiDouble, _Query, utf16_len
 
 JSON = dict[str, Any]
 _file_ids = itertools.count(1)
+# Far above the double's per-chat counters, so a raw message id never collides with one.
+_message_ids = itertools.count(500_000)
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
+_MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}(?!\w)")
 
 
 def user(user_id: int, language_code: str | None = "en", first_name: str = "Test") -> JSON:
@@ -30,6 +37,30 @@ def chat(chat_id: int, chat_type: str = "private", title: str = "Test Group") ->
     if chat_type == "private":
         return {"id": chat_id, "type": "private", "first_name": "Test"}
     return {"id": chat_id, "type": chat_type, "title": title}
+
+
+# ---- message contents (merged into a Message) ----------------------------------------------
+
+
+def text(value: str) -> JSON:
+    """Text with the entities Telegram detects: a leading bot command and @mentions."""
+    content: JSON = {"text": value}
+    entities = []
+    command = _COMMAND.match(value)
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": command.end()})
+    for mention in _MENTION.finditer(value):
+        start, end = mention.span()
+        entities.append(
+            {
+                "type": "mention",
+                "offset": utf16_len(value[:start]),
+                "length": utf16_len(value[start:end]),
+            }
+        )
+    if entities:
+        content["entities"] = entities
+    return content
 
 
 def _file(prefix: str) -> JSON:
@@ -72,26 +103,25 @@ def contact() -> JSON:
 
 
 def document(file_name: str = "report.pdf") -> JSON:
-    return {
-        "document": {**_file("doc"), "file_name": file_name, "mime_type": "application/pdf"}
-    }
+    return {"document": {**_file("doc"), "file_name": file_name, "mime_type": "application/pdf"}}
 
 
 def dice() -> JSON:
     return {"dice": {"emoji": "🎲", "value": 4}}
 
 
-def message(
-    double: BotApiDouble,
-    chat_payload: JSON,
-    sender: JSON | None,
-    content: JSON,
-    *,
-    message_id: int | None = None,
-) -> JSON:
-    """A ``Message`` in a chat; ``sender`` None makes a channel post (``sender_chat``)."""
+def new_members(member: JSON) -> JSON:
+    """The service message a group shows when someone joins."""
+    return {"new_chat_members": [member]}
+
+
+# ---- messages and other updates ------------------------------------------------------------
+
+
+def message(chat_payload: JSON, sender: JSON | None, content: JSON) -> JSON:
+    """A ``Message``; ``sender`` None makes a channel post, signed by the chat itself."""
     payload: JSON = {
-        "message_id": message_id if message_id is not None else next_message_id(double),
+        "message_id": next(_message_ids),
         "date": int(time.time()),
         "chat": chat_payload,
     }
@@ -103,18 +133,10 @@ def message(
     return payload
 
 
-def edited(original: JSON, text: str) -> JSON:
+def edited(original: JSON, new_text: str) -> JSON:
     """The same message with new text and an ``edit_date``, as in ``edited_message``."""
-    return {**original, "text": text, "edit_date": int(time.time()) + 1}
-
-
-_message_ids = itertools.count(500_000)
-
-
-def next_message_id(double: BotApiDouble) -> int:
-    """A message id far above the double's per-chat counters, so it never collides."""
-    del double  # one counter for the whole run is enough
-    return next(_message_ids)
+    payload = {k: v for k, v in original.items() if k != "entities"}
+    return {**payload, **text(new_text), "edit_date": int(time.time()) + 1}
 
 
 def reaction(chat_payload: JSON, sender: JSON, message_id: int) -> JSON:
@@ -130,41 +152,71 @@ def reaction(chat_payload: JSON, sender: JSON, message_id: int) -> JSON:
 
 
 def my_chat_member(chat_payload: JSON, sender: JSON, bot: JSON, status: str) -> JSON:
-    """A ``my_chat_member`` payload: the bot's status in the chat changed to ``status``."""
+    """A ``my_chat_member`` payload: the bot's status in the chat became ``status``."""
+    new_member: JSON = {"user": bot, "status": status}
+    if status == "kicked":
+        new_member["until_date"] = 0
     return {
         "chat": chat_payload,
         "from": sender,
         "date": int(time.time()),
         "old_chat_member": {"user": bot, "status": "member"},
-        "new_chat_member": {"user": bot, "status": status}
-        | ({"until_date": 0} if status == "kicked" else {}),
+        "new_chat_member": new_member,
     }
 
 
-def callback_on_inaccessible_message(
+# ---- button presses the double's public API cannot make ------------------------------------
+# Both reach into the double's query records under its lock, so the bot cannot poll the update
+# before the record is ready.
+
+
+def inaccessible_press(
     double: BotApiDouble, sender: JSON, chat_payload: JSON, message_id: int, data: str
 ) -> str:
-    """Enqueues a button press on a message Telegram no longer shows the bot; returns its id.
+    """Enqueues a press on a message Telegram no longer shows the bot; returns the query id.
 
-    Telegram sends such a message as ``InaccessibleMessage`` (``date`` 0, only chat and id)
-    when the pressed message is older than 48 hours. :meth:`BotApiDouble.press_button` only
-    presses live messages, so the query is registered with the double here (it has no public
-    hook for that), which lets the bot answer it like any other.
+    Telegram sends such a message as ``InaccessibleMessage`` (``date`` 0, only chat and id),
+    e.g. when the pressed message is older than 48 hours.
     """
-    from tests.support.botapi_double import _Query  # the double's own query record
-
     with double._cond:
         query_id = str(next(double._query_ids))
         double._queries[query_id] = _Query(time.monotonic())
-    double.send_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": sender,
-                "message": {"chat": chat_payload, "message_id": message_id, "date": 0},
-                "chat_instance": str(abs(chat_payload["id"]) * 7919 % 10**12),
-                "data": data,
+        double.send_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": sender,
+                    "message": {"chat": chat_payload, "message_id": message_id, "date": 0},
+                    "chat_instance": str(abs(chat_payload["id"]) * 7919 % 10**12),
+                    "data": data,
+                }
             }
-        }
-    )
+        )
+    return query_id
+
+
+def expired_press(
+    double: BotApiDouble,
+    user_id: int,
+    message_id: int,
+    data: str,
+    *,
+    chat_id: int | None = None,
+    language_code: str | None = "en",
+) -> str:
+    """A press that reaches the bot after Telegram stopped accepting an answer to it.
+
+    That is what a bot sees for presses made while it was down: answerCallbackQuery then
+    fails with "query is too old".
+    """
+    with double._cond:
+        query_id = double.press_button(
+            user_id,
+            message_id,
+            data,
+            chat_id=chat_id,
+            language_code=language_code,
+            strict=False,
+        )
+        double._queries[query_id].created -= double.callback_query_timeout + 60
     return query_id

@@ -1,0 +1,115 @@
+"""/healthz, /readyz and /metrics on BOT_HTTP_PORT, served by tornado on the bot's event loop.
+
+tornado is already here: python-telegram-bot's webhook server is built on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from telegram.error import TelegramError
+from telegram.request import HTTPXRequest
+from tornado.httpserver import HTTPServer
+from tornado.web import Application, RequestHandler
+
+READY_WITHIN = 600.0  # seconds since the last answer from Telegram
+
+
+class TrackingRequest(HTTPXRequest):
+    """Remembers when Telegram last answered, and counts its flood-control answers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_answer = 0.0
+        self.flood_answers = 0
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(*args, **kwargs)
+        if status < 500:
+            self.last_answer = time.monotonic()
+        if status == 429:
+            self.flood_answers += 1
+        return status, payload
+
+
+class _Health(RequestHandler):
+    def get(self) -> None:
+        self.write("ok\n")
+
+
+class _Ready(RequestHandler):
+    def initialize(self, bot_app: Any) -> None:
+        self.application_ = bot_app
+
+    async def get(self) -> None:
+        problems = await readiness_problems(self.application_)
+        if problems:
+            self.set_status(503)
+        self.write({"ready": not problems, "problems": problems})
+
+
+class _Metrics(RequestHandler):
+    def initialize(self, bot_app: Any) -> None:
+        self.application_ = bot_app
+
+    def get(self) -> None:
+        services = self.application_.bot_data.services
+        if services is None:
+            self.set_status(503)
+            return
+        subs = services.subscriptions.all()
+        active = sum(s.active and not s.paused for s in subs)
+        services.stats.subscribers.labels("active").set(active)
+        services.stats.subscribers.labels("paused").set(sum(s.paused for s in subs))
+        services.stats.subscribers.labels("inactive").set(sum(not s.active for s in subs))
+        bot = self.application_.bot
+        seen = sum(
+            r.flood_answers
+            for r in (bot.request, getattr(self.application_.updater, "bot", bot).request)
+            if isinstance(r, TrackingRequest)
+        )
+        stats = services.stats
+        stats.rate_limit_waits.inc(max(0, seen - stats.counts["rate_limit_waits_seen"]))
+        stats.counts["rate_limit_waits_seen"] = max(seen, stats.counts["rate_limit_waits_seen"])
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.write(generate_latest(services.stats.registry))
+
+
+async def readiness_problems(application: Any) -> list[str]:
+    """Empty when content is loaded, the store is open, the scheduler runs and Telegram answers."""
+    problems = []
+    services = application.bot_data.services
+    if services is None:
+        return ["services are not open"]
+    if not services.library.facts:
+        problems.append("no content loaded")
+    job_queue = application.job_queue
+    if job_queue is None or not job_queue.scheduler.running:
+        problems.append("scheduler is not running")
+    request = application.bot.request
+    fresh = isinstance(request, TrackingRequest) and (
+        time.monotonic() - request.last_answer < READY_WITHIN
+    )
+    if not fresh:
+        # Quiet bots make no calls for a while: one getMe tells whether Telegram answers now.
+        try:
+            await asyncio.wait_for(application.bot.get_me(), timeout=5)
+        except (TelegramError, TimeoutError):
+            problems.append("no answer from Telegram")
+    return problems
+
+
+def start_health_server(application: Any, listen: str, port: int) -> HTTPServer:
+    app = Application(
+        [
+            (r"/healthz", _Health),
+            (r"/readyz", _Ready, {"bot_app": application}),
+            (r"/metrics", _Metrics, {"bot_app": application}),
+        ]
+    )
+    server = HTTPServer(app)
+    server.listen(port, address=listen)
+    return server
