@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Update
-from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.chat import Who
@@ -117,20 +117,44 @@ async def lang(update: Update, context: BotContext) -> None:
     await send_reply(context, _chat_id(update), reply)
 
 
+async def may_manage_digest(update: Update, context: BotContext) -> bool:
+    """In a group only its administrators change the group's digest; they are told why not."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or chat.type == ChatType.PRIVATE:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as exc:
+        log.info("could not check group membership: %s", exc.message)
+        return False
+    if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+        return True
+    tr = context.services.conversation.translator_for(who_of(update))
+    text = tr.gettext("Only this group's administrators can change its daily digest.")
+    await send_reply(context, chat.id, Reply(tr.lang, (Block("text", text),)))
+    return False
+
+
 async def subscribe(update: Update, context: BotContext) -> None:
     """Subscribe to the daily digest: a menu, or a time and zone given at once."""
+    if not await may_manage_digest(update, context):
+        return
     reply = context.services.conversation.subscribe(who_of_chat(update), _argument(context))
     await send_reply(context, _chat_id(update), reply)
 
 
 async def settings(update: Update, context: BotContext) -> None:
     """Show the subscription with buttons to change it."""
+    if not await may_manage_digest(update, context):
+        return
     reply = context.services.conversation.settings(who_of_chat(update))
     await send_reply(context, _chat_id(update), reply)
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
     """Ask for confirmation before stopping the digest."""
+    if not await may_manage_digest(update, context):
+        return
     reply = context.services.conversation.unsubscribe(who_of_chat(update))
     await send_reply(context, _chat_id(update), reply)
 
@@ -222,6 +246,9 @@ async def button(update: Update, context: BotContext) -> None:
         await _broadcast_button(update, context, answer, ident)
         return
     chat_id = query.message.chat.id if query.message else query.from_user.id
+    digest_button = (query.data or "").split(":")[1:2] in (["subt"], ["subz"], ["set"], ["unsub"])
+    if digest_button and not await may_manage_digest(update, context):
+        return
     who = who_of(update)
     reply = context.services.conversation.action(
         Who(who.user_id, who.language_code, chat_id), query.data

@@ -118,3 +118,56 @@ async def test_flood_control_retry_after_is_honoured(
     waited = (dt.datetime.now(dt.UTC) - started).total_seconds()
     assert waited >= 0.9, "the bot waited as Telegram asked before retrying"
     assert len(double.messages(9)) == 2
+
+
+async def test_only_group_administrators_manage_the_group_digest(
+    double: BotApiDouble, bot: tuple[BotApplication, Clock]
+) -> None:
+    app, _ = bot
+    admins = {501}
+
+    def member(params: dict[str, object]) -> dict[str, object]:
+        user_id = int(str(params["user_id"]))
+        status = "administrator" if user_id in admins else "member"
+        user = {"id": user_id, "is_bot": False, "first_name": "M"}
+        if status == "administrator":
+            return {
+                "status": status,
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": True,
+                "can_edit_stories": True,
+                "can_delete_stories": True,
+            }
+        return {"status": status, "user": user}
+
+    double.register_method("getChatMember", member)
+    double.send_text(
+        502,
+        "/subscribe 07:30@" + double.bot_username,
+        chat_id=-900,
+        chat_type="group",
+        language_code="en",
+    )
+    [refused] = await double.await_messages(-900, 1)
+    assert "Only this group's administrators" in refused.plain_text
+    services = app.bot_data.services
+    assert services is not None and services.subscriptions.get(-900) is None
+    double.send_text(
+        501,
+        f"/subscribe@{double.bot_username} 07:30",
+        chat_id=-900,
+        chat_type="group",
+        language_code="en",
+    )
+    messages = await double.await_messages(-900, 2)
+    assert "Subscribed" in messages[-1].plain_text
+    assert services.subscriptions.get(-900) is not None
