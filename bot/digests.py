@@ -2,9 +2,10 @@
 
 One sweep runs every minute (see docs/DIGESTS.md for why a sweep rather than one job per
 subscriber). For each subscriber due now it writes ``sending`` to the ledger, sends, then writes
-the outcome. After a kill -9 and restart, ``sending`` entries are sent again: the window for a
-duplicate is a send that Telegram accepted in the few milliseconds before the kill and before
-the outcome reached the journal; a miss is not possible.
+the outcome, and after each message of a multi-part digest, how many parts went out. After a
+kill -9 and restart, ``sending`` entries are resumed after their last journaled part: the window
+for a duplicate is one message that Telegram accepted in the few milliseconds before the kill
+and before the journal heard of it; a miss is not possible.
 
 The other window is the network's: a timeout or a reset after Telegram accepted a message looks
 exactly like one before it, and such failures are retried (as Telegram's own advice is), so in
@@ -34,9 +35,20 @@ Outcome = Literal["sent", "blocked", "failed"]
 
 
 class Sender(Protocol):
-    """Delivers one reply to one chat; the Telegram adapter implements it."""
+    """Delivers one reply to one chat; the Telegram adapter implements it.
 
-    async def send(self, chat_id: int, reply: Reply) -> Outcome: ...
+    A reply may take several messages: ``skip`` leaves out the first ones (already delivered
+    before a crash) and ``on_part`` is told, after each message, how many have gone out.
+    """
+
+    async def send(
+        self,
+        chat_id: int,
+        reply: Reply,
+        *,
+        skip: int = 0,
+        on_part: Callable[[int], None] | None = None,
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -157,10 +169,19 @@ async def deliver_once(
     reply: Reply,
     now: dt.datetime,
 ) -> str:
-    """Write the intent, send, write the outcome; see the module docstring for the crash window."""
-    ledger.record(chat_id, key, SENDING, now)
+    """Write the intent, send, write the outcome; see the module docstring for the crash window.
+
+    Each message of a multi-part reply is journaled as it goes out, so a restart resumes after
+    the last delivered part instead of sending the first ones again.
+    """
+    done = ledger.parts_sent(chat_id, key)
+    ledger.record(chat_id, key, SENDING, now, parts=done)
+
+    def progress(parts: int) -> None:
+        ledger.record(chat_id, key, SENDING, now, parts=parts)
+
     try:
-        outcome: str = await sender.send(chat_id, reply)
+        outcome: str = await sender.send(chat_id, reply, skip=done, on_part=progress)
     except Exception:
         log.exception("delivery to one chat failed; the others go on")
         outcome = "failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,14 @@ class RecordingSender:
         self.outcomes = outcomes or {}
         self.sent: list[tuple[int, str]] = []
 
-    async def send(self, chat_id: int, reply: Reply) -> Outcome:
+    async def send(
+        self,
+        chat_id: int,
+        reply: Reply,
+        *,
+        skip: int = 0,
+        on_part: Callable[[int], None] | None = None,
+    ) -> Outcome:
         outcome = self.outcomes.get(chat_id, "sent")
         if outcome == "sent":
             self.sent.append((chat_id, render_plain(reply)))

@@ -36,6 +36,7 @@ class Entry:
     local_date: dt.date
     status: str
     at: dt.datetime
+    parts: int = 0  # messages of a "sending" delivery that Telegram has accepted
 
 
 class Ledger:
@@ -80,13 +81,17 @@ class Ledger:
         return self.status(chat_id, local_date) in FINAL
 
     def last_sent(self, chat_id: int) -> dt.datetime | None:
-        sent = [
-            e.at for e in self._entries.values() if e.chat_id == chat_id and e.status == "sent"
-        ]
-        return max(sent, default=None)
+        return self._last_sent.get(chat_id)
 
-    def record(self, chat_id: int, local_date: dt.date, status: str, at: dt.datetime) -> None:
-        entry = Entry(chat_id, local_date, status, at)
+    def parts_sent(self, chat_id: int, local_date: dt.date) -> int:
+        """How many messages of an unfinished multi-part delivery already went out."""
+        entry = self._entries.get((chat_id, local_date.isoformat()))
+        return entry.parts if entry is not None and entry.status == SENDING else 0
+
+    def record(
+        self, chat_id: int, local_date: dt.date, status: str, at: dt.datetime, parts: int = 0
+    ) -> None:
+        entry = Entry(chat_id, local_date, status, at, parts)
         line = json.dumps(_doc(entry), separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
         self._remember(entry)
@@ -127,6 +132,7 @@ def _doc(entry: Entry) -> dict[str, Any]:
         "date": entry.local_date.isoformat(),
         "status": entry.status,
         "at": entry.at.isoformat(),
+        **({"parts": entry.parts} if entry.parts else {}),
     }
 
 
@@ -136,4 +142,5 @@ def _entry(doc: dict[str, Any]) -> Entry:
         dt.date.fromisoformat(doc["date"]),
         str(doc["status"]),
         dt.datetime.fromisoformat(doc["at"]),
+        int(doc.get("parts", 0)),
     )

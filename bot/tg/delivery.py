@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
@@ -23,9 +24,24 @@ class TelegramSender:
         self._bot = bot
         self._paid = paid_broadcast
 
-    async def send(self, chat_id: int, reply: Reply) -> Outcome:
+    async def send(
+        self,
+        chat_id: int,
+        reply: Reply,
+        *,
+        skip: int = 0,
+        on_part: Callable[[int], None] | None = None,
+    ) -> Outcome:
         try:
-            await deliver(self._bot, chat_id, reply, retries=3, paid_broadcast=self._paid)
+            await deliver(
+                self._bot,
+                chat_id,
+                reply,
+                retries=3,
+                paid_broadcast=self._paid,
+                skip=skip,
+                on_part=on_part,
+            )
         except Forbidden as exc:
             log.info("digest refused, subscriber set inactive: %s", exc.message)
             return "blocked"

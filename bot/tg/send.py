@@ -8,6 +8,7 @@ shorter or as plain text: what was delivered is never delivered twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -47,11 +48,14 @@ async def deliver(
     *,
     retries: int = 1,
     paid_broadcast: bool = False,
+    skip: int = 0,
+    on_part: Callable[[int], None] | None = None,
 ) -> None:
-    """Send every part of ``reply``; the keyboard goes under the last part."""
+    """Send every part of ``reply`` after the first ``skip``; the keyboard goes under the last
+    part; ``on_part(n)`` is called once the first n parts are delivered."""
     markup = keyboard(reply)
     groups = pack_groups(fit(reply_pieces(reply), TELEGRAM_TEXT_LIMIT), TELEGRAM_TEXT_LIMIT)
-    index, limit = 0, TELEGRAM_TEXT_LIMIT
+    index, limit = min(skip, len(groups)), TELEGRAM_TEXT_LIMIT
     while index < len(groups):
         group = groups[index]
         last = index == len(groups) - 1
@@ -80,6 +84,8 @@ async def deliver(
             await _send_plain(bot, chat_id, remaining, markup, retries, paid_broadcast)
             return
         index += 1
+        if on_part is not None:
+            on_part(index)
 
 
 async def _send_plain(

@@ -159,6 +159,23 @@ def digest_counts(double: BotApiDouble, chat_ids: Iterable[int]) -> dict[int, in
     }
 
 
+def journal_parts(data_dir: Path) -> dict[int, int | None]:
+    """Per chat, the parts of its digest the journal knows were delivered (None: all of it)."""
+    parts: dict[int, int | None] = {}
+    try:
+        lines = (data_dir / JOURNAL_FILE).read_bytes().splitlines()
+    except FileNotFoundError:
+        return parts
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            chat = int(entry["chat"])
+            parts[chat] = None if entry["status"] == "sent" else int(entry.get("parts", 0))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return parts
+
+
 def journal_statuses(data_dir: Path) -> dict[int, str]:
     """The latest status per chat in the delivery journal, read as a restarted bot replays it.
 
