@@ -68,7 +68,7 @@ from tests.support.seed import (
 FAST_FIRST_CHAT = 1001
 SLOW_FIRST_CHAT = 200_001
 CEILING_FIRST_CHAT = 900_001
-# 64 is DigestService's default concurrency, so the bot keeps up to 64 requests in flight.
+# DigestService keeps up to its `concurrency` (default 8) requests in flight.
 CEILING_CONNECTIONS = (4, 16, 64)
 
 

@@ -335,6 +335,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used (not idle, not iowait), /proc/stat."""
+    fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler(threading.Thread):
     """VmRSS of the bot every second, with the number of updates handled at that moment."""
 
@@ -513,12 +520,15 @@ def soak(args: argparse.Namespace) -> int:
                 driver = Driver(double, args.users, args.updates, questions, args.seed)
                 sampler = RssSampler(bot.pid, lambda: driver.handled)
                 bot_cpu0, own_cpu0 = _cpu_seconds(bot.pid), time.process_time()
+                busy0, load_started = _machine_busy_seconds(), time.monotonic()
                 sampler.start()
                 driver.run(rate, progress)
                 sampler.stop()
                 load_end = time.monotonic()
                 bot_cpu = _cpu_seconds(bot.pid) - bot_cpu0
                 own_cpu = time.process_time() - own_cpu0
+                others = _machine_busy_seconds() - busy0 - bot_cpu - own_cpu
+                others_share = max(0.0, others) / (load_end - load_started)
                 peak = _proc_status(bot.pid, "VmHWM") or 0
                 metrics = bot.metrics()
             finally:
@@ -678,7 +688,9 @@ def soak(args: argparse.Namespace) -> int:
             "CPU",
             f"{bot_cpu / max(load_seconds, 1e-9):.0%} bot",
             f"of one core during the load ({bot_cpu / max(driver.handled, 1) * 1000:.2f} ms "
-            f"per update); double + driver {own_cpu / max(load_seconds, 1e-9):.0%}",
+            f"per update); double + driver {own_cpu / max(load_seconds, 1e-9):.0%}; "
+            f"other processes {others_share:.0%}"
+            + (" (busy machine: figures disturbed)" if others_share > 0.1 else ""),
         ),
         (
             "flood control",

@@ -67,7 +67,7 @@ class DigestService:
         ledger: Ledger,
         *,
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
-        concurrency: int = 64,
+        concurrency: int = 8,
         stats: Stats | None = None,
     ) -> None:
         self._stats = stats or Stats()
@@ -77,6 +77,11 @@ class DigestService:
         self._catch_up = catch_up
         self._concurrency = concurrency
         self._lock = asyncio.Lock()
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        """Shutting down: sends in flight finish, no new one starts (those stay due)."""
+        self._stopping = True
 
     def with_last_sent(self, sub: Subscription) -> Subscription:
         last = self._ledger.last_sent(sub.chat_id)
@@ -113,6 +118,10 @@ class DigestService:
 
             async def deliver(sub: Subscription, local_date: dt.date) -> None:
                 async with gate:
+                    if self._stopping:
+                        # Not in the ledger, so still due: the next start sends it.
+                        counts["deferred"] += 1
+                        return
                     counts[await self._deliver(sender, sub, local_date, now)] += 1
 
             await asyncio.gather(*(deliver(sub, day) for sub, day in due))
@@ -149,6 +158,9 @@ class DigestService:
                 counts["already"] += 1
                 return
             async with gate:
+                if self._stopping:
+                    counts["deferred"] += 1
+                    return
                 reply = Reply(sub.lang, (Block("text", text),))
                 outcome = await deliver_once(sender, ledger, sub.chat_id, day, reply, now)
             if outcome == "blocked":

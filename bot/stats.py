@@ -23,6 +23,7 @@ _EVENTS = {
     "digest_skipped": ("digests", "skipped"),
     "digest_blocked": ("digests", "blocked"),
     "digest_empty": ("digests", "empty"),
+    "digest_deferred": ("digests", "deferred"),
 }
 
 

@@ -18,6 +18,7 @@ class BotData:
         self.settings: Settings | None = None
         self.services: Services | None = None
         self.health: HTTPServer | None = None
+        self.own_signals = False  # run() handles SIGTERM itself (see app._handle_stop_signals)
 
     def require_settings(self) -> Settings:
         if self.settings is None:
