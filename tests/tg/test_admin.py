@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.tg.app import BotApplication, build_application
-from tests.conftest import CONTENT
+from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble
+from tests.tg.conftest import polling, settings_for
 
 pytestmark = pytest.mark.e2e
 ADMIN = 4000
 
 
 @pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
-
-
-@pytest.fixture
 async def bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    settings = Settings(
-        telegram_token=double.token,
-        telegram_api_base_url=double.base_url,
-        data_dir=tmp_path / "data",
-        content_dir=CONTENT,
-        admin_ids=frozenset({ADMIN}),
-    )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None and app.updater is not None
-    await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
+    settings = settings_for(double, tmp_path / "data", admin_ids=frozenset({ADMIN}))
+    async with polling(settings) as app:
+        yield app
 
 
 async def test_non_admins_get_the_unknown_command_reply(

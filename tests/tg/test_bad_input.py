@@ -33,13 +33,11 @@ from typing import Any, Final, NamedTuple
 
 import pytest
 import pytest_asyncio
-from telegram import Update
 
-from bot.config import Settings
-from bot.tg.app import BotApplication, build_application
-from tests.conftest import CONTENT
+from bot.tg.app import BotApplication
 from tests.support import updates
 from tests.support.botapi_double import DEFAULT_BOT_USERNAME, BotApiDouble, Call, SentMessage
+from tests.tg.conftest import polling, settings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -607,30 +605,9 @@ async def running(
     double: BotApiDouble, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Running]:
     data_dir = tmp_path_factory.mktemp("bad-input") / "data"
-    settings = Settings(
-        telegram_token=double.token,
-        telegram_api_base_url=double.base_url,
-        data_dir=data_dir,
-        content_dir=CONTENT,
-    )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    services = app.bot_data.services
-    assert services is not None
-    services.clock = lambda: FROZEN_NOW
-    assert app.updater is not None
-    # As in production (run_polling): every update type, reactions and member changes too.
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    await app.start()
     assert double.bot_username == BOT, "commands with @suffixes address this name"
-    yield Running(double, app, data_dir)
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
+    async with polling(settings_for(double, data_dir), clock=lambda: FROZEN_NOW) as app:
+        yield Running(double, app, data_dir)
 
 
 _ids = itertools.count(10_000)

@@ -4,16 +4,15 @@ blocked users and flood control as Telegram reports them."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.tg.app import BotApplication, build_application
+from bot.tg.app import BotApplication
 from bot.tg.delivery import TelegramSender
-from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble
+from tests.tg.conftest import polling, settings_for
 
 pytestmark = pytest.mark.e2e
 SUBSCRIBED_AT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
@@ -29,36 +28,10 @@ class Clock:
 
 
 @pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
-
-
-@pytest.fixture
 async def bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[tuple[BotApplication, Clock]]:
-    settings = Settings(
-        telegram_token=double.token,
-        telegram_api_base_url=double.base_url,
-        data_dir=tmp_path / "data",
-        content_dir=CONTENT,
-    )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
     clock = Clock(SUBSCRIBED_AT)
-    services = app.bot_data.services
-    assert services is not None
-    services.clock = clock
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    yield app, clock
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
+    async with polling(settings_for(double, tmp_path / "data"), clock=clock) as app:
+        yield app, clock
 
 
 async def _sweep(app: BotApplication, now: dt.datetime) -> dict[str, int]:

@@ -10,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.tg.app import BotApplication, build_application
-from tests.conftest import CONTENT
+from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble
 from tests.support.llm_server import FakeLLMServer, Reply
+from tests.tg.conftest import polling, settings_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
 
 
 @pytest.fixture
@@ -35,28 +28,11 @@ def llm() -> Iterator[FakeLLMServer]:
 async def bot(
     double: BotApiDouble, llm: FakeLLMServer, tmp_path: Path
 ) -> AsyncIterator[BotApplication]:
-    settings = Settings(
-        telegram_token=double.token,
-        telegram_api_base_url=double.base_url,
-        data_dir=tmp_path / "data",
-        content_dir=CONTENT,
-        llm_base_url=llm.base_url,
-        llm_model="test",
-        llm_deadline=5.0,
+    settings = settings_for(
+        double, tmp_path / "data", llm_base_url=llm.base_url, llm_model="test", llm_deadline=5.0
     )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
+    async with polling(settings) as app:
+        yield app
 
 
 async def test_private_question_streams_drafts_then_one_final_message(
