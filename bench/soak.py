@@ -33,6 +33,7 @@ import argparse
 import collections
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -464,8 +465,8 @@ def percentile(sorted_values: Sequence[float], share: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, min(len(sorted_values), round(share * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def _ms(seconds: float) -> str:
@@ -511,11 +512,12 @@ def soak(args: argparse.Namespace) -> int:
     ):
         log_path = Path(tmp) / "bot.log"
         with log_path.open("w", encoding="utf-8") as log:
+            launched = time.monotonic()
             bot = BotProcess(double, Path(tmp) / "data", log, args.send_rate)
             sampler: RssSampler | None = None
             try:
                 bot.wait_polling(double)
-                startup = time.monotonic() - started
+                startup = time.monotonic() - launched
                 progress(f"bot polling after {startup:.1f} s (pid {bot.pid})")
                 driver = Driver(double, args.users, args.updates, questions, args.seed)
                 sampler = RssSampler(bot.pid, lambda: driver.handled)
@@ -585,7 +587,8 @@ def soak(args: argparse.Namespace) -> int:
             "layout",
             "2 processes",
             f"bot: `python -m bot run` (pid {bot.pid}, long polling, BOT_LOG_FORMAT=json); "
-            "Bot API double + load driver: this process",
+            "Bot API double + load driver: this process (the bot's RSS, CPU and latency "
+            "are its own)",
         ),
         (
             "machine",

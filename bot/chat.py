@@ -268,7 +268,10 @@ class Conversation:
             label = next(t.label.get(tr.lang) for t in library.topics if t.id == action.argument)
             text = tr.gettext("Ask me your question about {topic}.").format(topic=label)
             return Reply(tr.lang, (Block("text", text),))
-        return self._briefing(tr, action.argument)
+        if action.verb == "brief":
+            return self._briefing(tr, action.argument)
+        # Admin broadcast buttons are handled by the Telegram adapter, never here.
+        return self._stale(tr)
 
     def _stale(self, tr: Translator) -> Reply:
         text = tr.gettext("This button is no longer valid. Here are the topics again.")

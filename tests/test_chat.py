@@ -163,3 +163,8 @@ def test_dispatch_routes_console_lines(conversation: Conversation, library: Libr
         library.briefings["ipo"].headline.en
     )
     assert "/help" in render_plain(conversation.dispatch(EN, "/nope"))
+
+
+def test_an_admin_button_reaching_the_conversation_is_stale(conversation: Conversation) -> None:
+    """Broadcast confirmations are the adapter's; here they must not crash or brief."""
+    assert "no longer valid" in render_plain(conversation.action(EN, "v1:bc:yes:0123abcd"))
