@@ -211,6 +211,9 @@ class Conversation:
             return Reply(tr.lang, (Block("text", text),))
         self._prefs.set_lang(who.user_id, choice)
         tr = self.translator_for(who)
+        if self._subscribing is not None and who.chat == who.user_id:
+            # A private digest follows its reader's language; a group's stays the group's.
+            self._subscribing.follow_language(who.chat, tr)
         return Reply(
             tr.lang,
             (Block("text", tr.gettext("From now on I will write to you in English.")),),

@@ -125,6 +125,11 @@ class Subscribing:
         )
         return self._with_settings(tr, sub, (Block("text", text),))
 
+    def follow_language(self, chat_id: int, tr: Translator) -> None:
+        sub = self._store.get(chat_id)
+        if sub is not None and (sub.lang, sub.locale) != (tr.lang, tr.locale):
+            self._store.put(replace(sub, lang=tr.lang, locale=tr.locale))
+
     def reactivate(self, chat_id: int) -> None:
         """A user who blocked the bot and comes back with /start gets digests again."""
         sub = self._store.get(chat_id)

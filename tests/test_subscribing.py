@@ -111,3 +111,12 @@ def test_start_reactivates_a_blocked_subscriber(
     conversation.start(FR)
     sub = subs.get(10)
     assert sub is not None and sub.active
+
+
+def test_a_private_digest_follows_lang(chat: tuple[Conversation, SubscriptionStore]) -> None:
+    conversation, subs = chat
+    conversation.subscribe(FR, "07:30")
+    conversation.set_lang(FR, "en")
+    sub = subs.get(10)
+    assert sub is not None and sub.lang == "en"
+    assert "Language: English" in render_plain(conversation.settings(FR))
