@@ -81,7 +81,7 @@ class Hit:
 class SearchResult:
     hits: tuple[Hit, ...]
     found: bool
-    reason: str  # "ok", "empty", "foreign", "weak", "off-topic", "no-figure"
+    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
     topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining
 
 

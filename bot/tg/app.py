@@ -64,10 +64,14 @@ def build_application(
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
     # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric.
-    builder = builder.request(request or TrackingRequest(connection_pool_size=256))
-    builder = builder.get_updates_request(get_updates_request or TrackingRequest())
+    tracking = [TrackingRequest(connection_pool_size=256), TrackingRequest()]
+    builder = builder.request(request or tracking[0])
+    builder = builder.get_updates_request(get_updates_request or tracking[1])
     application: BotApplication = builder.build()
     application.bot_data.settings = settings
+    application.bot_data.tracking = [
+        t for t, given in zip(tracking, (request, get_updates_request), strict=True) if not given
+    ]
     _add_handlers(application)
     return application
 
@@ -117,6 +121,8 @@ async def _post_init(app: BotApplication) -> None:
     # The fact index and modules never change after this point: moving them out of the
     # collector's view takes 27-50 ms full-collection pauses off the tail latency (soak).
     gc.freeze()
+    for tracked in app.bot_data.tracking:
+        tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
     await publish_commands(app)
     schedule_digests(app)
     if app.bot_data.own_signals:

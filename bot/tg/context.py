@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.tg.health import TrackingRequest
 
 
 class BotData:
@@ -18,6 +21,7 @@ class BotData:
         self.settings: Settings | None = None
         self.services: Services | None = None
         self.health: HTTPServer | None = None
+        self.tracking: list[TrackingRequest] = []  # the requests build_application made
         self.own_signals = False  # run() handles SIGTERM itself (see app._handle_stop_signals)
 
     def require_settings(self) -> Settings:

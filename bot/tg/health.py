@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,19 +20,20 @@ READY_WITHIN = 600.0  # seconds since the last answer from Telegram
 
 
 class TrackingRequest(HTTPXRequest):
-    """Remembers when Telegram last answered, and counts its flood-control answers."""
+    """Remembers when Telegram last answered, and reports its flood-control answers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_answer = 0.0
-        self.flood_answers = 0
+        # Set once the metrics exist (post_init); requests are built before them.
+        self.on_flood: Callable[[], None] | None = None
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         status, payload = await super().do_request(*args, **kwargs)
         if status < 500:
             self.last_answer = time.monotonic()
-        if status == 429:
-            self.flood_answers += 1
+        if status == 429 and self.on_flood is not None:
+            self.on_flood()
         return status, payload
 
 
@@ -65,15 +67,6 @@ class _Metrics(RequestHandler):
         services.stats.subscribers.labels("active").set(active)
         services.stats.subscribers.labels("paused").set(sum(s.paused for s in subs))
         services.stats.subscribers.labels("inactive").set(sum(not s.active for s in subs))
-        bot = self.application_.bot
-        seen = sum(
-            r.flood_answers
-            for r in (bot.request, getattr(self.application_.updater, "bot", bot).request)
-            if isinstance(r, TrackingRequest)
-        )
-        stats = services.stats
-        stats.rate_limit_waits.inc(max(0, seen - stats.counts["rate_limit_waits_seen"]))
-        stats.counts["rate_limit_waits_seen"] = max(seen, stats.counts["rate_limit_waits_seen"])
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.write(generate_latest(services.stats.registry))
 

@@ -91,8 +91,17 @@ def test_health_readiness_and_metrics(double: BotApiDouble, tmp_path: Path) -> N
         double.send_text(3, "/start", language_code="fr")
         double.send_text(3, "Combien Microsoft a-t-il investi ?", language_code="fr")
         double.wait_for_messages(3, 2, timeout=20)
+        double.fail_next(
+            "sendMessage",
+            status=429,
+            retry_after=1,
+            description="Too Many Requests: retry after 1",
+        )
+        double.send_text(3, "/help", language_code="fr")
+        double.wait_for_messages(3, 3, timeout=20)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        assert 'partnerbrief_updates_total{type="message"} 2.0' in metrics
+        assert "partnerbrief_rate_limit_waits_total 1.0" in metrics, "each 429 counted once"
+        assert 'partnerbrief_updates_total{type="message"} 3.0' in metrics
         assert 'partnerbrief_answers_total{outcome="found"} 1.0' in metrics
         assert 'partnerbrief_subscribers{state="active"} 0.0' in metrics
         assert "partnerbrief_llm_seconds_bucket" in metrics
