@@ -35,6 +35,16 @@ def settings_for(double: BotApiDouble, data_dir: Path, **overrides: Any) -> Sett
     )
 
 
+class Clock:
+    """A clock the test sets: the services read the time from it."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
 @asynccontextmanager
 async def polling(
     settings: Settings,
@@ -42,6 +52,7 @@ async def polling(
     clock: Callable[[], dt.datetime] | None = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    poll_timeout: float = 1,
 ) -> AsyncIterator[BotApplication]:
     """The application as run_polling runs it (post_init included), stopped on exit."""
     app = build_application(settings, request=request, get_updates_request=get_updates_request)

@@ -48,12 +48,6 @@ HOLD = 120.0
 WAIT = 30.0  # generous for slow machines; only reached when something is wrong
 
 
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
-
-
 class BotProcess:
     """``python -m bot run`` on a data directory, its output kept in files (no pipe to fill)."""
 

@@ -12,19 +12,11 @@ import pytest
 from bot.tg.app import BotApplication
 from bot.tg.delivery import TelegramSender
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import polling, settings_for
+from tests.tg.conftest import Clock, polling, settings_for
 
 pytestmark = pytest.mark.e2e
 SUBSCRIBED_AT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 DELIVERY = dt.datetime(2026, 11, 27, 6, 30, 20, tzinfo=dt.UTC)  # 07:30:20 in Paris
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture

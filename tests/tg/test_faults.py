@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -23,12 +23,13 @@ from telegram.request import HTTPXRequest
 from bot.config import Settings
 from bot.domain import Block, Reply
 from bot.services import Services
-from bot.tg.app import BotApplication, build_application
+from bot.tg.app import BotApplication
 from bot.tg.context import BotContext
 from bot.tg.delivery import TelegramSender
 from bot.tg.send import send_reply
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble, Call, SentMessage, utf16_len
+from tests.tg.conftest import Clock, polling, settings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -58,14 +59,6 @@ SERVER_ERRORS = {
 _fresh_chats = count(900_001)
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @dataclass
 class Running:
     app: BotApplication
@@ -93,14 +86,11 @@ async def running_bot(double: BotApiDouble, data_dir: Path) -> AsyncIterator[Run
     The per-minute sweep job is removed so that each test decides when a sweep runs and at
     what time.
     """
-    settings = Settings(
-        telegram_token=double.token,
-        telegram_api_base_url=double.base_url,
-        data_dir=data_dir,
-        content_dir=CONTENT,
-    )
-    app = build_application(
+    settings = settings_for(double, data_dir)
+    clock = Clock(SUBSCRIBED_AT)
+    async with polling(
         settings,
+        clock=clock,
         request=HTTPXRequest(
             connection_pool_size=8,
             read_timeout=READ_TIMEOUT,
@@ -111,32 +101,12 @@ async def running_bot(double: BotApiDouble, data_dir: Path) -> AsyncIterator[Run
         get_updates_request=HTTPXRequest(
             read_timeout=READ_TIMEOUT, write_timeout=READ_TIMEOUT, connect_timeout=READ_TIMEOUT
         ),
-    )
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    clock = Clock(SUBSCRIBED_AT)
-    running = Running(app, double, clock, settings)
-    running.services.clock = clock
-    assert app.updater is not None and app.job_queue is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=POLL_TIMEOUT)
-    await app.start()
-    for job in app.job_queue.get_jobs_by_name("digest-sweep"):
-        job.schedule_removal()
-    try:
-        yield running
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
+        poll_timeout=POLL_TIMEOUT,
+    ) as app:
+        assert app.job_queue is not None
+        for job in app.job_queue.get_jobs_by_name("digest-sweep"):
+            job.schedule_removal()
+        yield Running(app, double, clock, settings)
 
 
 @pytest.fixture

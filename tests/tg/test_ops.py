@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,12 +24,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    with BotApiDouble() as running:
-        yield running
 
 
 def _start(double: BotApiDouble, data: Path, **env: str) -> subprocess.Popen[str]:
