@@ -72,6 +72,26 @@ def message(
     }
 
 
+def press(data: str, *, query_id: str, user: int, lang: str) -> dict[str, Any]:
+    """A button press on one of the bot's messages in a private chat."""
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": query_id,
+            "chat_instance": "c",
+            "data": data,
+            "from": {"id": user, "is_bot": False, "first_name": "T", "language_code": lang},
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": {"id": user, "type": "private"},
+                "from": BOT,
+                "text": "x",
+            },
+        },
+    }
+
+
 async def feed(app: BotApplication, raw: dict[str, Any]) -> None:
     """Process one update and wait for the handler tasks it started (block=False ones)."""
     await app.process_update(Update.de_json(raw, app.bot))
@@ -114,25 +134,7 @@ async def test_brief_topic_and_button(app: tuple[BotApplication, RecordingReques
     await feed(application, message("/brief bourse", lang="en"))
     text = request.sent()[-1]["text"]
     assert "<b>Sources</b>" in text and "[1]" in text
-    await feed(
-        application,
-        {
-            "update_id": next(_ids),
-            "callback_query": {
-                "id": "q1",
-                "chat_instance": "c",
-                "data": "v1:brief:revenue",
-                "from": {"id": 10, "is_bot": False, "first_name": "T", "language_code": "en"},
-                "message": {
-                    "message_id": 5,
-                    "date": 0,
-                    "chat": {"id": 10, "type": "private"},
-                    "from": BOT,
-                    "text": "x",
-                },
-            },
-        },
-    )
+    await feed(application, press("v1:brief:revenue", query_id="q1", user=10, lang="en"))
     assert request.sent("answerCallbackQuery")[-1]["callback_query_id"] == "q1"
     assert "revenue" in request.sent()[-1]["text"].lower()
 
@@ -141,25 +143,7 @@ async def test_forged_button_is_answered_and_explained(
     app: tuple[BotApplication, RecordingRequest],
 ) -> None:
     application, request = app
-    await feed(
-        application,
-        {
-            "update_id": next(_ids),
-            "callback_query": {
-                "id": "q2",
-                "chat_instance": "c",
-                "data": "v9:" + "z" * 61,
-                "from": {"id": 11, "is_bot": False, "first_name": "T", "language_code": "fr"},
-                "message": {
-                    "message_id": 5,
-                    "date": 0,
-                    "chat": {"id": 11, "type": "private"},
-                    "from": BOT,
-                    "text": "x",
-                },
-            },
-        },
-    )
+    await feed(application, press("v9:" + "z" * 61, query_id="q2", user=11, lang="fr"))
     assert request.sent("answerCallbackQuery")[-1]["callback_query_id"] == "q2"
     assert "plus valable" in request.sent()[-1]["text"]
 
@@ -295,23 +279,5 @@ async def test_ask_about_this_primes_the_next_question(
     await feed(application, message("/brief infrastructure", lang="en", user=21))
     rows = request.sent()[-1]["reply_markup"]["inline_keyboard"]
     assert rows[0][0]["callback_data"] == "v1:ask:infrastructure"
-    await feed(
-        application,
-        {
-            "update_id": next(_ids),
-            "callback_query": {
-                "id": "q9",
-                "chat_instance": "c",
-                "data": "v1:ask:infrastructure",
-                "from": {"id": 21, "is_bot": False, "first_name": "T", "language_code": "en"},
-                "message": {
-                    "message_id": 5,
-                    "date": 0,
-                    "chat": {"id": 21, "type": "private"},
-                    "from": BOT,
-                    "text": "x",
-                },
-            },
-        },
-    )
+    await feed(application, press("v1:ask:infrastructure", query_id="q9", user=21, lang="en"))
     assert "Ask me your question about Infrastructure" in request.sent()[-1]["text"]
