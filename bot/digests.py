@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -114,18 +115,8 @@ class DigestService:
                     counts["skipped"] += 1
                 else:
                     due.append((self.with_last_sent(sub), occurrence.local_date))
-            gate = asyncio.Semaphore(self._concurrency)
-
-            async def deliver(sub: Subscription, local_date: dt.date) -> None:
-                async with gate:
-                    if self._stopping:
-                        # Not in the ledger, so still due: the next start sends it.
-                        counts["deferred"] += 1
-                        return
-                    counts[await self._deliver(sender, sub, local_date, now)] += 1
-
-            await asyncio.gather(*(deliver(sub, day) for sub, day in due))
-            self._ledger.sync()
+            jobs = [(sub, day, functools.partial(self.compose, sub, now)) for sub, day in due]
+            await self._fan_out(sender, self._ledger, jobs, now, counts)
             report = SweepReport(dict(counts))
             for outcome, count in counts.items():
                 self._stats.add(f"digest_{outcome}", count)
@@ -133,44 +124,62 @@ class DigestService:
                 log.info("digest sweep: %s", report)
             return report
 
-    async def _deliver(
-        self, sender: Sender, sub: Subscription, local_date: dt.date, now: dt.datetime
-    ) -> str:
-        reply = self.compose(sub, now)
-        if reply is None:
-            self._ledger.record(sub.chat_id, local_date, "skipped", now)
-            return "empty"
-        outcome = await deliver_once(sender, self._ledger, sub.chat_id, local_date, reply, now)
-        if outcome == "blocked":
-            self._subscriptions.set_active(sub.chat_id, False)
-        return outcome
-
     async def broadcast(
         self, sender: Sender, ledger: Ledger, text: str, now: dt.datetime
     ) -> SweepReport:
         """An admin message to every active subscriber, through the same ledgered path."""
         counts: Counter[str] = Counter()
-        gate = asyncio.Semaphore(self._concurrency)
         day = now.date()
-
-        async def one(sub: Subscription) -> None:
+        jobs = []
+        for sub in self._subscriptions.all():
+            if not sub.active:
+                continue
             if ledger.is_final(sub.chat_id, day):
                 counts["already"] += 1
-                return
+                continue
+            reply = Reply(sub.lang, (Block("text", text),))
+            jobs.append((sub, day, _constant(reply)))
+        await self._fan_out(sender, ledger, jobs, now, counts)
+        return SweepReport(dict(counts))
+
+    async def _fan_out(
+        self,
+        sender: Sender,
+        ledger: Ledger,
+        jobs: Sequence[tuple[Subscription, dt.date, Callable[[], Reply | None]]],
+        now: dt.datetime,
+        counts: Counter[str],
+    ) -> None:
+        """Deliver each job, ``concurrency`` at a time; one failing chat never stops the others.
+
+        ``compose`` gives None when there is nothing to send (recorded as skipped, "empty").
+        """
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(
+            sub: Subscription, key: dt.date, compose: Callable[[], Reply | None]
+        ) -> None:
             async with gate:
                 if self._stopping:
+                    # Not in the ledger, so still due: the next start sends it.
                     counts["deferred"] += 1
                     return
-                reply = Reply(sub.lang, (Block("text", text),))
-                outcome = await deliver_once(sender, ledger, sub.chat_id, day, reply, now)
+                reply = compose()
+                if reply is None:
+                    ledger.record(sub.chat_id, key, "skipped", now)
+                    counts["empty"] += 1
+                    return
+                outcome = await deliver_once(sender, ledger, sub.chat_id, key, reply, now)
             if outcome == "blocked":
                 self._subscriptions.set_active(sub.chat_id, False)
             counts[outcome] += 1
 
-        subs = [s for s in self._subscriptions.all() if s.active]
-        await asyncio.gather(*(one(sub) for sub in subs))
+        await asyncio.gather(*(one(*job) for job in jobs))
         ledger.sync()
-        return SweepReport(dict(counts))
+
+
+def _constant(reply: Reply) -> Callable[[], Reply | None]:
+    return lambda: reply
 
 
 async def deliver_once(
