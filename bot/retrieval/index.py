@@ -292,9 +292,6 @@ class FactIndex:
         terms += self._stems.stem_all([w for w in tokens if w not in skip], lang)
         return terms
 
-    def _stem(self, word: str, lang: Lang) -> str:
-        return self._stems.stem(word, lang)
-
     def _explained(self, tokens: list[str]) -> set[str]:
         return {word for phrase, _ in self._explainer.find(tokens) for word in phrase}
 
@@ -307,7 +304,7 @@ class FactIndex:
         # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
         known = self._explained(tokens)
         corrected = [w if w in known else self._correct(w, lang) for w in content]
-        stems = [self._stem(w, lang) for w in corrected]
+        stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
         explained = self._explained(seen)
         unknown = tuple(
@@ -349,7 +346,11 @@ class FactIndex:
     def _correct(self, word: str, lang: Lang) -> str:
         """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
         # Four letters or fewer: one edit away from too many real words ("bold" -> "told").
-        if len(word) < 5 or word.isdigit() or self._stem(word, lang) in self._index[lang].vocab:
+        if (
+            len(word) < 5
+            or word.isdigit()
+            or self._stems.stem(word, lang) in self._index[lang].vocab
+        ):
             return word
         # One edit (a transposition counts as one) up to eight letters, two beyond: closer
         # than that, real words collide ("atteint" is not a typo of "attente").
