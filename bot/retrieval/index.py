@@ -11,15 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import logging
 import math
 import re
-import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 from babel import Locale
@@ -27,6 +26,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.domain import Fact, Figure, Lang, Library, Status
+from bot.retrieval.bm25 import CountsBM25
+from bot.retrieval.corpus import TermCounts, count_terms
 from bot.retrieval.lexicon import Lexicon
 from bot.retrieval.text import (
     PhraseMatcher,
@@ -104,16 +105,16 @@ class Query:
 class _LangIndex:
     """BM25 over one language's documents, plus what coverage needs: idf and term sets."""
 
-    def __init__(self, docs: list[list[str]], b: float) -> None:
-        self.bm25 = bm25s.BM25(b=b)
-        self.bm25.index(docs, show_progress=False)
+    def __init__(self, counts: TermCounts, b: float) -> None:
+        self.bm25 = CountsBM25(b=b)
+        self.bm25.index_counts(counts)
         self.vocab: dict[str, int] = self.bm25.vocab_dict
         # bm25s keeps one column of documents per term: its length is the document frequency.
         indptr = self.bm25.scores["indptr"]
         self._df = np.diff(indptr)
-        self._docs = docs
+        self._counts = counts
         self._terms: dict[int, frozenset[str]] = {}
-        self.size = len(docs)
+        self.size = counts.size
         self.unseen_idf = math.log(1 + (self.size + 0.5) / 0.5)
 
     def idf(self, term: str) -> float:
@@ -126,7 +127,7 @@ class _LangIndex:
         # Built on demand: coverage only ever looks at a question's few best facts.
         terms = self._terms.get(position)
         if terms is None:
-            terms = self._terms[position] = frozenset(self._docs[position])
+            terms = self._terms[position] = self._counts.doc_terms(position)
         return terms
 
     def scores(self, tokens: Iterable[str]) -> npt.NDArray[np.float64]:
@@ -147,11 +148,13 @@ class FactIndex:
         self._ids = list(library.facts)
         self._positions = {fact_id: i for i, fact_id in enumerate(self._ids)}
         facts = [library.facts[i] for i in self._ids]
-        self._build_matchers(facts)
-        self._build_signals(facts)
+        self._topic_labels = {topic.id: topic.label for topic in library.topics}
+        self._publisher_names: dict[tuple[str, str | None], str] = {}
         self._surface: dict[Lang, list[str]] = {}
         self._index: dict[Lang, _LangIndex] = {}
         with _no_gc():
+            self._build_matchers(facts)
+            self._build_signals(facts)
             for lang in ("fr", "en"):
                 self._build_language(facts, lang)
         lexicon_words = {
@@ -177,12 +180,17 @@ class FactIndex:
     # ---- indexing -------------------------------------------------------------------------
 
     def _build_language(self, facts: list[Fact], lang: Lang) -> None:
-        docs, surface = [], set()
-        for fact in facts:
-            tokens = words(fold(self._document(fact, lang)))
-            surface.update(tokens)
-            docs.append(self._analyze(tokens, lang))
-        self._index[lang] = _LangIndex(docs, self.thresholds.bm25_b)
+        skip, stems = self._skip[lang], self._stems
+
+        def word_terms(distinct: Sequence[str]) -> list[str | None]:
+            stemmed = stems.stem_all(distinct, lang)
+            return [None if w in skip else s for w, s in zip(distinct, stemmed, strict=True)]
+
+        counts = count_terms(
+            (self._document(fact, lang) for fact in facts), word_terms, self._term_matcher
+        )
+        surface = counts.surface
+        self._index[lang] = _LangIndex(counts, self.thresholds.bm25_b)
         self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
         self._covered_foreign |= {
             name for name in self.lexicon.foreign_entities if set(words(name)) <= surface
@@ -226,18 +234,24 @@ class FactIndex:
         """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
         self._topics = np.array([f.topic for f in facts])
         names = self._entity_names
-        fact_entities = [
-            frozenset(names.get(fold_name(e), fold_name(e)) for e in f.entities) for f in facts
-        ]
+        # Each spelling resolved once: the same companies recur across thousands of facts.
+        canonical = {
+            e: names.get(fold_name(e), fold_name(e)) for f in facts for e in set(f.entities)
+        }
+        fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)
-        self._number_positions = _inverted(frozenset(_figure_numbers(f)) for f in facts)
+        self._number_positions = _inverted(
+            frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
+            for f in facts
+        )
         kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
         self._kinds = kinds
-        self._kind_masks = {
-            kind: np.array([kind in k for k in kinds], dtype=bool)
-            for kind in _QUANTITY_KINDS | _TIME_KINDS
-        }
+        kind_positions = _inverted(kinds)
+        self._kind_masks = {}
+        for kind in _QUANTITY_KINDS | _TIME_KINDS:
+            mask = self._kind_masks[kind] = np.zeros(len(facts), dtype=bool)
+            mask[kind_positions.get(kind, _NONE)] = True
         # Among facts that answer equally well, the most recent development comes first.
         known = [_event_date(f, self.library) for f in facts]
         # An undated claim must not pass for news: it ranks as the oldest dated one.
@@ -266,31 +280,30 @@ class FactIndex:
                 names[alias] = fold(canonical)
         return names
 
+    def _publishers(self, source_id: str, attribution_id: str | None) -> str:
+        """The publishers' names a fact cites, joined; the same pairs recur across facts."""
+        key = (source_id, attribution_id)
+        names = self._publisher_names.get(key)
+        if names is None:
+            sources = self.library.sources
+            names = self._publisher_names[key] = " ".join(
+                sources[s].publisher for s in key if s is not None and s in sources
+            )
+        return names
+
     def _document(self, fact: Fact, lang: Lang) -> str:
-        publishers = [
-            self.library.sources[s].publisher
-            for s in (fact.source_id, fact.attribution_id)
-            if s is not None and s in self.library.sources
-        ]
         values = {f.name: _figure_words(f, lang) for f in fact.figures}
-        formatter = string.Formatter()
         parts = [
-            formatter.vformat(fact.text.get(lang), (), values),
+            fact.text.get(lang).format_map(values),
             " ".join(fact.entities),
-            " ".join(publishers),
+            self._publishers(fact.source_id, fact.attribution_id),
         ]
         if fact.caveat is not None:
-            parts.append(formatter.vformat(fact.caveat.get(lang), (), values))
-        topic = next((t for t in self.library.topics if t.id == fact.topic), None)
+            parts.append(fact.caveat.get(lang).format_map(values))
+        topic = self._topic_labels.get(fact.topic)
         if topic is not None:
-            parts.append(topic.label.get(lang))
+            parts.append(topic.get(lang))
         return " ".join(parts)
-
-    def _analyze(self, tokens: list[str], lang: Lang) -> list[str]:
-        skip = self._skip[lang]
-        terms = self._term_matcher.labels(tokens)
-        terms += self._stems.stem_all([w for w in tokens if w not in skip], lang)
-        return terms
 
     def _explained(self, tokens: list[str]) -> set[str]:
         return {word for phrase, _ in self._explainer.find(tokens) for word in phrase}
@@ -522,12 +535,18 @@ def _no_gc() -> Iterator[None]:
 def _inverted(
     per_fact: Iterable[frozenset[str] | frozenset[float]],
 ) -> dict[object, npt.NDArray[np.intp]]:
-    """Value -> positions of the facts that carry it."""
-    positions: dict[object, list[int]] = {}
-    for position, values in enumerate(per_fact):
-        for value in values:
-            positions.setdefault(value, []).append(position)
-    return {value: np.array(found, dtype=np.intp) for value, found in positions.items()}
+    """Value -> positions of the facts that carry it (sorted)."""
+    sets = list(per_fact)
+    values = list(itertools.chain.from_iterable(sets))
+    value_ids: dict[object, int] = {}
+    ids = np.fromiter(
+        (value_ids.setdefault(v, len(value_ids)) for v in values), dtype=np.intp, count=len(values)
+    )
+    positions = np.repeat(np.arange(len(sets), dtype=np.intp), [len(s) for s in sets])
+    # Grouped by value with one stable sort, so each group keeps the facts' order.
+    order = np.argsort(ids, kind="stable")
+    groups = np.split(positions[order], np.cumsum(np.bincount(ids, minlength=len(value_ids)))[:-1])
+    return dict(zip(value_ids, groups, strict=True))
 
 
 def _event_date(fact: Fact, library: Library) -> dt.date | None:
@@ -574,16 +593,16 @@ def _figure_words(figure: Figure, lang: Lang) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _figure_numbers(fact: Fact) -> Iterable[float]:
-    for figure in fact.figures:
-        value = figure.value
-        if figure.kind == "percent":
-            yield round(float(value) * 100, 6)
-        elif figure.kind in ("money", "count", "year"):
-            yield float(value)
-            if figure.kind == "money":
-                for scale in (1e9, 1e6):
-                    if float(value) >= scale:
-                        yield round(float(value) / scale, 6)
-        elif figure.kind in ("date", "month"):
-            yield float(str(value)[:4])
+def _figure_numbers(figure: Figure) -> tuple[float, ...]:
+    """The values a question could quote for this figure: 13e9 is also "13 (billion)"."""
+    value = figure.value
+    if figure.kind == "percent":
+        return (round(float(value) * 100, 6),)
+    if figure.kind == "money":
+        amount = float(value)
+        return (amount, *(round(amount / scale, 6) for scale in (1e9, 1e6) if amount >= scale))
+    if figure.kind in ("count", "year"):
+        return (float(value),)
+    if figure.kind in ("date", "month"):
+        return (float(str(value)[:4]),)
+    return ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache, lru_cache
 
 import Stemmer
@@ -125,6 +125,11 @@ class PhraseMatcher:
             if tokens:
                 self._by_first.setdefault(tokens[0], []).append((tokens, label))
         self._openings = frozenset(self._by_first)
+
+    def phrases(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """Every (folded words, label) pair, for matching over a whole corpus at once."""
+        for entries in self._by_first.values():
+            yield from entries
 
     def find(self, tokens: Sequence[str]) -> list[tuple[tuple[str, ...], str]]:
         # Set intersection in C first (it walks the tokens, not the thousands of phrases):
