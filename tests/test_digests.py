@@ -11,7 +11,7 @@ import pytest
 
 from bot.digest import compose_digest, quiet_digest
 from bot.digests import DigestService, Outcome
-from bot.domain import Library, Reply, Subscription
+from bot.domain import Lang, Library, Reply, Subscription
 from bot.i18n import translator
 from bot.render_text import render_plain
 from bot.store.ledger import Ledger
@@ -59,6 +59,45 @@ def test_nothing_new_gives_none_or_a_short_note(library: Library) -> None:
         Reply("en", tuple(quiet_digest(changed, MORNING, translator("en"), MORNING.date())))
     )
     assert "No new developments since November 26, 2026" in note and "[1]" in note
+
+
+def test_a_sweep_composes_each_distinct_digest_once(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    """Subscribers who share a language, a day and the same news share one composed digest;
+    another language, another previous-digest date or reloaded content get their own."""
+    subscriptions, ledger = stores
+    news, _ = _library_with_change(library)
+    quiet = dataclasses.replace(
+        library,
+        facts={
+            k: dataclasses.replace(f, changed_at=BEFORE - dt.timedelta(days=30))
+            for k, f in library.facts.items()
+        },
+    )
+    current = [news]
+    service = DigestService(lambda: current[0], subscriptions, ledger)
+    composed: dict[tuple[object, ...], tuple[Library, Reply]] = {}
+
+    def compose(chat: int, lang: Lang = "fr", last: dt.datetime = BEFORE) -> Reply:
+        sub = Subscription(chat, chat, dt.time(7, 30), "Europe/Paris", lang, lang, last, last)
+        reply = service.compose(sub, MORNING, composed)
+        assert reply is not None
+        return reply
+
+    first = compose(1)
+    assert compose(2) is first
+    assert "14" in render_plain(first)
+    english = compose(3, "en")
+    assert english is not first and english.lang == "en"
+
+    current[0] = quiet
+    yesterday = compose(4)
+    assert yesterday is not first, "reloaded content is composed again"
+    assert "Rien de nouveau depuis le 25 novembre 2026" in render_plain(yesterday)
+    assert compose(5, last=BEFORE + dt.timedelta(hours=1)) is yesterday, "same day, same note"
+    today = compose(6, last=MORNING - dt.timedelta(hours=1))
+    assert render_plain(today) != render_plain(yesterday), "the note names its own date"
 
 
 class RecordingSender:

@@ -31,7 +31,8 @@ from bot.services import Services
 from bot.tg import delivery, handlers
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
-from bot.tg.health import TrackingRequest, start_health_server
+from bot.tg.health import start_health_server
+from bot.tg.request import TrackingRequest
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ def build_application(
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
-    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric.
-    tracking = [TrackingRequest(connection_pool_size=256), TrackingRequest()]
+    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric. Four
+    # pools for the bot's calls (256 connections in all, PTB's default) keep each pool small:
+    # see bot/tg/request.py for why that matters when broadcasting.
+    tracking = [TrackingRequest(pools=4, connection_pool_size=64), TrackingRequest()]
     builder = builder.request(request or tracking[0])
     builder = builder.get_updates_request(get_updates_request or tracking[1])
     application: BotApplication = builder.build()

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.services import Services
 
 if TYPE_CHECKING:
-    from bot.tg.health import TrackingRequest
+    from bot.tg.request import TrackingRequest
 
 
 class BotData:

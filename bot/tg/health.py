@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
+from bot.tg.request import TrackingRequest
+
 READY_WITHIN = 600.0  # seconds since the last answer from Telegram
-
-
-class TrackingRequest(HTTPXRequest):
-    """Remembers when Telegram last answered, and reports its flood-control answers."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_answer = 0.0
-        # Set once the metrics exist (post_init); requests are built before them.
-        self.on_flood: Callable[[], None] | None = None
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        status, payload = await super().do_request(*args, **kwargs)
-        if status < 500:
-            self.last_answer = time.monotonic()
-        if status == 429 and self.on_flood is not None:
-            self.on_flood()
-        return status, payload
 
 
 class _Health(RequestHandler):
