@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -66,6 +67,7 @@ _RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504})
 _QUOTA_STATUSES: Final = frozenset({402, 403, 429})
 _MAX_BACKOFF: Final = 8.0
 _ERROR_TEXT_LIMIT: Final = 300
+_ADJUSTABLE: Final = frozenset({"max_tokens", "temperature"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,15 @@ class LLMTimeout(LLMError):
 
 class LLMBadResponse(LLMError):
     """The server refused the request or answered something unusable."""
+
+
+class _ParameterRejected(LLMBadResponse):
+    """The model does not take one of our parameters as sent (OpenAI's reasoning models want
+    ``max_completion_tokens`` instead of ``max_tokens``, and only their default temperature)."""
+
+    def __init__(self, message: str, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class _Retryable(LLMUnavailable):
@@ -156,6 +167,17 @@ def _error_details(payload: object) -> tuple[str, str, str]:
     )
 
 
+def _rejected_parameter(payload: object) -> str | None:
+    """The parameter a 400 names as unsupported, when it is one the client can do without."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return None
+    parameter, code = error.get("param"), error.get("code")
+    if code in ("unsupported_parameter", "unsupported_value") and parameter in _ADJUSTABLE:
+        return str(parameter)
+    return None
+
+
 def _classify(status: int, payload: object, retry_after: float | None) -> LLMError:
     message, kind, code = _error_details(payload)
     text = f"HTTP {status}"
@@ -165,6 +187,8 @@ def _classify(status: int, payload: object, retry_after: float | None) -> LLMErr
         text += f": {message[:_ERROR_TEXT_LIMIT]}"
     if status == 402 or (status in _QUOTA_STATUSES and "insufficient_quota" in (kind, code)):
         return LLMQuotaExceeded(text)
+    if status == 400 and (parameter := _rejected_parameter(payload)):
+        return _ParameterRejected(text, parameter)
     if status in _RETRY_STATUSES:
         return _Retryable(text, retry_after)
     if 500 <= status < 600:
@@ -326,6 +350,9 @@ class ChatClient:
         self._settings = settings
         self._http = http
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
+        # What the model turned out to refuse, learnt from its first 400 (see _adapting).
+        self._length_parameter = "max_tokens"
+        self._send_temperature = True
 
     @staticmethod
     def new_http_client(settings: LLMSettings) -> httpx.AsyncClient:
@@ -341,10 +368,9 @@ class ChatClient:
     async def complete(self, messages: list[dict[str, str]]) -> str:
         """The visible answer, reasoning removed; raises an LLMError subclass on any failure."""
         deadline_at = asyncio.get_running_loop().time() + self._settings.deadline
-        body = self._body(messages, stream=False)
         try:
             async with asyncio.timeout_at(deadline_at):
-                return await self._with_retries(lambda: self._complete_once(body), deadline_at)
+                return await self._adapting(self._complete_once, messages, False, deadline_at)
         except TimeoutError:
             raise LLMTimeout(f"no answer within {self._settings.deadline:g} s") from None
 
@@ -357,12 +383,11 @@ class ChatClient:
         the response is released at once rather than when the generator is collected.
         """
         deadline_at = asyncio.get_running_loop().time() + self._settings.deadline
-        body = self._body(messages, stream=True)
         # The deadline is applied around each await, never across a yield: a timeout scope held
         # open while the consumer runs would cancel the consumer's own code instead.
         try:
             async with asyncio.timeout_at(deadline_at):
-                reader = await self._with_retries(lambda: self._open_stream(body), deadline_at)
+                reader = await self._adapting(self._open_stream, messages, True, deadline_at)
         except TimeoutError:
             raise LLMTimeout(f"no answer within {self._settings.deadline:g} s") from None
         try:
@@ -394,13 +419,37 @@ class ChatClient:
     # ------------------------------------------------------------------ one attempt each
 
     def _body(self, messages: list[dict[str, str]], *, stream: bool) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "model": self._settings.model,
             "messages": messages,
-            "max_tokens": self._settings.max_tokens,
-            "temperature": self._settings.temperature,
+            self._length_parameter: self._settings.max_tokens,
             "stream": stream,
         }
+        if self._send_temperature:
+            body["temperature"] = self._settings.temperature
+        return body
+
+    async def _adapting(
+        self,
+        attempt: Callable[[dict[str, Any]], Awaitable[T]],
+        messages: list[dict[str, str]],
+        stream: bool,
+        deadline_at: float,
+    ) -> T:
+        """attempt(body) with retries; when the model refuses a parameter, once more at once
+        without it, and without it from then on."""
+        while True:
+            body = self._body(messages, stream=stream)
+            try:
+                return await self._with_retries(functools.partial(attempt, body), deadline_at)
+            except _ParameterRejected as exc:
+                if exc.parameter == "max_tokens" and self._length_parameter == "max_tokens":
+                    self._length_parameter = "max_completion_tokens"
+                elif exc.parameter == "temperature" and self._send_temperature:
+                    self._send_temperature = False
+                else:
+                    raise
+                log.info("the model refused %s; adjusted and asking again", exc.parameter)
 
     def _headers(self, accept: str) -> dict[str, str]:
         # Also set here, not only in new_http_client: the shared client may have been built

@@ -94,6 +94,51 @@ async def test_complete_returns_the_answer_and_sends_openai_parameters(
     assert "authorization" not in request.headers
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_reasoning_model_gets_the_parameters_it_takes(
+    http: httpx.AsyncClient, streamed: bool
+) -> None:
+    """OpenAI's reasoning models refuse max_tokens and a temperature other than 1: the client
+    asks again at once without them, and from then on leaves them out from the start."""
+    with FakeLLMServer(reasoning_model=True) as reasoning:
+        reasoning.script(Reply(content=ANSWER), Reply(content=ANSWER))
+        client = client_for(reasoning, http, max_tokens=123, temperature=0.0)
+
+        async def ask() -> str:
+            if streamed:
+                return (await collect(client))[-1]
+            return await client.complete(messages())
+
+        assert await ask() == ANSWER
+        first, second, answered = reasoning.requests
+        assert first.body["max_tokens"] == 123 and "max_completion_tokens" not in first.body
+        assert second.body["max_completion_tokens"] == 123 and second.body["temperature"] == 0
+        assert "max_tokens" not in answered.body and "temperature" not in answered.body
+        assert answered.body["max_completion_tokens"] == 123
+
+        assert await ask() == ANSWER
+        assert len(reasoning.requests) == 4, "the adjustment is remembered"
+
+
+async def test_a_refused_parameter_the_client_needs_is_a_bad_response(
+    server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    server.script(
+        Reply(
+            status=400,
+            error={
+                "message": "Unsupported parameter: 'messages'.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "unsupported_parameter",
+            },
+        )
+    )
+    with pytest.raises(LLMBadResponse, match="Unsupported parameter: 'messages'"):
+        await client_for(server, http).complete(messages())
+    assert len(server.requests) == 1
+
+
 async def test_stream_yields_the_growing_answer_and_ends_with_all_of_it(
     server: FakeLLMServer, http: httpx.AsyncClient
 ) -> None:

@@ -191,6 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
                 400, _error_body("'messages' is a required property", "invalid_request_error")
             )
             return
+        refused = self._fake._refused_parameter(body)
+        if refused is not None:
+            self._json(400, {"error": refused})
+            return
         reply = self._fake._next_reply()
         if reply.stall and reply.stall_after_chunks is None:
             self._fake._pause(reply.stall)
@@ -403,7 +407,10 @@ class _Server(ThreadingHTTPServer):
 class FakeLLMServer:
     """OpenAI-compatible chat completions on 127.0.0.1; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reasoning_model: bool = False) -> None:
+        # As OpenAI's reasoning models (o-series, gpt-5): max_tokens and any temperature but
+        # the default are refused with a 400 before anything else happens.
+        self.reasoning_model = reasoning_model
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._script: deque[Reply] = deque()
@@ -485,6 +492,28 @@ class FakeLLMServer:
     def _request_count(self) -> int:
         with self._lock:
             return len(self._requests)
+
+    def _refused_parameter(self, body: JSON) -> JSON | None:
+        """OpenAI's error object for a parameter a reasoning model does not take, if any."""
+        if not self.reasoning_model:
+            return None
+        if "max_tokens" in body:
+            return {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this "
+                "model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            }
+        if body.get("temperature", 1) != 1:
+            return {
+                "message": f"Unsupported value: 'temperature' does not support "
+                f"{body['temperature']} with this model. Only the default (1) value is supported.",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "unsupported_value",
+            }
+        return None
 
     def _next_reply(self) -> Reply:
         with self._lock:
