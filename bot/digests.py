@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.digest import changed_facts, compose_digest, quiet_digest
 from bot.domain import Block, Library, Reply, Subscription
@@ -104,7 +105,9 @@ class DigestService:
         changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at))
         if not changed and sub.skip_empty:
             return None
-        today = now.astimezone(dt.UTC).date()
+        # The reader's date, not the server's: an evening digest in Montréal is already
+        # tomorrow in UTC.
+        today = now.astimezone(ZoneInfo(sub.zone)).date()
         # A quiet digest names the day of the previous one; a digest with news does not.
         key = (sub.lang, sub.locale, today, changed, None if changed else sub.last_sent_at.date())
         if composed is not None and (known := composed.get(key)) and known[0] is library:

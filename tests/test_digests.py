@@ -100,6 +100,18 @@ def test_a_sweep_composes_each_distinct_digest_once(
     assert render_plain(today) != render_plain(yesterday), "the note names its own date"
 
 
+def test_the_digest_is_dated_in_the_subscriber_s_own_time_zone(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subscriptions, ledger = stores
+    service = DigestService(lambda: library, subscriptions, ledger)
+    evening = dt.datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 21:00 on the 26th in Montréal
+    sub = Subscription(1, 1, dt.time(21, 0), "America/Montreal", "fr", "fr", BEFORE, BEFORE)
+    reply = service.compose(sub, evening)
+    assert reply is not None
+    assert render_plain(reply).startswith("Le point partnerbrief du 26 novembre 2026")
+
+
 class RecordingSender:
     """A Sender double: the protocol's whole surface, with scripted outcomes per chat."""
 
