@@ -20,6 +20,7 @@ from bot.retrieval.text import PhraseMatcher, fold, words
 
 # Ends each document in the word stream: not whitespace, and never part of a folded word.
 _BREAK = "\x00"
+_BATCH = 4096
 
 # Maps distinct words to their terms, None for a word that is not indexed (a stopword).
 WordTerms = Callable[[Sequence[str]], Sequence[str | None]]
@@ -55,7 +56,7 @@ def count_terms(texts: Iterable[str], word_terms: WordTerms, labels: PhraseMatch
     ids, word_ids = _word_ids(texts)
     distinct = list(word_ids)
     is_break = ids == 0
-    doc_of = np.cumsum(is_break) - is_break
+    doc_of = np.cumsum(is_break, dtype=np.int32) - is_break
     size = int(is_break.sum())
 
     term_ids: dict[str, int] = {}
@@ -103,21 +104,29 @@ def _word_ids(texts: Iterable[str]) -> tuple[npt.NDArray[np.int32], dict[str, in
     is folded once rather than at each occurrence (folding a whole corpus costs 2 s at 100,000
     facts), and the runs are expanded into words with array operations.
     """
-    chunks = "".join(f"{text.replace(_BREAK, ' ')} {_BREAK} " for text in texts).split()
-    distinct = {chunk: i for i, chunk in enumerate(dict.fromkeys(chunks))}
-    occurrences = np.fromiter(map(distinct.__getitem__, chunks), dtype=np.intp, count=len(chunks))
+    distinct: dict[str, int] = {}
+    batches = []
+    # A few thousand texts at a time: splitting a whole corpus at once allocates (and the
+    # kernel must fault in) hundreds of megabytes of short-lived strings.
+    texts = iter(texts)
+    while batch := list(itertools.islice(texts, _BATCH)):
+        chunks = "".join(f"{text.replace(_BREAK, ' ')} {_BREAK} " for text in batch).split()
+        for chunk in dict.fromkeys(chunks):
+            distinct.setdefault(chunk, len(distinct))
+        batches.append(np.fromiter(map(distinct.__getitem__, chunks), np.int32, len(chunks)))
+    occurrences = np.concatenate(batches) if batches else np.zeros(0, np.int32)
     word_ids = {_BREAK: 0}
     chunk_words = [
         [word_ids.setdefault(w, len(word_ids)) for w in _chunk_words(chunk)] for chunk in distinct
     ]
-    lengths = np.fromiter(map(len, chunk_words), dtype=np.intp, count=len(chunk_words))
+    lengths = np.fromiter(map(len, chunk_words), dtype=np.int32, count=len(chunk_words))
     flat = np.fromiter(itertools.chain.from_iterable(chunk_words), dtype=np.int32)
     # Output word k, the r-th word of occurrence j, is flat[offset of j's run + r].
     per_occurrence = lengths[occurrences]
-    first_out = np.cumsum(per_occurrence) - per_occurrence
-    first_in = (np.cumsum(lengths) - lengths)[occurrences]
+    first_out = np.cumsum(per_occurrence, dtype=np.int32) - per_occurrence
+    first_in = (np.cumsum(lengths, dtype=np.int32) - lengths)[occurrences]
     shift = np.repeat(first_in - first_out, per_occurrence)
-    ids = flat[shift + np.arange(len(shift))]
+    ids = flat[shift + np.arange(len(shift), dtype=np.int32)]
     return ids, word_ids
 
 

@@ -235,9 +235,8 @@ class FactIndex:
         self._topics = np.array([f.topic for f in facts])
         names = self._entity_names
         # Each spelling resolved once: the same companies recur across thousands of facts.
-        canonical = {
-            e: names.get(fold_name(e), fold_name(e)) for f in facts for e in set(f.entities)
-        }
+        spellings = set(itertools.chain.from_iterable(f.entities for f in facts))
+        canonical = {e: names.get(fold_name(e), fold_name(e)) for e in spellings}
         fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.domain import Lang, Library
+from bot.retrieval import corpus
 from bot.retrieval.corpus import TermCounts, count_terms
 from bot.retrieval.lexicon import load_lexicon
 from bot.retrieval.text import PhraseMatcher, Stems, fold, stopwords, words
@@ -55,7 +56,11 @@ MATCHER = PhraseMatcher(
 )
 
 
-def test_small_corpus_matches_the_per_document_analysis() -> None:
+@pytest.mark.parametrize("batch", [4096, 2])
+def test_small_corpus_matches_the_per_document_analysis(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(corpus, "_BATCH", batch)  # texts are split a batch at a time
     texts = [
         "L'introduction en bourse d'OpenAI : une IPO, puis une autre IPO.",
         "",
