@@ -179,6 +179,7 @@ class DigestService:
         ``compose`` gives None when there is nothing to send (recorded as skipped, "empty").
         """
         gate = asyncio.Semaphore(self._concurrency)
+        blocked: list[int] = []
 
         async def one(
             sub: Subscription, key: dt.date, compose: Callable[[], Reply | None]
@@ -194,12 +195,18 @@ class DigestService:
                     counts["empty"] += 1
                     return
                 outcome = await deliver_once(sender, ledger, sub.chat_id, key, reply, now)
-            if outcome == "blocked":
-                self._subscriptions.set_active(sub.chat_id, False)
+            if outcome == "blocked" and self._subscriptions.set_active(
+                sub.chat_id, False, save=False
+            ):
+                blocked.append(sub.chat_id)
             counts[outcome] += 1
 
-        await asyncio.gather(*(one(*job) for job in jobs))
-        ledger.sync()
+        try:
+            await asyncio.gather(*(one(*job) for job in jobs))
+        finally:
+            # One write for every subscriber who blocked the bot, not one each (see set_active).
+            self._subscriptions.save_active(blocked)
+            ledger.sync()
 
 
 def _constant(reply: Reply) -> Callable[[], Reply | None]:

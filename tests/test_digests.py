@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,6 +180,43 @@ async def test_blocked_users_become_inactive_and_failures_are_retried(
     sender.outcomes = {}
     retry = await service.sweep(sender, MORNING + dt.timedelta(minutes=2))
     assert retry.counts == {"sent": 1} and [c for c, _ in sender.sent] == [1, 3]
+
+
+async def test_blocked_users_are_saved_inactive_in_one_write_at_the_end_of_the_sweep(
+    library: Library, tmp_path: Path
+) -> None:
+    """Rewriting users.json per blocked user costs 30 ms each at 10,000 subscribers: the sweep
+    saves them together, and a user who came back during the sweep stays active."""
+    users, ledger = UserStore(tmp_path), Ledger(tmp_path)
+    subs = SubscriptionStore(users.db)
+    for chat in (1, 2, 3, 4):
+        _subscribe(subs, chat)
+    writes: list[int] = []
+    storage_write = users.db.storage.write
+
+    def counting_write(data: Any) -> None:
+        writes.append(1)
+        storage_write(data)
+
+    users.db.storage.write = counting_write  # type: ignore[method-assign]
+
+    class BlockingSender(RecordingSender):
+        async def send(self, chat_id: int, reply: Reply, **kwargs: Any) -> Outcome:
+            if chat_id == 4:  # chat 2 unblocks the bot and sends /start meanwhile
+                subs.set_active(2, True)
+            return "blocked" if chat_id in (1, 2, 3) else "sent"
+
+    service = DigestService(lambda: library, subs, ledger, concurrency=1)
+    report = await service.sweep(BlockingSender(), MORNING + dt.timedelta(minutes=1))
+    assert report.counts == {"blocked": 3, "sent": 1}
+    assert len(writes) == 2, "the /start's own write, then one for the sweep"
+    ledger.close()
+    users.close()
+
+    reopened = UserStore(tmp_path)
+    saved = {s.chat_id: s.active for s in SubscriptionStore(reopened.db).all()}
+    reopened.close()
+    assert saved == {1: False, 2: True, 3: False, 4: True}
 
 
 async def test_after_downtime_late_within_the_window_else_skipped(

@@ -7,6 +7,7 @@ overwrite the other's writes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, MutableMapping
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,8 @@ from bot.domain import Subscription
 
 class SubscriptionStore:
     """Reads come from an in-memory copy (the sweep reads every subscription every minute);
-    writes go through TinyDB first, so memory never holds what the disk does not."""
+    writes go through TinyDB first, so memory never holds what the disk does not, with one
+    exception: deactivations during a sweep, saved together at its end (see set_active)."""
 
     def __init__(self, db: TinyDB) -> None:
         self._table = db.table("subscriptions")
@@ -38,11 +40,38 @@ class SubscriptionStore:
     def all(self) -> list[Subscription]:
         return list(self._subs.values())
 
-    def set_active(self, chat_id: int, active: bool) -> None:
-        """Blocked users keep their data; coming back with /start reactivates them."""
+    def set_active(self, chat_id: int, active: bool, *, save: bool = True) -> bool:
+        """Blocked users keep their data; coming back with /start reactivates them. Returns
+        whether anything changed.
+
+        Each write rewrites the whole file (30 ms at 10,000 subscriptions, 400 ms at 100,000,
+        measured), so a sweep passes ``save=False`` and calls save_active() once at its end.
+        A crash in between loses only the flag: the ledger already holds that day's digest as
+        final, and the next day's 403 sets it again.
+        """
         sub = self.get(chat_id)
-        if sub is not None and sub.active != active:
+        if sub is None or sub.active == active:
+            return False
+        if save:
             self.put(replace(sub, active=active))
+        else:
+            self._subs[chat_id] = replace(sub, active=active)
+        return True
+
+    def save_active(self, chat_ids: Collection[int]) -> None:
+        """Writes the in-memory active flag of these subscriptions, all in one write.
+
+        The flag is read from memory at this moment, so a user who came back with /start since
+        the sweep deactivated them stays active.
+        """
+        known = frozenset(c for c in chat_ids if c in self._subs)
+        if not known:
+            return
+
+        def copy_flag(doc: MutableMapping[str, Any]) -> None:
+            doc["active"] = self._subs[int(doc["chat_id"])].active
+
+        self._table.update(copy_flag, Query().chat_id.one_of(known))
 
 
 def _doc(sub: Subscription) -> dict[str, Any]:
