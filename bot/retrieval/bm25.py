@@ -1,6 +1,6 @@
 """bm25s's BM25, indexed from term counts computed in bulk (see corpus.py).
 
-bm25s builds its score matrix with a Python loop over documents, about 8 µs each: 1.6 s per
+bm25s builds its score matrix with a Python loop over documents, about 16 µs each: 1.6 s per
 language at 100,000 facts. Its documented hook for building differently is
 ``build_index_from_ids``; this override computes the same matrix with array operations, using
 bm25s's own idf and term-frequency functions, so scoring stays the library's (a test compares

@@ -107,11 +107,14 @@ class _LangIndex:
 
     def __init__(self, counts: TermCounts, b: float) -> None:
         self.bm25 = CountsBM25(b=b)
-        self.bm25.index_counts(counts)
-        self.vocab: dict[str, int] = self.bm25.vocab_dict
-        # bm25s keeps one column of documents per term: its length is the document frequency.
-        indptr = self.bm25.scores["indptr"]
-        self._df = np.diff(indptr)
+        self.vocab: dict[str, int] = {}
+        self._df = np.zeros(0, dtype=np.int64)
+        if counts.terms:  # bm25s cannot index an empty vocabulary (an empty store)
+            self.bm25.index_counts(counts)
+            self.vocab = self.bm25.vocab_dict
+            # bm25s keeps one column of documents per term: its length is the document
+            # frequency.
+            self._df = np.diff(self.bm25.scores["indptr"])
         self._counts = counts
         self._terms: dict[int, frozenset[str]] = {}
         self.size = counts.size
@@ -537,6 +540,8 @@ def _inverted(
     """Value -> positions of the facts that carry it (sorted)."""
     sets = list(per_fact)
     values = list(itertools.chain.from_iterable(sets))
+    if not values:
+        return {}
     value_ids: dict[object, int] = {}
     ids = np.fromiter(
         (value_ids.setdefault(v, len(value_ids)) for v in values), dtype=np.intp, count=len(values)
