@@ -63,7 +63,7 @@ class Services:
         default: Lang = "fr" if settings.default_lang == "fr" else "en"
         self.flood = FloodGuard()
         self.stats = Stats()
-        self.subscriptions = SubscriptionStore(users.db)
+        self.subscriptions = SubscriptionStore(users.tables)
         self.ledger = Ledger(settings.data_dir)
         self.digests = DigestService(
             lambda: self.library,

@@ -138,7 +138,7 @@ class RecordingSender:
 def stores(tmp_path: Path) -> Iterator[tuple[SubscriptionStore, Ledger]]:
     users = UserStore(tmp_path)
     ledger = Ledger(tmp_path)
-    yield SubscriptionStore(users.db), ledger
+    yield SubscriptionStore(users.tables), ledger
     ledger.close()
     users.close()
 
@@ -185,20 +185,20 @@ async def test_blocked_users_become_inactive_and_failures_are_retried(
 async def test_blocked_users_are_saved_inactive_in_one_write_at_the_end_of_the_sweep(
     library: Library, tmp_path: Path
 ) -> None:
-    """Rewriting users.json per blocked user costs 30 ms each at 10,000 subscribers: the sweep
-    saves them together, and a user who came back during the sweep stays active."""
+    """The sweep saves the subscribers who blocked the bot together, in one journal write, and
+    a user who came back during the sweep stays active."""
     users, ledger = UserStore(tmp_path), Ledger(tmp_path)
-    subs = SubscriptionStore(users.db)
+    subs = SubscriptionStore(users.tables)
     for chat in (1, 2, 3, 4):
         _subscribe(subs, chat)
-    writes: list[int] = []
-    storage_write = users.db.storage.write
+    writes: list[list[str]] = []
+    put_many = users.tables.put_many
 
-    def counting_write(data: Any) -> None:
-        writes.append(1)
-        storage_write(data)
+    def counting_put_many(table: str, docs: Any) -> None:
+        writes.append(sorted(docs))
+        put_many(table, docs)
 
-    users.db.storage.write = counting_write  # type: ignore[method-assign]
+    users.tables.put_many = counting_put_many  # type: ignore[method-assign]
 
     class BlockingSender(RecordingSender):
         async def send(self, chat_id: int, reply: Reply, **kwargs: Any) -> Outcome:
@@ -209,12 +209,12 @@ async def test_blocked_users_are_saved_inactive_in_one_write_at_the_end_of_the_s
     service = DigestService(lambda: library, subs, ledger, concurrency=1)
     report = await service.sweep(BlockingSender(), MORNING + dt.timedelta(minutes=1))
     assert report.counts == {"blocked": 3, "sent": 1}
-    assert len(writes) == 2, "the /start's own write, then one for the sweep"
+    assert writes == [["2"], ["1", "2", "3"]], "the /start's own write, then one for the sweep"
     ledger.close()
     users.close()
 
     reopened = UserStore(tmp_path)
-    saved = {s.chat_id: s.active for s in SubscriptionStore(reopened.db).all()}
+    saved = {s.chat_id: s.active for s in SubscriptionStore(reopened.tables).all()}
     reopened.close()
     assert saved == {1: False, 2: True, 3: False, 4: True}
 

@@ -21,7 +21,7 @@ NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def chat(tmp_path: Path, library: Library) -> Iterator[tuple[Conversation, SubscriptionStore]]:
     users = UserStore(tmp_path)
-    subs = SubscriptionStore(users.db)
+    subs = SubscriptionStore(users.tables)
     conversation = Conversation(lambda: library, users, subscribing=Subscribing(subs, lambda: NOW))
     yield conversation, subs
     users.close()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from bot.store.atomic import AtomicJSONStorage, StoreCorrupted
 from tests.conftest import REPO
+from tests.support.killing import kill_while_writing
 
 WRITER = """
 import sys
@@ -49,18 +47,7 @@ def test_kill_9_during_writes_leaves_a_valid_store(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     counts = []
     for round_ in range(8):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.05 + 0.03 * round_)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+        kill_while_writing(WRITER, str(path), after=0.05 + 0.03 * round_)
         data = json.loads(path.read_text(encoding="utf-8"))
         numbers = sorted(doc["n"] for doc in data["t"].values())
         assert numbers == list(range(1, len(numbers) + 1)), "a write was torn or reordered"

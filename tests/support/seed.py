@@ -34,9 +34,10 @@ from bot.domain import Lang, Subscription
 from bot.i18n import translator
 from bot.store.atomic import AtomicJSONStorage
 from bot.store.facts import FactStore
+from bot.store.journal import load_tables
 from bot.store.ledger import JOURNAL_FILE
-from bot.store.subscriptions import SubscriptionStore, _doc
-from bot.store.users import USERS_FILE
+from bot.store.subscriptions import _doc, _from_doc
+from bot.store.users import TABLE_KEYS, USERS_FILE
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble, SentMessage
 
@@ -95,12 +96,9 @@ def write_subscriptions(data_dir: Path, subs: Iterable[Subscription]) -> None:
 
 
 def read_subscriptions(data_dir: Path) -> list[Subscription]:
-    """The subscriptions in ``users.json``, read by the bot's store."""
-    db = TinyDB(data_dir / USERS_FILE, storage=AtomicJSONStorage)
-    try:
-        return SubscriptionStore(db).all()
-    finally:
-        db.close()
+    """The subscriptions in ``users.json`` and its journal, as the bot's store reads them."""
+    docs = load_tables(data_dir / USERS_FILE, TABLE_KEYS)["subscriptions"]
+    return [_from_doc(doc) for doc in docs.values()]
 
 
 def import_content(data_dir: Path, *, at: dt.datetime, content_dir: Path = CONTENT) -> None:
@@ -168,7 +166,7 @@ def journal_parts(data_dir: Path) -> dict[int, int | None]:
         return parts
     for line in lines:
         try:
-            entry = json.loads(line)
+            entry = json.loads(line)["d"]  # a journal line: {"t": table, "k": key, "d": doc}
             chat = int(entry["chat"])
             parts[chat] = None if entry["status"] == "sent" else int(entry.get("parts", 0))
         except (ValueError, KeyError, TypeError):
@@ -189,7 +187,7 @@ def journal_statuses(data_dir: Path) -> dict[int, str]:
         return statuses
     for line in lines:
         try:
-            entry = json.loads(line)
+            entry = json.loads(line)["d"]
             statuses[int(entry["chat"])] = str(entry["status"])
         except (ValueError, KeyError, TypeError):
             continue

@@ -29,6 +29,7 @@ from bot.tg.delivery import TelegramSender
 from bot.tg.send import send_reply
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble, Call, SentMessage, utf16_len
+from tests.support.seed import read_subscriptions
 from tests.tg.conftest import Clock, polling, settings_for
 
 pytestmark = pytest.mark.e2e
@@ -179,8 +180,7 @@ def assert_stores_parse(data_dir: Path, subscribed: tuple[int, ...]) -> None:
             json.loads(line)
     if not subscribed:
         return
-    users = json.loads((data_dir / "users.json").read_bytes())
-    stored = {doc["chat_id"] for doc in users.get("subscriptions", {}).values()}
+    stored = {sub.chat_id for sub in read_subscriptions(data_dir)}
     assert set(subscribed) <= stored
 
 
