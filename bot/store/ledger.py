@@ -11,11 +11,12 @@ bounds that loss.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import JournaledTables
+from bot.store.journal import JournaledTables, journal_path
 
 LEDGER_FILE = "ledger.json"
 JOURNAL_FILE = "ledger.journal"
@@ -39,8 +40,10 @@ class Ledger:
     def __init__(self, data_dir: Path, compact_every: int = 1000, name: str = "ledger") -> None:
         # Digests use ledger.json; each broadcast gets its own pair of files. No fsync per entry
         # (two entries a message): sync() after each sweep bounds what a power cut can take.
+        path = data_dir / f"{name}.json"
+        _upgrade_journal(journal_path(path))
         self._tables = JournaledTables(
-            data_dir / f"{name}.json",
+            path,
             {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))},
             compact_every=compact_every,
             durable=False,
@@ -96,6 +99,30 @@ class Ledger:
 
     def close(self) -> None:
         self._tables.close()
+
+
+def _upgrade_journal(journal: Path) -> None:
+    """Rewrites a journal left by a version that wrote bare entries, one per line, before the
+    ledger used journaled tables; a crash of that version can leave one un-folded, and losing
+    it would let a digest go out twice."""
+    try:
+        lines = journal.read_bytes().splitlines()
+    except FileNotFoundError:
+        return
+    changes = []
+    for line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue  # a torn last line, as replaying skips
+        if not isinstance(doc, dict) or "t" in doc or "chat" not in doc:
+            return  # already in the current format
+        key = _key(int(doc["chat"]), str(doc["date"]))
+        changes.append(json.dumps({"t": _TABLE, "k": key, "d": doc}, separators=(",", ":")))
+    if changes:
+        tmp = journal.with_name(journal.name + ".upgrade")
+        tmp.write_text("".join(f"{c}\n" for c in changes), encoding="utf-8")
+        tmp.replace(journal)
 
 
 def _key(chat_id: int, local_date: str) -> str:

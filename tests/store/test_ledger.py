@@ -57,3 +57,22 @@ def test_old_entries_are_pruned(tmp_path: Path) -> None:
     assert ledger.status(1, DAY - dt.timedelta(days=60)) is None
     assert ledger.status(1, DAY) == "sent"
     ledger.close()
+
+
+def test_a_journal_left_by_the_previous_format_is_replayed(tmp_path: Path) -> None:
+    """Before journaled tables, each line was a bare entry; a crash could leave some unfolded."""
+    (tmp_path / JOURNAL_FILE).write_bytes(
+        b'{"chat":1,"date":"2026-11-26","status":"sent","at":"2026-11-26T07:00:00+00:00"}\n'
+        b'{"chat":2,"date":"2026-11-26","status":"sending","at":"2026-11-26T07:00:00+00:00",'
+        b'"parts":1}\n'
+        b'{"chat":3,"date":"2026-'
+    )
+    ledger = Ledger(tmp_path)
+    assert ledger.status(1, DAY) == "sent" and ledger.last_sent(1) == AT
+    assert ledger.parts_sent(2, DAY) == 1
+    assert ledger.status(3, DAY) is None
+    ledger.record(3, DAY, "sent", AT)
+    ledger.close()
+    reopened = Ledger(tmp_path)
+    assert [reopened.status(c, DAY) for c in (1, 2, 3)] == ["sent", "sending", "sent"]
+    reopened.close()
