@@ -52,7 +52,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -104,6 +104,17 @@ QUERY_TOO_OLD: Final = (
 
 # Telegram leaves these out unless allowed_updates names them explicitly.
 _OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_ADMIN_RIGHTS: Final = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 _CHAT_ACTIONS: Final = frozenset(
     {
         "typing",
@@ -1432,6 +1443,7 @@ class BotApiDouble:
             ("deleteMessage", self._m_delete_message),
             ("answerCallbackQuery", self._m_answer_callback_query),
             ("sendChatAction", self._m_send_chat_action),
+            ("getChatMember", self._m_get_chat_member),
             ("setMyCommands", self._m_set_my_commands),
             ("getMyCommands", self._m_get_my_commands),
             ("deleteMyCommands", self._m_delete_my_commands),
@@ -1458,6 +1470,7 @@ class BotApiDouble:
         self._users: dict[int, JSON] = {}
         self._usernames: dict[str, int] = {}
         self._blocked: set[int] = set()
+        self._admins: dict[int, dict[int, str]] = {}  # chat -> user -> "creator" | "administrator"
         self._chat_messages: dict[int, dict[int, _Stored]] = {}
         self._bot_message_ids: dict[int, list[int]] = {}
         self._next_message_id: dict[int, int] = {}
@@ -1628,6 +1641,16 @@ class BotApiDouble:
             self._methods[name.lower()] = (name, handler)
 
     # ---------------------------------------------------------------- simulated users
+
+    def set_administrators(
+        self, chat_id: int, administrators: Iterable[int], *, creator: int | None = None
+    ) -> None:
+        """Who administers a group, as ``getChatMember`` reports it; other users are members."""
+        with self._cond:
+            roles = {user_id: "administrator" for user_id in administrators}
+            if creator is not None:
+                roles[creator] = "creator"
+            self._admins[chat_id] = roles
 
     def block(self, chat_id: int) -> None:
         """Makes the chat refuse the bot with 403 (blocked by the user, or kicked from a group)."""
@@ -2441,6 +2464,30 @@ class BotApiDouble:
         if params.get("action") not in _CHAT_ACTIONS:
             raise _bad_request("wrong parameter action in request")
         return True
+
+    def _m_get_chat_member(self, params: JSON) -> JSON:
+        chat_id = self._chat_id(params)
+        self._check_reachable(chat_id)
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+            raise _bad_request("invalid user_id specified")
+        user = self._users.get(user_id)
+        if user is None:
+            raise _bad_request("user not found")
+        role = self._admins.get(chat_id, {}).get(user_id)
+        if role == "creator":
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if role == "administrator":
+            # The rights a default group administrator has; ChatMemberAdministrator needs them all.
+            return {
+                "status": "administrator",
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                **{right: True for right in _ADMIN_RIGHTS},
+                "can_promote_members": False,
+            }
+        return {"status": "member", "user": user}
 
     def _commands_key(self, params: JSON) -> tuple[str, str]:
         scope = params.get("scope")

@@ -370,6 +370,29 @@ async def test_blocked_user_is_forbidden(double: BotApiDouble, bot: Bot, chat: i
     assert (await bot.send_message(chat, "hello")).text == "hello"
 
 
+async def test_get_chat_member_reports_the_roles_set_for_a_group(
+    double: BotApiDouble, bot: Bot, api: httpx.Client
+) -> None:
+    """PTB parses each role into its ChatMember class; unknown users and bad ids are refused."""
+    for user in (1, 2, 3):
+        double.send_text(user, "hi", chat_id=GROUP, chat_type="supergroup")
+    double.set_administrators(GROUP, [2], creator=3)
+    members = [await bot.get_chat_member(GROUP, user) for user in (1, 2, 3)]
+    assert [type(m).__name__ for m in members] == [
+        "ChatMemberMember",
+        "ChatMemberAdministrator",
+        "ChatMemberOwner",
+    ]
+    assert post(api, "getChatMember", chat_id=GROUP, user_id=99) == (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: user not found"},
+    )
+    assert post(api, "getChatMember", chat_id=GROUP, user_id="x")[0] == 400
+    double.block(GROUP)
+    with pytest.raises(Forbidden, match="kicked from the supergroup chat"):
+        await bot.get_chat_member(GROUP, 1)
+
+
 async def test_send_message_draft(double: BotApiDouble, bot: Bot, chat: int) -> None:
     """Drafts are recorded with parsed text; an empty draft text is a placeholder."""
     assert await bot.send_message_draft(chat, 7, "<b>partial</b>", parse_mode="HTML") is True

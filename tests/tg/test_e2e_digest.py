@@ -89,32 +89,7 @@ async def test_only_group_administrators_manage_the_group_digest(
     double: BotApiDouble, bot: tuple[BotApplication, Clock]
 ) -> None:
     app, _ = bot
-    admins = {501}
-
-    def member(params: dict[str, object]) -> dict[str, object]:
-        user_id = int(str(params["user_id"]))
-        status = "administrator" if user_id in admins else "member"
-        user = {"id": user_id, "is_bot": False, "first_name": "M"}
-        if status == "administrator":
-            return {
-                "status": status,
-                "user": user,
-                "can_be_edited": False,
-                "is_anonymous": False,
-                "can_manage_chat": True,
-                "can_delete_messages": True,
-                "can_manage_video_chats": True,
-                "can_restrict_members": True,
-                "can_promote_members": False,
-                "can_change_info": True,
-                "can_invite_users": True,
-                "can_post_stories": True,
-                "can_edit_stories": True,
-                "can_delete_stories": True,
-            }
-        return {"status": status, "user": user}
-
-    double.register_method("getChatMember", member)
+    double.set_administrators(-900, [501], creator=503)
     double.send_text(
         502,
         "/subscribe 07:30@" + double.bot_username,
@@ -136,3 +111,10 @@ async def test_only_group_administrators_manage_the_group_digest(
     messages = await double.await_messages(-900, 2)
     assert "Subscribed" in messages[-1].plain_text
     assert services.subscriptions.get(-900) is not None
+    double.send_text(
+        503, f"/subscribe@{double.bot_username} 08:15", chat_id=-900, chat_type="group"
+    )
+    messages = await double.await_messages(-900, 3)
+    assert "Subscribed" in messages[-1].plain_text
+    group = services.subscriptions.get(-900)
+    assert group is not None and group.at == dt.time(8, 15), "the group's creator may change it"
