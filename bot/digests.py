@@ -93,9 +93,14 @@ class DigestService:
         return sub if last is None or last <= sub.last_sent_at else replace(sub, last_sent_at=last)
 
     def compose(
-        self, sub: Subscription, now: dt.datetime, composed: Composed | None = None
+        self,
+        sub: Subscription,
+        now: dt.datetime,
+        composed: Composed | None = None,
+        day: dt.date | None = None,
     ) -> Reply | None:
-        """The digest for ``sub``; None when nothing is new and the subscriber wants silence.
+        """The digest for ``sub``, dated ``day`` (by default today where the subscriber is);
+        None when nothing is new and the subscriber wants silence.
 
         Subscribers who share a language, a day and the same news get the same digest:
         ``composed`` keeps it for the rest of a sweep (formatting it with Babel for each of
@@ -105,16 +110,18 @@ class DigestService:
         changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at))
         if not changed and sub.skip_empty:
             return None
-        # The reader's date, not the server's: an evening digest in Montréal is already
-        # tomorrow in UTC.
-        today = now.astimezone(ZoneInfo(sub.zone)).date()
+        # Dates are the reader's, not the server's: an evening digest in Montréal is already
+        # tomorrow in UTC. A late one (catch-up) keeps the day it was due.
+        zone = ZoneInfo(sub.zone)
+        since = sub.last_sent_at.astimezone(zone)
+        today = day or now.astimezone(zone).date()
         # A quiet digest names the day of the previous one; a digest with news does not.
-        key = (sub.lang, sub.locale, today, changed, None if changed else sub.last_sent_at.date())
+        key = (sub.lang, sub.locale, today, changed, None if changed else since.date())
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]
         tr = translator(sub.lang, sub.locale)
-        blocks = compose_digest(library, sub.last_sent_at, tr, today) or quiet_digest(
-            library, sub.last_sent_at, tr, today
+        blocks = compose_digest(library, since, tr, today) or quiet_digest(
+            library, since, tr, today
         )
         reply = Reply(sub.lang, tuple(blocks))
         if composed is not None:
@@ -138,7 +145,8 @@ class DigestService:
                     due.append((self.with_last_sent(sub), occurrence.local_date))
             composed: Composed = {}
             jobs = [
-                (sub, day, functools.partial(self.compose, sub, now, composed)) for sub, day in due
+                (sub, day, functools.partial(self.compose, sub, now, composed, day))
+                for sub, day in due
             ]
             await self._fan_out(sender, self._ledger, jobs, now, counts)
             report = SweepReport(dict(counts))
@@ -202,11 +210,19 @@ class DigestService:
             counts[outcome] += 1
 
         try:
-            await asyncio.gather(*(one(*job) for job in jobs))
+            # Every job runs to its end even if one raises (a store write failing, say): the
+            # others' outcomes, blocked subscribers included, are all saved below.
+            results = await asyncio.gather(*(one(*job) for job in jobs), return_exceptions=True)
         finally:
             # One write for every subscriber who blocked the bot, not one each (see set_active).
             self._subscriptions.save_active(blocked)
             ledger.sync()
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("the digest for one chat failed; the others went on", exc_info=result)
+                counts["failed"] += 1
+            elif isinstance(result, BaseException):
+                raise result
 
 
 def _constant(reply: Reply) -> Callable[[], Reply | None]:

@@ -15,9 +15,10 @@ from bot.digests import DigestService, Outcome
 from bot.domain import Lang, Library, Reply, Subscription
 from bot.i18n import translator
 from bot.render_text import render_plain
+from bot.store.journal import load_tables
 from bot.store.ledger import Ledger
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.users import UserStore
+from bot.store.users import TABLE_KEYS, USERS_FILE, UserStore
 
 UTC = dt.UTC
 MORNING = dt.datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # 07:30 in Paris
@@ -101,16 +102,67 @@ def test_a_sweep_composes_each_distinct_digest_once(
     assert render_plain(today) != render_plain(yesterday), "the note names its own date"
 
 
+def _quiet(library: Library) -> Library:
+    """The shipped facts, none changed in the last 30 days."""
+    old = BEFORE - dt.timedelta(days=30)
+    facts = {k: dataclasses.replace(f, changed_at=old) for k, f in library.facts.items()}
+    return dataclasses.replace(library, facts=facts)
+
+
 def test_the_digest_is_dated_in_the_subscriber_s_own_time_zone(
     library: Library, stores: tuple[SubscriptionStore, Ledger]
 ) -> None:
+    """Both dates of a quiet note, today's and the previous digest's, are the reader's own."""
     subscriptions, ledger = stores
-    service = DigestService(lambda: library, subscriptions, ledger)
+    quiet = _quiet(library)
+    service = DigestService(lambda: quiet, subscriptions, ledger)
     evening = dt.datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 21:00 on the 26th in Montréal
-    sub = Subscription(1, 1, dt.time(21, 0), "America/Montreal", "fr", "fr", BEFORE, BEFORE)
+    previous = dt.datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 21:00 on the 25th there
+    sub = Subscription(1, 1, dt.time(21, 0), "America/Montreal", "fr", "fr", BEFORE, previous)
     reply = service.compose(sub, evening)
     assert reply is not None
-    assert render_plain(reply).startswith("Le point partnerbrief du 26 novembre 2026")
+    text = render_plain(reply)
+    assert text.startswith("Le point partnerbrief du 26 novembre 2026")
+    assert "Rien de nouveau depuis le 25 novembre 2026" in text
+
+
+async def test_a_late_digest_keeps_the_day_it_was_due(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    """Caught up after midnight, the 23:30 digest of the 26th is still the 26th's."""
+    subscriptions, ledger = stores
+    subscriptions.put(
+        Subscription(1, 1, dt.time(23, 30), "Europe/Paris", "fr", "fr", BEFORE, BEFORE)
+    )
+    service = DigestService(lambda: library, subscriptions, ledger)
+    sender = RecordingSender()
+    after_midnight = dt.datetime(2026, 11, 26, 23, 45, tzinfo=UTC)  # 00:45 on the 27th in Paris
+    assert (await service.sweep(sender, after_midnight)).counts == {"sent": 1}
+    [(_, text)] = sender.sent
+    assert text.startswith("Le point partnerbrief du 26 novembre 2026")
+    assert ledger.status(1, dt.date(2026, 11, 26)) == "sent"
+
+
+async def test_one_digest_that_fails_to_compose_stops_no_other(
+    library: Library, stores: tuple[SubscriptionStore, Ledger], tmp_path: Path
+) -> None:
+    subscriptions, ledger = stores
+    for chat in (1, 2, 3):
+        _subscribe(subscriptions, chat)
+
+    class Broken(DigestService):
+        def compose(self, sub: Subscription, *args: Any, **kwargs: Any) -> Reply | None:
+            if sub.chat_id == 1:
+                raise RuntimeError("a store read failed")
+            return super().compose(sub, *args, **kwargs)
+
+    service = Broken(lambda: library, subscriptions, ledger, concurrency=1)
+    sender = RecordingSender({3: "blocked"})
+    report = await service.sweep(sender, MORNING + dt.timedelta(minutes=1))
+    assert report.counts == {"failed": 1, "sent": 1, "blocked": 1}
+    assert [chat for chat, _ in sender.sent] == [2]
+    saved = load_tables(tmp_path / USERS_FILE, TABLE_KEYS)["subscriptions"]
+    assert not saved["3"]["active"], "saved although another chat's digest raised"
 
 
 class RecordingSender:
