@@ -5,9 +5,10 @@ TinyDB rewrites its whole file on every write: 30 ms at 10,000 documents and 400
 ``<name>.journal`` with one ``os.write`` (once it returns, the line survives a kill -9 of the
 process; with ``durable`` each change is also fsynced, 0.13 ms here, so it survives a power cut),
 and the tables are folded into the file (TinyDB's format, written atomically by
-AtomicJSONStorage), every ``compact_every`` changes and
-at close. Opening reads the file and replays the journal over it; a torn last line, which only
-a power cut can leave, is skipped.
+AtomicJSONStorage) every ``compact_every`` changes and at close. Opening reads the file and
+replays the journal over it. A kill -9 or a power cut in the middle of a write can leave a torn
+last line, a change that was never acknowledged: it is skipped, and cut off so that the next
+change starts a line of its own.
 
 Each managed table is keyed by what identifies its documents (``keys``), so a change replaces
 the document with that key. The file itself keeps TinyDB's layout, numbered document ids.
@@ -87,6 +88,7 @@ class JournaledTables:
         self._durable = durable
         self._keep = keep
         self._tables, self._others = _load(self._storage, self._journal, keys)
+        _cut_torn_tail(self._journal)
         self._fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._unfolded = 0
 
@@ -106,7 +108,7 @@ class JournaledTables:
             json.dumps({"t": table, "k": key, "d": doc}, separators=(",", ":")) + "\n"
             for key, doc in docs.items()
         )
-        os.write(self._fd, lines.encode())
+        _append(self._fd, lines.encode())
         if self._durable:
             os.fsync(self._fd)
         rows = self._tables[table]
@@ -117,7 +119,12 @@ class JournaledTables:
                 rows[key] = doc
         self._unfolded += len(docs)
         if self._unfolded >= self._compact_every:
-            self.compact()
+            try:
+                self.compact()
+            except OSError:
+                # The changes are safe in the journal; folding is tried again later.
+                log.exception("folding %s into its file failed", self._journal.name)
+                self._unfolded = 0
 
     def sync(self) -> None:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""
@@ -148,3 +155,26 @@ class JournaledTables:
         self.compact()
         os.close(self._fd)
         self._storage.close()
+
+
+def _cut_torn_tail(journal: Path) -> None:
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        os.truncate(journal, end)
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Writes all of ``data``; on failure (a full disk) takes back what part of it went in, so
+    that no torn line is left for the next change to be glued to."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        os.ftruncate(fd, start)
+        raise

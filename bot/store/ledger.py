@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,10 @@ def _upgrade_journal(journal: Path) -> None:
         changes.append(json.dumps({"t": _TABLE, "k": key, "d": doc}, separators=(",", ":")))
     if changes:
         tmp = journal.with_name(journal.name + ".upgrade")
-        tmp.write_text("".join(f"{c}\n" for c in changes), encoding="utf-8")
+        with tmp.open("wb") as out:
+            out.write("".join(f"{c}\n" for c in changes).encode())
+            out.flush()
+            os.fsync(out.fileno())
         tmp.replace(journal)
 
 

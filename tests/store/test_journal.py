@@ -3,9 +3,12 @@ the TinyDB file in batches; a kill -9 at any moment loses nothing that was ackno
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
+import pytest
 from tinydb import TinyDB
 
 from bot.store.atomic import AtomicJSONStorage
@@ -84,6 +87,58 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     with journal_path(path).open("ab") as journal:
         journal.write(b'{"t":"people","k":"2","d":{"id"')
     assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}}}
+    tables.close()
+
+
+def test_a_change_after_a_torn_line_starts_a_line_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    JournaledTables(path, KEYS).put("people", "1", {"id": 1})
+    with journal_path(path).open("ab") as journal:
+        journal.write(b'{"t":"people","k":"2","d":{"id"')  # killed mid-write: not acknowledged
+    reopened = JournaledTables(path, KEYS)
+    reopened.put("people", "3", {"id": 3})
+    # No close(): the journal alone must hold change 3.
+    assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}, "3": {"id": 3}}}
+    reopened.close()
+
+
+def test_a_failed_write_leaves_no_partial_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.json"
+    tables = JournaledTables(path, KEYS)
+    tables.put("people", "1", {"id": 1})
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        tables.put("people", "2", {"id": 2})
+    monkeypatch.setattr(os, "write", real_write)
+    tables.put("people", "3", {"id": 3})
+    assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}, "3": {"id": 3}}}
+    tables.close()
+
+
+def test_a_failed_compaction_keeps_the_change_and_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.json"
+    tables = JournaledTables(path, KEYS, compact_every=1)
+
+    def disk_full(data: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tables._storage, "write", disk_full)
+    tables.put("people", "1", {"id": 1})  # compaction fails; the put does not
+    assert "folding t.journal into its file failed" in caplog.text
+    assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}}}
+    monkeypatch.undo()
+    tables.put("people", "2", {"id": 2})
+    assert journal_path(path).read_bytes() == b"", "folded at the next change"
     tables.close()
 
 
