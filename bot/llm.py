@@ -447,8 +447,9 @@ class ChatClient:
                     self._length_parameter = "max_completion_tokens"
                 elif exc.parameter == "temperature" and self._send_temperature:
                     self._send_temperature = False
-                else:
+                elif self._body(messages, stream=stream) == body:
                     raise
+                # Otherwise a question asked at the same time has already adjusted the client.
                 log.info("the model refused %s; adjusted and asking again", exc.parameter)
 
     def _headers(self, accept: str) -> dict[str, str]:

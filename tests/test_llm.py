@@ -6,6 +6,7 @@ in httpx is mocked. Deadlines and backoffs are small so that the whole file runs
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import email.utils
@@ -118,6 +119,17 @@ async def test_a_reasoning_model_gets_the_parameters_it_takes(
 
         assert await ask() == ANSWER
         assert len(reasoning.requests) == 4, "the adjustment is remembered"
+
+
+async def test_questions_asked_together_all_adjust_to_a_reasoning_model(
+    http: httpx.AsyncClient,
+) -> None:
+    """Several questions in flight when the first refusal comes back: each asks again."""
+    with FakeLLMServer(reasoning_model=True) as reasoning:
+        reasoning.script(*[Reply(content=ANSWER, chunk_delay=0.05)] * 4)
+        client = client_for(reasoning, http, temperature=0.0)
+        answers = await asyncio.gather(*(client.complete(messages()) for _ in range(4)))
+        assert answers == [ANSWER] * 4
 
 
 async def test_a_refused_parameter_the_client_needs_is_a_bad_response(
