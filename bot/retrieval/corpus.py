@@ -45,10 +45,11 @@ class TermCounts:
         ids = self.term_ids[self.starts[doc] : self.starts[doc + 1]]
         return frozenset(self.terms[i] for i in ids.tolist())
 
-    def doc_lengths(self) -> npt.NDArray[np.float32]:
-        """Terms per document, repeats included: what BM25 normalises by."""
+    def doc_lengths(self) -> npt.NDArray[np.float64]:
+        """Terms per document, repeats included: what BM25 normalises by (in float64, as
+        bm25s computes it, so that scores match its own build to the last bit)."""
         rows = np.repeat(np.arange(self.size), np.diff(self.starts))
-        return np.bincount(rows, weights=self.counts, minlength=self.size).astype(np.float32)
+        return np.bincount(rows, weights=self.counts, minlength=self.size)
 
 
 def count_terms(texts: Iterable[str], word_terms: WordTerms, labels: PhraseMatcher) -> TermCounts:
