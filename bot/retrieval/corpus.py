@@ -49,7 +49,10 @@ class TermCounts:
         """Terms per document, repeats included: what BM25 normalises by (in float64, as
         bm25s computes it, so that scores match its own build to the last bit)."""
         rows = np.repeat(np.arange(self.size), np.diff(self.starts))
-        return np.bincount(rows, weights=self.counts, minlength=self.size)
+        lengths: npt.NDArray[np.float64] = np.bincount(
+            rows, weights=self.counts, minlength=self.size
+        ).astype(np.float64)
+        return lengths
 
 
 def count_terms(texts: Iterable[str], word_terms: WordTerms, labels: PhraseMatcher) -> TermCounts:
