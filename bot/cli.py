@@ -220,7 +220,7 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None) -> int:
     )
     tr = translator(lang)
     blocks = compose_digest(library, since, tr, now.date()) or quiet_digest(
-        library, since, tr, now.date()
+        library, since.date(), tr, now.date()
     )
     print(render_plain(Reply(lang, tuple(blocks))))
     return 0

@@ -52,12 +52,13 @@ def compose_digest(
 
 
 def quiet_digest(
-    library: Library, since: dt.datetime, tr: Translator, today: dt.date
+    library: Library, previous: dt.date, tr: Translator, today: dt.date
 ) -> list[Block]:
-    """'No new developments', with the overview's headline facts as a reminder."""
+    """'No new developments' since the ``previous`` digest's day, with the overview's headline
+    facts as a reminder."""
     title = tr.gettext("partnerbrief digest, {date}").format(date=tr.date(today))
     note = tr.gettext("No new developments since {date}. The key figures:").format(
-        date=tr.date(since.date())
+        date=tr.date(previous)
     )
     blocks = [Block("title", title), Block("text", note)]
     citations = Citations(library)

@@ -115,13 +115,17 @@ class DigestService:
         zone = ZoneInfo(sub.zone)
         since = sub.last_sent_at.astimezone(zone)
         today = day or now.astimezone(zone).date()
-        # A quiet digest names the day of the previous one; a digest with news does not.
-        key = (sub.lang, sub.locale, today, changed, None if changed else since.date())
+        # A quiet digest names the day of the previous one (as its title had it); a digest
+        # with news does not.
+        previous = since.date()
+        if self._ledger.last_sent(sub.chat_id) == sub.last_sent_at:
+            previous = self._ledger.last_sent_day(sub.chat_id) or previous
+        key = (sub.lang, sub.locale, today, changed, None if changed else previous)
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]
         tr = translator(sub.lang, sub.locale)
         blocks = compose_digest(library, since, tr, today) or quiet_digest(
-            library, since, tr, today
+            library, previous, tr, today
         )
         reply = Reply(sub.lang, tuple(blocks))
         if composed is not None:
@@ -214,15 +218,23 @@ class DigestService:
             # others' outcomes, blocked subscribers included, are all saved below.
             results = await asyncio.gather(*(one(*job) for job in jobs), return_exceptions=True)
         finally:
-            # One write for every subscriber who blocked the bot, not one each (see set_active).
-            self._subscriptions.save_active(blocked)
-            ledger.sync()
+            try:
+                # One write for every subscriber who blocked the bot, not one each.
+                self._subscriptions.save_active(blocked)
+                ledger.sync()
+            except OSError:
+                # Not raised: it would hide a cancellation in flight. The next day's 403s
+                # set the flags again, and the journal lines already written stand.
+                log.exception("saving the sweep's blocked subscribers failed")
+        interrupted = None
         for result in results:
             if isinstance(result, Exception):
                 log.error("the digest for one chat failed; the others went on", exc_info=result)
                 counts["failed"] += 1
             elif isinstance(result, BaseException):
-                raise result
+                interrupted = interrupted or result
+        if interrupted is not None:
+            raise interrupted
 
 
 def _constant(reply: Reply) -> Callable[[], Reply | None]:

@@ -58,7 +58,7 @@ def test_nothing_new_gives_none_or_a_short_note(library: Library) -> None:
     changed, _ = _library_with_change(library)
     assert compose_digest(changed, MORNING, translator("en"), MORNING.date()) is None
     note = render_plain(
-        Reply("en", tuple(quiet_digest(changed, MORNING, translator("en"), MORNING.date())))
+        Reply("en", tuple(quiet_digest(changed, MORNING.date(), translator("en"), MORNING.date())))
     )
     assert "No new developments since November 26, 2026" in note and "[1]" in note
 
@@ -141,6 +141,26 @@ async def test_a_late_digest_keeps_the_day_it_was_due(
     [(_, text)] = sender.sent
     assert text.startswith("Le point partnerbrief du 26 novembre 2026")
     assert ledger.status(1, dt.date(2026, 11, 26)) == "sent"
+
+
+async def test_after_a_late_digest_the_next_quiet_note_names_the_day_it_was_due(
+    library: Library, stores: tuple[SubscriptionStore, Ledger]
+) -> None:
+    subscriptions, ledger = stores
+    quiet = _quiet(library)
+    subscriptions.put(
+        Subscription(1, 1, dt.time(23, 30), "Europe/Paris", "fr", "fr", BEFORE, BEFORE)
+    )
+    service = DigestService(lambda: quiet, subscriptions, ledger)
+    sender = RecordingSender()
+    late = dt.datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # 01:00 on the 26th in Paris
+    assert (await service.sweep(sender, late)).counts == {"sent": 1}
+    evening = dt.datetime(2026, 11, 26, 22, 31, tzinfo=UTC)  # 23:31 on the 26th
+    assert (await service.sweep(sender, evening)).counts == {"sent": 1}
+    [(_, first), (_, second)] = sender.sent
+    assert first.startswith("Le point partnerbrief du 25 novembre 2026")
+    assert second.startswith("Le point partnerbrief du 26 novembre 2026")
+    assert "Rien de nouveau depuis le 25 novembre 2026" in second
 
 
 async def test_one_digest_that_fails_to_compose_stops_no_other(

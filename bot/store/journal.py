@@ -91,6 +91,7 @@ class JournaledTables:
         _cut_torn_tail(self._journal)
         self._fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._unfolded = 0
+        self._torn = False  # a failed write left part of a line that could not be taken back
 
     def table(self, name: str) -> Mapping[str, Doc]:
         """The documents of a table by key; change them only through put()."""
@@ -108,9 +109,7 @@ class JournaledTables:
             json.dumps({"t": table, "k": key, "d": doc}, separators=(",", ":")) + "\n"
             for key, doc in docs.items()
         )
-        _append(self._fd, lines.encode())
-        if self._durable:
-            os.fsync(self._fd)
+        self._append(lines.encode())
         rows = self._tables[table]
         for key, doc in docs.items():
             if doc is None:
@@ -125,6 +124,27 @@ class JournaledTables:
                 # The changes are safe in the journal; folding is tried again later.
                 log.exception("folding %s into its file failed", self._journal.name)
                 self._unfolded = 0
+
+    def _append(self, data: bytes) -> None:
+        """Writes (and with ``durable`` fsyncs) all of ``data``, or none of it: a change the
+        caller is told failed must not come back at the next start, and a partial line must
+        not swallow the next change."""
+        if self._torn:
+            data = b"\n" + data  # ends the torn line: replay skips it as unreadable
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if self._durable:
+                os.fsync(self._fd)
+        except OSError:
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                self._torn = True
+            raise
+        self._torn = False
 
     def sync(self) -> None:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""
@@ -165,16 +185,3 @@ def _cut_torn_tail(journal: Path) -> None:
     end = data.rfind(b"\n") + 1
     if end != len(data):
         os.truncate(journal, end)
-
-
-def _append(fd: int, data: bytes) -> None:
-    """Writes all of ``data``; on failure (a full disk) takes back what part of it went in, so
-    that no torn line is left for the next change to be glued to."""
-    start = os.lseek(fd, 0, os.SEEK_END)
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    except OSError:
-        os.ftruncate(fd, start)
-        raise

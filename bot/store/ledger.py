@@ -51,15 +51,17 @@ class Ledger:
             keep=lambda _, doc: str(doc["date"]) >= _horizon(dt.date.today()),
         )
         self._deliveries = self._tables.table(_TABLE)
-        self._last_sent: dict[int, dt.datetime] = {}
+        # Per chat, when its latest digest went out and the local day it was due (a late
+        # catch-up digest goes out the next day).
+        self._last_sent: dict[int, tuple[dt.datetime, dt.date]] = {}
         for doc in self._deliveries.values():
             self._note_sent(_entry(doc))
 
     def _note_sent(self, entry: Entry) -> None:
         if entry.status == "sent":
             last = self._last_sent.get(entry.chat_id)
-            if last is None or entry.at > last:
-                self._last_sent[entry.chat_id] = entry.at
+            if last is None or entry.at > last[0]:
+                self._last_sent[entry.chat_id] = (entry.at, entry.local_date)
 
     def _doc_for(self, chat_id: int, local_date: dt.date) -> dict[str, Any] | None:
         return self._deliveries.get(_key(chat_id, local_date.isoformat()))
@@ -72,7 +74,13 @@ class Ledger:
         return self.status(chat_id, local_date) in FINAL
 
     def last_sent(self, chat_id: int) -> dt.datetime | None:
-        return self._last_sent.get(chat_id)
+        last = self._last_sent.get(chat_id)
+        return None if last is None else last[0]
+
+    def last_sent_day(self, chat_id: int) -> dt.date | None:
+        """The local day the latest digest sent to this chat was due."""
+        last = self._last_sent.get(chat_id)
+        return None if last is None else last[1]
 
     def parts_sent(self, chat_id: int, local_date: dt.date) -> int:
         """How many messages of an unfinished multi-part delivery already went out."""

@@ -123,6 +123,48 @@ def test_a_failed_write_leaves_no_partial_line(
     tables.close()
 
 
+def test_a_change_that_could_not_be_made_durable_does_not_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.json"
+    tables = JournaledTables(path, KEYS)
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        tables.put("people", "1", {"id": 1})
+    monkeypatch.undo()
+    assert tables.table("people") == {}
+    assert load_tables(path, KEYS) == {"people": {}}, "the caller was told it failed"
+    tables.close()
+
+
+def test_a_partial_line_that_cannot_be_taken_back_is_ended_before_the_next_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.json"
+    tables = JournaledTables(path, KEYS)
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def cannot_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    monkeypatch.setattr(os, "ftruncate", cannot_truncate)
+    with pytest.raises(OSError, match="No space"):
+        tables.put("people", "1", {"id": 1})
+    monkeypatch.undo()
+    tables.put("people", "2", {"id": 2})
+    assert load_tables(path, KEYS) == {"people": {"2": {"id": 2}}}
+    tables.close()
+
+
 def test_a_failed_compaction_keeps_the_change_and_is_tried_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
