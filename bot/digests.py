@@ -223,8 +223,8 @@ class DigestService:
                 self._subscriptions.save_active(blocked)
                 ledger.sync()
             except OSError:
-                # Not raised: it would hide a cancellation in flight. The next day's 403s
-                # set the flags again, and the journal lines already written stand.
+                # Not raised: it would hide a cancellation in flight. Memory keeps them
+                # inactive; after a restart their next 403 sets the flag again.
                 log.exception("saving the sweep's blocked subscribers failed")
         interrupted = None
         for result in results:
