@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,28 @@ Keep = Callable[[str, Doc], bool]
 
 def journal_path(path: Path) -> Path:
     return path.with_suffix(".journal")
+
+
+def journal_line(table: str, key: str, doc: Doc | None) -> str:
+    """One change as the journal holds it; a None document removes the key."""
+    return json.dumps({"t": table, "k": key, "d": doc}, separators=(",", ":")) + "\n"
+
+
+def read_journal(journal: Path) -> Iterator[tuple[str, str, Doc | None]]:
+    """(table, key, document) for each change in the journal, in order. A torn or unreadable
+    line is skipped, so this is safe to call while a writer appends."""
+    try:
+        lines = journal.read_bytes().splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        try:
+            change = json.loads(line)
+            table, key, doc = str(change["t"]), str(change["k"]), change["d"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a torn line in %s", journal.name)
+            continue
+        yield table, key, doc
 
 
 def load_tables(path: Path, keys: Mapping[str, KeyOf]) -> dict[str, dict[str, Doc]]:
@@ -54,16 +76,10 @@ def _load(
         name: {key_of(doc): doc for doc in stored.pop(name, {}).values()}
         for name, key_of in keys.items()
     }
-    try:
-        lines = journal.read_bytes().splitlines()
-    except FileNotFoundError:
-        lines = []
-    for line in lines:
-        try:
-            change = json.loads(line)
-            table, key, doc = tables[change["t"]], str(change["k"]), change["d"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a torn or unknown line in %s", journal.name)
+    for name, key, doc in read_journal(journal):
+        table = tables.get(name)
+        if table is None:
+            log.warning("ignoring a change to unknown table %r in %s", name, journal.name)
             continue
         if doc is None:
             table.pop(key, None)
@@ -105,10 +121,7 @@ class JournaledTables:
         """Several changes with one write (and one fsync)."""
         if not docs:
             return
-        lines = "".join(
-            json.dumps({"t": table, "k": key, "d": doc}, separators=(",", ":")) + "\n"
-            for key, doc in docs.items()
-        )
+        lines = "".join(journal_line(table, key, doc) for key, doc in docs.items())
         self._append(lines.encode())
         rows = self._tables[table]
         for key, doc in docs.items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import JournaledTables, journal_path
+from bot.store.journal import JournaledTables, journal_line, journal_path
 
 LEDGER_FILE = "ledger.json"
 JOURNAL_FILE = "ledger.journal"
@@ -128,12 +128,11 @@ def _upgrade_journal(journal: Path) -> None:
             continue  # a torn last line, as replaying skips
         if not isinstance(doc, dict) or "t" in doc or "chat" not in doc:
             return  # already in the current format
-        key = _key(int(doc["chat"]), str(doc["date"]))
-        changes.append(json.dumps({"t": _TABLE, "k": key, "d": doc}, separators=(",", ":")))
+        changes.append(journal_line(_TABLE, _key(int(doc["chat"]), str(doc["date"])), doc))
     if changes:
         tmp = journal.with_name(journal.name + ".upgrade")
         with tmp.open("wb") as out:
-            out.write("".join(f"{c}\n" for c in changes).encode())
+            out.write("".join(changes).encode())
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(journal)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from bot.domain import Lang, Subscription
 from bot.i18n import translator
 from bot.store.atomic import AtomicJSONStorage
 from bot.store.facts import FactStore
-from bot.store.journal import load_tables
+from bot.store.journal import load_tables, read_journal
 from bot.store.ledger import JOURNAL_FILE
 from bot.store.subscriptions import _doc, _from_doc
 from bot.store.users import TABLE_KEYS, USERS_FILE
@@ -159,19 +158,10 @@ def digest_counts(double: BotApiDouble, chat_ids: Iterable[int]) -> dict[int, in
 
 def journal_parts(data_dir: Path) -> dict[int, int | None]:
     """Per chat, the parts of its digest the journal knows were delivered (None: all of it)."""
-    parts: dict[int, int | None] = {}
-    try:
-        lines = (data_dir / JOURNAL_FILE).read_bytes().splitlines()
-    except FileNotFoundError:
-        return parts
-    for line in lines:
-        try:
-            entry = json.loads(line)["d"]  # a journal line: {"t": table, "k": key, "d": doc}
-            chat = int(entry["chat"])
-            parts[chat] = None if entry["status"] == "sent" else int(entry.get("parts", 0))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return parts
+    return {
+        int(entry["chat"]): None if entry["status"] == "sent" else int(entry.get("parts", 0))
+        for entry in _journal_entries(data_dir)
+    }
 
 
 def journal_statuses(data_dir: Path) -> dict[int, str]:
@@ -180,15 +170,9 @@ def journal_statuses(data_dir: Path) -> dict[int, str]:
     Safe to call while the bot runs: a line still being written is skipped, as the ledger
     does with a torn last line.
     """
-    statuses: dict[int, str] = {}
-    try:
-        lines = (data_dir / JOURNAL_FILE).read_bytes().splitlines()
-    except FileNotFoundError:
-        return statuses
-    for line in lines:
-        try:
-            entry = json.loads(line)["d"]
-            statuses[int(entry["chat"])] = str(entry["status"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return statuses
+    return {int(entry["chat"]): str(entry["status"]) for entry in _journal_entries(data_dir)}
+
+
+def _journal_entries(data_dir: Path) -> list[dict[str, Any]]:
+    """The delivery entries in the ledger's journal, in order, as the bot replays them."""
+    return [doc for _, _, doc in read_journal(data_dir / JOURNAL_FILE) if doc is not None]
