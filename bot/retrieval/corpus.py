@@ -48,10 +48,9 @@ class TermCounts:
     def doc_lengths(self) -> npt.NDArray[np.float64]:
         """Terms per document, repeats included: what BM25 normalises by (in float64, as
         bm25s computes it, so that scores match its own build to the last bit)."""
-        rows = np.repeat(np.arange(self.size), np.diff(self.starts))
-        lengths: npt.NDArray[np.float64] = np.bincount(
-            rows, weights=self.counts, minlength=self.size
-        ).astype(np.float64)
+        # Running totals taken at each document's boundaries: whole numbers, exact in float64.
+        totals = np.concatenate(([0.0], np.cumsum(self.counts, dtype=np.float64)))
+        lengths: npt.NDArray[np.float64] = totals[self.starts[1:]] - totals[self.starts[:-1]]
         return lengths
 
 
