@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,18 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     tables.close()
 
 
+def _writes_part_then_fills_the_disk(
+    real_write: Callable[[int, bytes], int],
+) -> Callable[[int, bytes], int]:
+    """An os.write that gets ten bytes of its data out, then finds the disk full."""
+
+    def disk_full(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return disk_full
+
+
 def test_a_change_after_a_torn_line_starts_a_line_of_its_own(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     JournaledTables(path, KEYS).put("people", "1", {"id": 1})
@@ -109,11 +122,7 @@ def test_a_failed_write_leaves_no_partial_line(
     tables = JournaledTables(path, KEYS)
     tables.put("people", "1", {"id": 1})
     real_write = os.write
-
-    def disk_full(fd: int, data: bytes) -> int:
-        real_write(fd, bytes(data[:10]))
-        raise OSError(errno.ENOSPC, "No space left on device")
-
+    disk_full = _writes_part_then_fills_the_disk(real_write)
     monkeypatch.setattr(os, "write", disk_full)
     with pytest.raises(OSError, match="No space"):
         tables.put("people", "2", {"id": 2})
@@ -146,11 +155,7 @@ def test_a_partial_line_that_cannot_be_taken_back_is_ended_before_the_next_chang
 ) -> None:
     path = tmp_path / "t.json"
     tables = JournaledTables(path, KEYS)
-    real_write = os.write
-
-    def disk_full(fd: int, data: bytes) -> int:
-        real_write(fd, bytes(data[:10]))
-        raise OSError(errno.ENOSPC, "No space left on device")
+    disk_full = _writes_part_then_fills_the_disk(os.write)
 
     def cannot_truncate(fd: int, length: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
