@@ -95,4 +95,9 @@ class Admin:
         return self.take_broadcast(admin_id, broadcast_id) is not None
 
     def broadcast_ledger(self, broadcast_id: str) -> Ledger:
-        return Ledger(self._services.settings.data_dir, name=f"broadcast-{broadcast_id}")
+        services = self._services
+        return Ledger(
+            services.settings.data_dir,
+            today=lambda: services.clock().date(),
+            name=f"broadcast-{broadcast_id}",
+        )

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.chat import Asked, Conversation, Who
+from bot.clock import Clock, system_clock
 from bot.config import ConfigError, Settings
 from bot.content import ContentInvalid, content_digest, load_library
 from bot.digest import compose_digest, quiet_digest
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             fmt=settings.log_format,
         )
-        return _dispatch(command, args, settings)
+        return _dispatch(command, args, settings, clock)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -104,20 +105,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STORE
 
 
-def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
+def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     if command == "run":
         if not settings.has_token:
             print("error: set TELEGRAM_BOT_TOKEN (see .env.example)", file=sys.stderr)
             return EXIT_USAGE
         from bot.tg.app import run  # imported late: the console never loads telegram
 
-        run(settings)
+        run(settings, clock)
         return 0
     if command == "console":
         from bot.console import run_console
         from bot.services import Services
 
-        services = Services.open(settings)
+        services = Services.open(settings, clock)
         try:
             return run_console(services.conversation)
         finally:
@@ -125,9 +126,9 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
     if command == "brief":
         return _brief(settings, args.topic, args.lang)
     if command == "digest":
-        return _digest(settings, args.lang, args.since)
+        return _digest(settings, args.lang, args.since, clock())
     if command == "ask":
-        return _ask(settings, args.question, args.lang, as_json=args.json)
+        return _ask(settings, args.question, args.lang, clock, as_json=args.json)
     if args.action == "check":
         library = load_library(settings.content_dir)
         load_lexicon(settings.content_dir)
@@ -136,7 +137,7 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
             f"sources, {len(library.briefings)} briefings)"
         )
         return 0
-    return _content_load(settings)
+    return _content_load(settings, clock())
 
 
 def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
@@ -155,7 +156,9 @@ def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
     return 0
 
 
-def _ask(settings: Settings, question: str, lang: Lang | None, *, as_json: bool) -> int:
+def _ask(
+    settings: Settings, question: str, lang: Lang | None, clock: Clock, *, as_json: bool
+) -> int:
     check_catalogs()
     library = load_library(settings.content_dir)
     index = FactIndex(library, load_lexicon(settings.content_dir))
@@ -169,7 +172,7 @@ def _ask(settings: Settings, question: str, lang: Lang | None, *, as_json: bool)
     asked = conversation.ask(who, question, lang=lang)
     answer = asked.answer
     reply = asked.reply
-    phraser = Phraser.from_settings(settings)
+    phraser = Phraser.from_settings(settings, clock)
     if phraser is not None:
         tr = conversation.translator_for_lang(who, reply.lang)
         phrased = asyncio.run(_phrase(phraser, asked, library, tr))
@@ -203,7 +206,7 @@ async def _phrase(phraser: Phraser, asked: Asked, library: Library, tr: Translat
         await phraser.aclose()
 
 
-def _digest(settings: Settings, lang: Lang, since_day: dt.date | None) -> int:
+def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.datetime) -> int:
     check_catalogs()
     # The fact store knows when each fact last changed; without one, content/ dates are used.
     # Reading needs no lock: the store is replaced atomically, never written in place.
@@ -212,28 +215,25 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None) -> int:
         store = FactStore(settings.data_dir)
         library = store.library()
         store.close()
-    now = dt.datetime.now(dt.UTC)
     since = (
         dt.datetime.combine(since_day, dt.time(), dt.UTC)
         if since_day
         else now - dt.timedelta(days=1)
     )
     tr = translator(lang)
-    blocks = compose_digest(library, since, tr, now.date()) or quiet_digest(
+    blocks = compose_digest(library, since, now, tr, now.date()) or quiet_digest(
         library, since.date(), tr, now.date()
     )
     print(render_plain(Reply(lang, tuple(blocks))))
     return 0
 
 
-def _content_load(settings: Settings) -> int:
+def _content_load(settings: Settings, now: dt.datetime) -> int:
     library = load_library(settings.content_dir)
     with DataDirLock(settings.data_dir):
         store = FactStore(settings.data_dir)
         try:
-            report = store.import_library(
-                library, content_digest(settings.content_dir), dt.date.today()
-            )
+            report = store.import_library(library, content_digest(settings.content_dir), now)
         finally:
             store.close()
     print(

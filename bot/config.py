@@ -73,7 +73,10 @@ class Settings:
                 ) from None
         llm_deadline = _number(get("LLM_DEADLINE_SECONDS"), "LLM_DEADLINE_SECONDS", 30.0)
         per_hour = int(_number(get("LLM_QUESTIONS_PER_HOUR"), "LLM_QUESTIONS_PER_HOUR", 20))
-        catch_up = _number(get("DIGEST_CATCH_UP_HOURS"), "DIGEST_CATCH_UP_HOURS", 6.0)
+        # 0 is a real choice: no late digests after downtime, only on-time ones.
+        catch_up = _number(
+            get("DIGEST_CATCH_UP_HOURS"), "DIGEST_CATCH_UP_HOURS", 6.0, allow_zero=True
+        )
         send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
         paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
         log_format = (get("BOT_LOG_FORMAT") or "text").lower()
@@ -105,14 +108,18 @@ class Settings:
         )
 
 
-def _number(value: str | None, name: str, default: float) -> float:
+def _number(value: str | None, name: str, default: float, *, allow_zero: bool = False) -> float:
     if value is None:
         return default
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if number <= 0:
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if allow_zero and number < 0:
+        raise ConfigError(f"{name} must be zero or more, got {value!r}")
+    if not allow_zero and number <= 0:
         raise ConfigError(f"{name} must be positive, got {value!r}")
     return number
 

@@ -9,8 +9,10 @@ from bot.domain import FACT_TOPICS, Block, Fact, Library
 from bot.i18n import Translator
 
 
-def changed_facts(library: Library, since: dt.datetime) -> list[Fact]:
-    return [f for f in library.facts.values() if f.changed_since(since)]
+def changed_facts(library: Library, since: dt.datetime, until: dt.datetime) -> list[Fact]:
+    """The facts that became news after ``since`` and by ``until`` (a fact dated in the future
+    is news on its day, not before)."""
+    return [f for f in library.facts.values() if since < f.news_at <= until]
 
 
 def _revisions(fact: Fact, tr: Translator) -> list[str]:
@@ -29,10 +31,10 @@ def _revisions(fact: Fact, tr: Translator) -> list[str]:
 
 
 def compose_digest(
-    library: Library, since: dt.datetime, tr: Translator, today: dt.date
+    library: Library, since: dt.datetime, until: dt.datetime, tr: Translator, today: dt.date
 ) -> list[Block] | None:
     """The digest blocks; None when nothing changed (the caller decides whether to say so)."""
-    changed = changed_facts(library, since)
+    changed = changed_facts(library, since, until)
     if not changed:
         return None
     title = tr.gettext("partnerbrief digest, {date}").format(date=tr.date(today))

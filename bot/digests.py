@@ -107,7 +107,7 @@ class DigestService:
         them was a fifth of the CPU per message when broadcasting).
         """
         library = self._library()
-        changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at))
+        changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at, now))
         if not changed and sub.skip_empty:
             return None
         # Dates are the reader's, not the server's: an evening digest in Montréal is already
@@ -124,7 +124,7 @@ class DigestService:
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]
         tr = translator(sub.lang, sub.locale)
-        blocks = compose_digest(library, since, tr, today) or quiet_digest(
+        blocks = compose_digest(library, since, now, tr, today) or quiet_digest(
             library, previous, tr, today
         )
         reply = Reply(sub.lang, tuple(blocks))

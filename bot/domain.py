@@ -79,9 +79,13 @@ class Fact:
     changed_at: dt.datetime | None = None
     previous_figures: tuple[Figure, ...] = ()
 
+    @property
+    def news_at(self) -> dt.datetime:
+        """When this version of the fact became news (digests announce facts by it)."""
+        return self.changed_at or dt.datetime.combine(self.updated, dt.time(), dt.UTC)
+
     def changed_since(self, since: dt.datetime) -> bool:
-        when = self.changed_at or dt.datetime.combine(self.updated, dt.time(), dt.UTC)
-        return when > since
+        return self.news_at > since
 
     def source_ids(self) -> tuple[str, ...]:
         """Every source this fact rests on, the one we read first."""

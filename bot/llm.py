@@ -25,7 +25,6 @@ import functools
 import json
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -35,6 +34,8 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
+
+from bot.clock import Clock
 
 __all__ = [
     "DONT_KNOW",
@@ -126,7 +127,7 @@ class _Retryable(LLMUnavailable):
 # ----------------------------------------------------------------------------- HTTP errors
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: httpx.Headers, now: datetime.datetime) -> float | None:
     """Seconds the server asked us to wait: ``retry-after-ms`` (OpenAI), then ``Retry-After``."""
     millis = headers.get("retry-after-ms")
     if millis:
@@ -147,7 +148,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, (when - now).total_seconds())
 
 
 def _error_details(payload: object) -> tuple[str, str, str]:
@@ -196,7 +197,7 @@ def _classify(status: int, payload: object, retry_after: float | None) -> LLMErr
     return LLMBadResponse(text)
 
 
-async def _error_from_response(response: httpx.Response) -> LLMError:
+async def _error_from_response(response: httpx.Response, now: datetime.datetime) -> LLMError:
     try:
         await response.aread()
     except httpx.TransportError as exc:
@@ -207,7 +208,7 @@ async def _error_from_response(response: httpx.Response) -> LLMError:
         payload: object = response.json()
     except ValueError:
         payload = {"message": response.text}
-    return _classify(response.status_code, payload, _retry_after(response.headers))
+    return _classify(response.status_code, payload, _retry_after(response.headers, now))
 
 
 def _error_in_body(payload: Mapping[str, Any]) -> LLMError:
@@ -346,8 +347,9 @@ class _StreamReader:
 class ChatClient:
     """Chat completions over a shared ``httpx.AsyncClient`` that the caller opens and closes."""
 
-    def __init__(self, settings: LLMSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: LLMSettings, http: httpx.AsyncClient, *, clock: Clock) -> None:
         self._settings = settings
+        self._clock = clock  # for a Retry-After given as a date
         self._http = http
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
         # What the model turned out to refuse, learnt from its first 400 (see _adapting).
@@ -471,7 +473,7 @@ class ChatClient:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise LLMBadResponse(f"request failed: {exc!r}") from exc
         if response.status_code != 200:
-            raise await _error_from_response(response)
+            raise await _error_from_response(response, self._clock())
         try:
             payload = response.json()
         except ValueError:
@@ -507,7 +509,7 @@ class ChatClient:
         reader: _StreamReader | None = None
         try:
             if response.status_code != 200:
-                raise await _error_from_response(response)
+                raise await _error_from_response(response, self._clock())
             reader = _StreamReader(response)
             await reader.advance()
             if not reader.visible and not strip_reasoning(reader.raw):

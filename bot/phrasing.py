@@ -7,7 +7,6 @@ extractive answer instead (``Phrased.reply`` is None and ``reason`` says why).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from bot.briefing import Citations, fact_text, source_blocks
 from bot.chat import Asked
+from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Block, Library, Reply
 from bot.i18n import Translator
@@ -67,16 +67,16 @@ class Phraser:
         client: ChatClient,
         http: httpx.AsyncClient,
         per_hour: int,
-        today: Callable[[], dt.date] = dt.date.today,
+        clock: Clock,
     ) -> None:
         self._client = client
         self._http = http
         self._limit = RateLimitItemPerHour(per_hour)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._today = today
+        self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Phraser | None:
+    def from_settings(cls, settings: Settings, clock: Clock) -> Phraser | None:
         if not settings.llm_base_url:
             return None
         llm = LLMSettings(
@@ -86,7 +86,9 @@ class Phraser:
             deadline=settings.llm_deadline,
         )
         http = ChatClient.new_http_client(llm)
-        return cls(ChatClient(llm, http), http, settings.llm_questions_per_hour)
+        return cls(
+            ChatClient(llm, http, clock=clock), http, settings.llm_questions_per_hour, clock
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -109,7 +111,7 @@ class Phraser:
         # The model sees facts numbered 1..k; its [i] become the facts' source numbers below,
         # so that the final message cites the same numbered sources as the extract.
         facts = [(i, fact_text(library.facts[f], tr)) for i, f in enumerate(answer.fact_ids, 1)]
-        messages = build_messages(facts, asked.question, tr.lang, self._today())
+        messages = build_messages(facts, asked.question, tr.lang, self._clock().date())
         text = ""
         try:
             if progress is None:

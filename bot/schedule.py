@@ -30,6 +30,10 @@ COMMON_ZONES = (
 )
 TIME_SLOTS = ("06:30", "07:00", "07:30", "08:00", "09:00", "12:00", "18:00", "21:00")
 DEFAULT_CATCH_UP = dt.timedelta(hours=6)
+# A digest found due this soon after its time is on time, not a catch-up: the sweep runs once a
+# minute and may itself start up to 50 s late (its misfire grace, bot/tg/app.py). So even with
+# no catch-up at all (DIGEST_CATCH_UP_HOURS=0) every digest of a running bot goes out.
+ON_TIME = dt.timedelta(minutes=2)
 _TIME = re.compile(r"^(\d{1,2})(?:[:hH.](\d{2})?)?$")
 
 Decision = Literal["send", "skip"]
@@ -108,14 +112,15 @@ def decide(
 
     ``already`` says whether the ledger holds a final entry for the due local date (sent,
     skipped or blocked). A digest whose time passed while the bot was down is sent late if it
-    is still within ``catch_up``, otherwise recorded as skipped.
+    is still within ``catch_up`` (beyond the ``ON_TIME`` every digest has), otherwise recorded
+    as skipped.
     """
     if not sub.active or sub.paused:
         return None
     due = latest_due(sub, now)
     if due is None or already:
         return None
-    return ("send" if now - due.instant <= catch_up else "skip"), due
+    return ("send" if now - due.instant <= ON_TIME + catch_up else "skip"), due
 
 
 def next_delivery(sub: Subscription, now: dt.datetime) -> dt.datetime:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 
 from bot.admin import Admin
 from bot.chat import Conversation
+from bot.clock import Clock
 from bot.config import Settings
 from bot.content import content_digest, load_library
 from bot.digests import DigestService
@@ -29,16 +29,12 @@ from bot.subscribing import Subscribing
 log = logging.getLogger(__name__)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def sync_content(facts: FactStore, settings: Settings, today: dt.date) -> ImportReport | None:
+def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> ImportReport | None:
     """Import content/ when it changed since the last import; None when it did not."""
     digest = content_digest(settings.content_dir)
     if digest == facts.content_digest() and not facts.is_empty():
         return None
-    return facts.import_library(load_library(settings.content_dir), digest, today)
+    return facts.import_library(load_library(settings.content_dir), digest, now)
 
 
 class Services:
@@ -50,7 +46,7 @@ class Services:
         lock: DataDirLock,
         facts: FactStore,
         users: UserStore,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Clock,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -64,7 +60,7 @@ class Services:
         self.flood = FloodGuard()
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
-        self.ledger = Ledger(settings.data_dir)
+        self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
         self.digests = DigestService(
             lambda: self.library,
             self.subscriptions,
@@ -79,28 +75,23 @@ class Services:
             default,
             index=lambda: self.index,
             stats=self.stats,
-            subscribing=Subscribing(self.subscriptions, lambda: self.clock()),
+            subscribing=Subscribing(self.subscriptions, clock),
         )
         self.admin = Admin(self)
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
-        self.phraser = Phraser.from_settings(settings)
+        self.phraser = Phraser.from_settings(settings, clock)
 
     @classmethod
-    def open(
-        cls,
-        settings: Settings,
-        today: dt.date | None = None,
-        clock: Callable[[], dt.datetime] | None = None,
-    ) -> Services:
+    def open(cls, settings: Settings, clock: Clock) -> Services:
         """Check catalogs, own the data directory, bring the fact store up to date."""
         check_catalogs()
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
-            stamp = (clock or _utcnow)().strftime("%Y%m%dT%H%M%SZ")
+            stamp = clock().strftime("%Y%m%dT%H%M%SZ")
             quarantine_corrupted(settings.data_dir, (FACTS_FILE, USERS_FILE, LEDGER_FILE), stamp)
             facts = FactStore(settings.data_dir)
-            report = sync_content(facts, settings, today or dt.date.today())
+            report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
                     "content imported: %d added, %d changed, %d removed, %d unchanged",
@@ -114,7 +105,7 @@ class Services:
             lock.release()
             raise
         try:
-            return cls(settings, lock, facts, users, clock or _utcnow)
+            return cls(settings, lock, facts, users, clock)
         except BaseException:
             users.close()
             facts.close()
@@ -126,7 +117,7 @@ class Services:
         library = load_library(self.settings.content_dir)
         lexicon = load_lexicon(self.settings.content_dir)
         report = self.facts.import_library(
-            library, content_digest(self.settings.content_dir), self.clock().date(), self.clock()
+            library, content_digest(self.settings.content_dir), self.clock()
         )
         self.library = self.facts.library()
         self.lexicon = lexicon

@@ -131,7 +131,8 @@ class Subscribing:
             self._store.put(replace(sub, lang=tr.lang, locale=tr.locale))
 
     def reactivate(self, chat_id: int) -> None:
-        """A user who blocked the bot and comes back with /start gets digests again."""
+        """A chat that blocked (or, a group, kicked) the bot and sends /start again gets its
+        digests again."""
         sub = self._store.get(chat_id)
         if sub is not None and not sub.active:
             self._store.put(replace(sub, active=True, since=self._clock()))

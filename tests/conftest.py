@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.clock import system_clock
 from bot.config import Settings
 from bot.content import load_library
 from bot.domain import Library
 from bot.services import Services
+from tests import timetravel
 
 # As bot/tg does for the application: tests that build RetryAfter before importing bot.tg.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_TRAVEL] = timetravel.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travel = config.stash.get(_TRAVEL, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"partnerbrief: the wall clock says {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+_TRAVEL = pytest.StashKey["timetravel.time_machine.travel | None"]()
 
 
 @pytest.fixture
@@ -32,6 +52,6 @@ def library() -> Library:
 
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
-    opened = Services.open(settings)
+    opened = Services.open(settings, system_clock)
     yield opened
     opened.close()

@@ -33,11 +33,21 @@ def test_values_are_read_and_secrets_hidden() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("BOT_DEFAULT_LANG", "de", "BOT_DEFAULT_LANG"), ("BOT_ADMIN_IDS", "1,bob", "BOT_ADMIN_IDS")],
+    [
+        ("BOT_DEFAULT_LANG", "de", "BOT_DEFAULT_LANG"),
+        ("BOT_ADMIN_IDS", "1,bob", "BOT_ADMIN_IDS"),
+        ("DIGEST_CATCH_UP_HOURS", "-1", "zero or more"),
+        ("DIGEST_CATCH_UP_HOURS", "nan", "finite"),
+        ("BOT_SEND_RATE", "0", "positive"),
+    ],
 )
 def test_bad_values_are_refused_clearly(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({name: value})
+
+
+def test_no_catch_up_at_all_is_a_valid_choice() -> None:
+    assert Settings.from_env({"DIGEST_CATCH_UP_HOURS": "0"}).digest_catch_up_hours == 0.0
 
 
 def test_settings_are_frozen() -> None:

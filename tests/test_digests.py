@@ -44,7 +44,7 @@ def _library_with_change(library: Library) -> tuple[Library, str]:
 
 def test_digest_lists_changes_by_topic_with_what_was_revised(library: Library) -> None:
     changed, _ = _library_with_change(library)
-    blocks = compose_digest(changed, BEFORE, translator("fr"), MORNING.date())
+    blocks = compose_digest(changed, BEFORE, MORNING, translator("fr"), MORNING.date())
     assert blocks is not None
     text = render_plain(Reply("fr", tuple(blocks)))
     assert text.startswith("Le point partnerbrief du 26 novembre 2026")
@@ -56,7 +56,7 @@ def test_digest_lists_changes_by_topic_with_what_was_revised(library: Library) -
 
 def test_nothing_new_gives_none_or_a_short_note(library: Library) -> None:
     changed, _ = _library_with_change(library)
-    assert compose_digest(changed, MORNING, translator("en"), MORNING.date()) is None
+    assert compose_digest(changed, MORNING, MORNING, translator("en"), MORNING.date()) is None
     note = render_plain(
         Reply("en", tuple(quiet_digest(changed, MORNING.date(), translator("en"), MORNING.date())))
     )
@@ -209,7 +209,7 @@ class RecordingSender:
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[tuple[SubscriptionStore, Ledger]]:
     users = UserStore(tmp_path)
-    ledger = Ledger(tmp_path)
+    ledger = Ledger(tmp_path, today=MORNING.date)
     yield SubscriptionStore(users.tables), ledger
     ledger.close()
     users.close()
@@ -259,7 +259,7 @@ async def test_blocked_users_are_saved_inactive_in_one_write_at_the_end_of_the_s
 ) -> None:
     """The sweep saves the subscribers who blocked the bot together, in one journal write, and
     a user who came back during the sweep stays active."""
-    users, ledger = UserStore(tmp_path), Ledger(tmp_path)
+    users, ledger = UserStore(tmp_path), Ledger(tmp_path, today=MORNING.date)
     subs = SubscriptionStore(users.tables)
     for chat in (1, 2, 3, 4):
         _subscribe(subs, chat)

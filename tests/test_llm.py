@@ -44,6 +44,7 @@ FACTS_FR = {
     4: "Microsoft a investi 13 milliards de dollars ; sa part valait 13,5 % en 2 023.",
 }
 TODAY = dt.date(2026, 5, 1)
+NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 ANSWER = "Microsoft holds about 27% of OpenAI Group PBC [1]."
 
 
@@ -62,7 +63,8 @@ async def http(server: FakeLLMServer) -> AsyncIterator[httpx.AsyncClient]:
 
 def client_for(server: FakeLLMServer, http: httpx.AsyncClient, **overrides: Any) -> ChatClient:
     options: dict[str, Any] = {"deadline": 5.0, "backoff": 0.05} | overrides
-    return ChatClient(LLMSettings(base_url=server.base_url, model="test-model", **options), http)
+    settings = LLMSettings(base_url=server.base_url, model="test-model", **options)
+    return ChatClient(settings, http, clock=lambda: NOW)
 
 
 def messages() -> list[dict[str, str]]:
@@ -303,7 +305,8 @@ async def test_a_retry_after_beyond_the_deadline_fails_at_once(
     server: FakeLLMServer, http: httpx.AsyncClient, kind: str
 ) -> None:
     """Waiting past the deadline is pointless: LLMUnavailable now, without a second request."""
-    later = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    # An hour after the client's clock, whatever the real date is.
+    later = email.utils.format_datetime(NOW + dt.timedelta(hours=1), usegmt=True)
     server.script(Reply.http_error(429, retry_after="60" if kind == "seconds" else later))
     started = time.monotonic()
 
@@ -423,7 +426,7 @@ async def test_nothing_listening_is_unavailable(http: httpx.AsyncClient) -> None
     settings = LLMSettings(base_url=base_url, model="m", deadline=2.0, backoff=0.01)
 
     with pytest.raises(LLMUnavailable, match="cannot reach"):
-        await ChatClient(settings, http).complete(messages())
+        await ChatClient(settings, http, clock=lambda: NOW).complete(messages())
 
 
 # ----------------------------------------------------------------------------- secrets
@@ -439,7 +442,7 @@ async def test_the_api_key_is_sent_as_bearer_and_never_logged(
     caplog.set_level(logging.DEBUG)
 
     async with ChatClient.new_http_client(settings) as http:
-        assert await ChatClient(settings, http).complete(messages()) == ANSWER
+        assert await ChatClient(settings, http, clock=lambda: NOW).complete(messages()) == ANSWER
 
     assert all(r.headers["authorization"] == f"Bearer {key}" for r in server.requests)
     assert key not in repr(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -42,7 +43,7 @@ async def phraser(server: FakeLLMServer) -> AsyncIterator[Phraser]:
     settings = Settings(
         llm_base_url=server.base_url, llm_model="test", llm_deadline=3.0, llm_questions_per_hour=2
     )
-    made = Phraser.from_settings(settings)
+    made = Phraser.from_settings(settings, lambda: NOW)
     assert made is not None
     yield made
     await made.aclose()
@@ -54,6 +55,7 @@ def conversation(library: Library) -> Conversation:
     return Conversation(lambda: library, _Prefs(), index=lambda: index)
 
 
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 QUESTION = "How much has Microsoft invested in OpenAI?"
 
 

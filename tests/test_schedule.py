@@ -103,6 +103,20 @@ def test_beyond_the_catch_up_window_it_is_skipped() -> None:
     assert decide(s, now, False, catch_up=dt.timedelta(hours=12)) == ("send", decision[1])
 
 
+def test_without_catch_up_a_digest_still_goes_out_on_time_but_never_late() -> None:
+    """DIGEST_CATCH_UP_HOURS=0: the sweep of the due minute (or one a little late) sends."""
+    s = sub("07:00")
+    due = dt.datetime(2026, 11, 26, 6, 0, tzinfo=UTC)  # 07:00 in Paris
+    none = dt.timedelta(0)
+    assert decide(s, due + dt.timedelta(seconds=20), False, catch_up=none) == (
+        "send",
+        latest_due(s, due),
+    )
+    assert decide(s, due + dt.timedelta(seconds=110), False, catch_up=none) is not None
+    late = decide(s, due + dt.timedelta(minutes=5), False, catch_up=none)
+    assert late is not None and late[0] == "skip"
+
+
 def test_nothing_is_due_before_subscribing_or_while_paused() -> None:
     created = dt.datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     s = Subscription(1, 1, dt.time(7), "Europe/Paris", "fr", "fr", created, created)

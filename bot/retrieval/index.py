@@ -256,8 +256,9 @@ class FactIndex:
             mask[kind_positions.get(kind, _NONE)] = True
         # Among facts that answer equally well, the most recent development comes first.
         known = [_event_date(f, self.library) for f in facts]
-        # An undated claim must not pass for news: it ranks as the oldest dated one.
-        oldest = min((d for d in known if d is not None), default=dt.date.today())
+        # An undated claim must not pass for news: it ranks as the oldest dated one. (With no
+        # dated fact at all every age is zero, whatever the default.)
+        oldest = min((d for d in known if d is not None), default=dt.date.min)
         dates = [oldest if d is None else d for d in known]
         newest = max(dates, default=oldest)
         age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)

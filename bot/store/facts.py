@@ -43,15 +43,13 @@ class FactStore:
         meta = self._db.table("meta").get(doc_id=1)
         return None if meta is None else str(meta.get("content_digest"))
 
-    def import_library(
-        self, library: Library, digest: str, today: dt.date, now: dt.datetime | None = None
-    ) -> ImportReport:
+    def import_library(self, library: Library, digest: str, now: dt.datetime) -> ImportReport:
         """Bring the store in line with ``library``; unchanged content writes nothing.
 
         Everything goes to disk in one atomic write, so a crash leaves either the previous
         import or this one, never half of each.
         """
-        changed_at = (now or dt.datetime.now(dt.UTC)).isoformat()
+        today = now.date()
         storage = self._db.storage
         old_facts = {doc["id"]: doc for doc in (storage.read() or {}).get("facts", {}).values()}
         new_facts: dict[str, dict[str, Any]] = {}
@@ -62,6 +60,7 @@ class FactStore:
             old = old_facts.get(fact.id)
             if old is None:
                 added.append(fact.id)
+                changed_at = news_instant(fact.updated, now).isoformat()
                 doc |= {"revision": 1, "fingerprint": fingerprint, "changed_at": changed_at}
             elif old.get("fingerprint") == fingerprint:
                 doc = old
@@ -69,13 +68,13 @@ class FactStore:
                 changed.append(fact.id)
                 # A curator may edit a fact without bumping its date: the store still dates
                 # the change, because digests announce facts by their `updated` date.
-                updated = max(fact.updated, today).isoformat()
+                updated = max(fact.updated, today)
                 doc |= {
                     "first_seen": old["first_seen"],
-                    "updated": updated,
+                    "updated": updated.isoformat(),
                     "revision": int(old.get("revision", 1)) + 1,
                     "fingerprint": fingerprint,
-                    "changed_at": changed_at,
+                    "changed_at": news_instant(updated, now).isoformat(),
                     "previous": {k: old[k] for k in ("text_fr", "text_en", "figures", "status")},
                 }
             new_facts[fact.id] = doc
@@ -112,6 +111,21 @@ class FactStore:
         topics = tuple(_topic_from(doc) for doc in self._db.table("topics").all())
         briefings = {doc["id"]: _briefing_from(doc) for doc in self._db.table("briefings").all()}
         return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+
+
+def news_instant(updated: dt.date, imported: dt.datetime) -> dt.datetime:
+    """When a new or changed fact counts as news for digests: the moment it was imported, but
+    never outside the day its content says it was updated.
+
+    The content's date decides, not the import: rebuilding ``facts.json``, or starting on a
+    fresh data directory beside an existing ``users.json``, imports every fact again, and
+    must not make the whole store news for every subscriber. The import time only orders the
+    changes of the ``updated`` day itself (a fact added at noon reaches the subscribers whose
+    digest went out that morning). A fact dated in the future becomes news on its day.
+    """
+    start = dt.datetime.combine(updated, dt.time(), dt.UTC)
+    end = start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return max(start, min(imported, end))
 
 
 def _fingerprint(doc: dict[str, Any]) -> str:

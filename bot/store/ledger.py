@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ class Entry:
 
 
 class Ledger:
-    def __init__(self, data_dir: Path, compact_every: int = 10_000, name: str = "ledger") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        today: Callable[[], dt.date],
+        compact_every: int = 10_000,
+        name: str = "ledger",
+    ) -> None:
         # Digests use ledger.json; each broadcast gets its own pair of files. No fsync per entry
         # (up to three a message): sync() after each sweep bounds what a power cut can take.
         # Folding rewrites the whole ledger: every 1,000 entries it cost a broadcast about 4 %
@@ -50,7 +58,7 @@ class Ledger:
             {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))},
             compact_every=compact_every,
             durable=False,
-            keep=lambda _, doc: str(doc["date"]) >= _horizon(dt.date.today()),
+            keep=lambda _, doc: str(doc["date"]) >= _horizon(today()),
         )
         self._deliveries = self._tables.table(_TABLE)
         # Per chat, when its latest digest went out and the local day it was due (a late
@@ -103,10 +111,9 @@ class Ledger:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""
         self._tables.sync()
 
-    def compact(self, today: dt.date | None = None) -> None:
+    def compact(self) -> None:
         """Fold the journal into the ledger's file, dropping entries older than KEEP_DAYS."""
-        horizon = _horizon(today or dt.date.today())
-        self._tables.compact(keep=lambda _, doc: str(doc["date"]) >= horizon)
+        self._tables.compact()
 
     def close(self) -> None:
         self._tables.close()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 from tornado.httpserver import HTTPServer
 
+from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.services import Services
 
@@ -19,6 +20,7 @@ class BotData:
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
+        self.clock: Clock = system_clock  # build_application() sets the application's own
         self.services: Services | None = None
         self.health: HTTPServer | None = None
         self.tracking: list[TrackingRequest] = []  # the requests build_application made

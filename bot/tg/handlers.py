@@ -83,7 +83,8 @@ async def flood_gate(update: Update, context: BotContext) -> None:
 
 async def start(update: Update, context: BotContext) -> None:
     """Greet the user in their language and show the topic keyboard."""
-    reply = context.services.conversation.start(who_of(update))
+    # The chat's own digest comes back: in a group, the group's, not the sender's private one.
+    reply = context.services.conversation.start(who_of_chat(update))
     await send_reply(context, _chat_id(update), reply)
 
 

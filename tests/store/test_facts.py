@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.domain import Bilingual, Library
 from bot.store.facts import FACTS_FILE, FactStore
 
-TODAY = dt.date(2026, 11, 26)
+TODAY = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 def test_first_import_adds_everything_and_reads_back(tmp_path: Path, library: Library) -> None:
@@ -51,7 +51,7 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
     assert report.changed == (fact_id,)
     reloaded = FactStore(tmp_path).library().facts[fact_id]
     assert reloaded.revision == 2
-    assert reloaded.updated == later
+    assert reloaded.updated == later.date()
     assert reloaded.first_seen == old.first_seen
     assert reloaded.text.fr.endswith("Modifié.")
     assert reloaded.previous_figures == old.figures

@@ -11,10 +11,10 @@ Shared by the crash tests (tests/tg/test_digest_crash.py) and the broadcast benc
     ...  # run the bot
     assert set(digest_counts(double, chat_ids).values()) == {1}
 
-Without :func:`import_content` the bot imports content/ when it starts, so every fact is newer
-than the subscribers' last digest and each digest is the full one (several messages). With it,
-dated before ``last_sent_at``, nothing is new and each digest is the one-message "no new
-developments" note.
+Facts count as news from the day their content says they were updated, whenever they are
+imported (bot/store/facts.py), so subscribers who last got a digest a day ago are owed the
+one-message "no new developments" note. Subscribers whose last digest predates the content
+(``last_sent_at=before_content()``) are owed the full digest, several messages.
 """
 
 from __future__ import annotations
@@ -54,15 +54,17 @@ def due_subscriptions(
     *,
     first_chat: int = FIRST_CHAT,
     langs: Sequence[Lang] = ("en", "fr"),
+    last_sent_at: dt.datetime | None = None,
 ) -> list[Subscription]:
     """``count`` active private-chat subscribers, chat ids from ``first_chat``, all due at ``now``.
 
     Their digest time is two minutes before ``now`` in UTC and they subscribed and last got a
-    digest a day ago, so the sweep at ``now`` (and for six hours after) owes each one digest.
-    Languages alternate through ``langs``.
+    digest a day ago (or at ``last_sent_at``), so the sweep at ``now`` (and for six hours after)
+    owes each one digest. Languages alternate through ``langs``.
     """
     at = (now - dt.timedelta(minutes=2)).astimezone(dt.UTC)
     day_ago = now - dt.timedelta(days=1)
+    last_digest = last_sent_at or day_ago
     return [
         Subscription(
             chat_id=chat_id,
@@ -71,13 +73,20 @@ def due_subscriptions(
             zone="UTC",
             lang=lang,
             locale=lang,
-            since=day_ago,
-            last_sent_at=day_ago,
+            since=min(day_ago, last_digest),
+            last_sent_at=last_digest,
         )
         for chat_id, lang in zip(
             range(first_chat, first_chat + count), itertools.cycle(langs), strict=False
         )
     ]
+
+
+def before_content(content_dir: Path = CONTENT) -> dt.datetime:
+    """A moment before every fact of ``content_dir`` was updated: a digest sent then has not
+    seen any of them."""
+    first = min(f.updated for f in load_library(content_dir).facts.values())
+    return dt.datetime.combine(first, dt.time(), dt.UTC) - dt.timedelta(days=1)
 
 
 def write_subscriptions(data_dir: Path, subs: Iterable[Subscription]) -> None:
@@ -109,9 +118,7 @@ def import_content(data_dir: Path, *, at: dt.datetime, content_dir: Path = CONTE
     data_dir.mkdir(parents=True, exist_ok=True)
     facts = FactStore(data_dir)
     try:
-        facts.import_library(
-            load_library(content_dir), content_digest(content_dir), at.date(), now=at
-        )
+        facts.import_library(load_library(content_dir), content_digest(content_dir), at)
     finally:
         facts.close()
 

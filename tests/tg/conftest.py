@@ -12,6 +12,7 @@ import pytest
 from telegram import Update
 from telegram.request import BaseRequest
 
+from bot.clock import system_clock
 from bot.config import Settings
 from bot.tg.app import BotApplication, build_application
 from tests.conftest import CONTENT
@@ -55,13 +56,15 @@ async def polling(
     poll_timeout: float = 1,
 ) -> AsyncIterator[BotApplication]:
     """The application as run_polling runs it (post_init included), stopped on exit."""
-    app = build_application(settings, request=request, get_updates_request=get_updates_request)
+    app = build_application(
+        settings,
+        clock=clock or system_clock,
+        request=request,
+        get_updates_request=get_updates_request,
+    )
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
-    if clock is not None:
-        assert app.bot_data.services is not None
-        app.bot_data.services.clock = clock
     # As in production: every update type, reactions and member changes too.
     await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
     await app.start()

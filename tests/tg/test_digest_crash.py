@@ -31,6 +31,7 @@ from bot.store.users import USERS_FILE
 from tests.conftest import REPO
 from tests.support.botapi_double import BotApiDouble
 from tests.support.seed import (
+    before_content,
     digest_counts,
     due_subscriptions,
     import_content,
@@ -270,9 +271,8 @@ def test_a_kill_between_the_parts_of_a_long_digest_leaves_exactly_one_digest(
     """
     data_dir = tmp_path / "data"
     now = dt.datetime.now(dt.UTC)
-    # No import before the start: the bot imports content/ then, so every fact is newer than
-    # the last digest and each digest is the full one.
-    subs = due_subscriptions(SUBSCRIBERS, now)
+    # Their last digest predates every fact, so each digest is the full one.
+    subs = due_subscriptions(SUBSCRIBERS, now, last_sent_at=before_content())
     write_subscriptions(data_dir, subs)
     chats = [sub.chat_id for sub in subs]
     register_chats(double, chats)

@@ -118,3 +118,28 @@ async def test_only_group_administrators_manage_the_group_digest(
     assert "Subscribed" in messages[-1].plain_text
     group = services.subscriptions.get(-900)
     assert group is not None and group.at == dt.time(8, 15), "the group's creator may change it"
+
+
+async def test_start_in_a_group_brings_back_the_groups_digest_not_the_senders(
+    double: BotApiDouble, bot: tuple[BotApplication, Clock]
+) -> None:
+    """A group that kicked the bot and added it back restarts its own digest with /start; the
+    sender's private digest, stopped for its own reason, stays stopped."""
+    app, clock = bot
+    services = app.bot_data.services
+    assert services is not None
+    double.set_administrators(-910, [601])
+    double.send_text(601, "/subscribe 07:30 Europe/Paris", language_code="en")
+    double.send_text(601, "/subscribe 07:30 Europe/Paris", chat_id=-910, chat_type="group")
+    await double.await_messages(601, 1)
+    await double.await_messages(-910, 1)
+    double.block(601)
+    double.block(-910)
+    clock.now = DELIVERY
+    assert await _sweep(app, DELIVERY) == {"blocked": 2}
+    double.unblock(-910)
+    double.send_text(601, "/start", chat_id=-910, chat_type="group")
+    await double.await_messages(-910, 2)
+    group, private = services.subscriptions.get(-910), services.subscriptions.get(601)
+    assert group is not None and group.active
+    assert private is not None and not private.active

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from telegram.request import HTTPXRequest
 
+from bot.clock import system_clock
 from bot.config import Settings
 from bot.domain import Block, Reply
 from bot.services import Services
@@ -552,7 +553,7 @@ async def test_after_every_fault_the_bot_serves_and_the_data_survives_a_restart(
         await assert_still_serving(bot, subscribed=(81, 82, 83))
     assert_stores_parse(data_dir, (81, 82, 83))
     settings = Settings(data_dir=data_dir, content_dir=CONTENT)
-    reopened = Services.open(settings)
+    reopened = Services.open(settings, system_clock)
     try:
         subs = {s.chat_id: s for s in reopened.subscriptions.all()}
         assert set(subs) == {81, 82, 83}
