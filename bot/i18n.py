@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_skeleton, format_time, get_date_format
 from babel.numbers import (
     format_compact_decimal,
     format_currency,
@@ -63,6 +64,30 @@ class _CompactFixLocale(Locale):
         }
 
 
+_DateStyle = Literal["full", "long"]
+_DAY_FIELD = re.compile(r"(?<![d'])d(?![d'])")
+
+
+@cache
+def _first_of_month_pattern(style: _DateStyle, locale: str) -> str:
+    """The locale's date pattern with the French ordinal for the first of the month.
+
+    CLDR writes "1 décembre 2026", but written French says "1er décembre 2026" (and only for
+    the first: "2 décembre"). Babel patterns take quoted literals, so the day field becomes
+    ``d'er'``.
+    """
+    pattern = str(get_date_format(style, locale=locale).pattern)
+    if Locale.parse(locale).language != "fr":
+        return pattern
+    return _DAY_FIELD.sub("d'er'", pattern, count=1)
+
+
+def _day_pattern(day: dt.date, style: _DateStyle, locale: str) -> str:
+    if day.day == 1:
+        return _first_of_month_pattern(style, locale)
+    return str(get_date_format(style, locale=locale).pattern)
+
+
 @dataclass(frozen=True)
 class Translator:
     """Messages and formats for one language and one formatting locale (fr, fr_CA, en_GB…)."""
@@ -83,7 +108,7 @@ class Translator:
     # ---- numbers and dates, always through Babel ------------------------------------------
 
     def date(self, day: dt.date) -> str:
-        return format_date(day, format="long", locale=self.locale)
+        return format_date(day, _day_pattern(day, "long", self.locale), locale=self.locale)
 
     def month(self, year: int, month: int) -> str:
         return format_skeleton("yMMMM", dt.date(year, month, 1), locale=self.locale)
@@ -91,7 +116,9 @@ class Translator:
     def moment(self, instant: dt.datetime, zone: str) -> str:
         """A weekday, date and time in ``zone``: 'jeudi 26 novembre 2026, 07:30'."""
         local = instant.astimezone(ZoneInfo(zone))
-        day = format_date(local.date(), format="full", locale=self.locale)
+        day = format_date(
+            local.date(), _day_pattern(local.date(), "full", self.locale), locale=self.locale
+        )
         return self.gettext("{date} at {time}").format(
             date=day, time=format_time(local, format="short", locale=self.locale)
         )

@@ -66,6 +66,22 @@ def test_dates_and_small_numbers_follow_the_locale() -> None:
     assert fr.figure(Figure("y", "year", 2030)) == "2030"
 
 
+@pytest.mark.parametrize("locale", ["fr", "fr_CA", "fr_CH", "fr_BE"])
+def test_the_first_of_the_month_is_written_1er_in_french(locale: str) -> None:
+    """Titles, confirmations and digests say "1er décembre", and only on the first."""
+    tr = translator("fr", locale)
+    first = dt.date(2026, 12, 1)
+    assert "1er décembre 2026" in tr.date(first)
+    assert "2 décembre 2026" in tr.date(dt.date(2026, 12, 2))
+    assert "1er décembre 2026" in tr.moment(
+        dt.datetime(2026, 12, 1, 6, 30, tzinfo=dt.UTC), "Europe/Paris"
+    )
+    assert "1er" not in tr.date(dt.date(2026, 12, 11))
+    assert "11 décembre 2026" in tr.date(dt.date(2026, 12, 11))
+    assert translator("en").date(first) == "December 1, 2026"
+    assert tr.figure(Figure("d", "date", "2025-01-01")).startswith("1er janvier 2025")
+
+
 def _po(lang: str) -> Path:
     return LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po"
 
