@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from bot.chat import Asked, Conversation, Who
 from bot.clock import Clock, system_clock
 from bot.config import ConfigError, Settings
-from bot.content import ContentInvalid, content_digest, load_library
+from bot.content import ContentError, ContentInvalid, content_digest, load_library
 from bot.digest import compose_digest, quiet_digest
 from bot.domain import BRIEFING_IDS, Lang, Library, Reply
 from bot.i18n import CatalogMissing, Translator, check_catalogs, translator
@@ -22,6 +22,7 @@ from bot.phrasing import Phrased, Phraser
 from bot.render_text import render_plain
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
+from bot.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
 from bot.store.atomic import StoreCorrupted
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
@@ -130,14 +131,36 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
     if command == "ask":
         return _ask(settings, args.question, args.lang, clock, as_json=args.json)
     if args.action == "check":
-        library = load_library(settings.content_dir)
-        load_lexicon(settings.content_dir)
-        print(
-            f"{settings.content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
-            f"sources, {len(library.briefings)} briefings)"
-        )
-        return 0
+        return _content_check(settings)
     return _content_load(settings, clock())
+
+
+def _content_check(settings: Settings) -> int:
+    content_dir = settings.content_dir
+    errors: list[ContentError] = []
+    library: Library | None = None
+    try:
+        library = load_library(content_dir)
+    except ContentInvalid as exc:
+        errors.extend(exc.errors)
+    # The seed map too, so that one run reports every problem; its seed lives beside the repo.
+    map_path, root = content_dir / SEED_MAP_FILE, content_dir.resolve().parent
+    errors.extend(check_seed_map(map_path, content_dir / "facts.yaml", root))
+    if errors or library is None:
+        raise ContentInvalid(errors)
+    load_lexicon(content_dir)
+    seed = seed_path(map_path, root)
+    if seed is not None and not seed.is_file():
+        print(
+            f"note: seed article {seed} not found: skipped the seed comparison "
+            f"(the seed map's fact ids were checked)",
+            file=sys.stderr,
+        )
+    print(
+        f"{content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
+        f"sources, {len(library.briefings)} briefings)"
+    )
+    return 0
 
 
 def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
