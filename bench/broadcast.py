@@ -58,6 +58,7 @@ from bot.tg.render import render_html
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble
 from tests.support.seed import (
+    after_content,
     digest_counts,
     due_subscriptions,
     import_content,
@@ -158,7 +159,7 @@ def _settings(double: DoubleProcess, data_dir: Path, rate: float) -> Settings:
 
 def _seed(data_dir: Path, count: int, first_chat: int, now: dt.datetime) -> list[Subscription]:
     import_content(data_dir, at=now - dt.timedelta(days=2))
-    subs = due_subscriptions(count, now, first_chat=first_chat)
+    subs = due_subscriptions(count, now, first_chat=first_chat, last_sent_at=after_content(now))
     write_subscriptions(data_dir, subs)
     return subs
 

@@ -161,11 +161,11 @@ class DigestService:
             return report
 
     async def broadcast(
-        self, sender: Sender, ledger: Ledger, text: str, now: dt.datetime
+        self, sender: Sender, ledger: Ledger, text: str, now: dt.datetime, day: dt.date
     ) -> SweepReport:
-        """An admin message to every active subscriber, through the same ledgered path."""
+        """An admin message to every active subscriber, through the same ledgered path; ``day``
+        keys the ledger, so a broadcast resumed later sends nobody a second copy."""
         counts: Counter[str] = Counter()
-        day = now.date()
         jobs = []
         for sub in self._subscriptions.all():
             if not sub.active:

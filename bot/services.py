@@ -19,6 +19,7 @@ from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
 from bot.stats import Stats
 from bot.store.atomic import quarantine_corrupted
+from bot.store.broadcasts import BroadcastStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
@@ -60,6 +61,7 @@ class Services:
         self.flood = FloodGuard()
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
+        self.broadcasts = BroadcastStore(users.tables)
         self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
         self.digests = DigestService(
             lambda: self.library,

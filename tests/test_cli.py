@@ -9,13 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import timetravel
 from tests.conftest import CONTENT, REPO
 
 
 def run(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        **timetravel.child_env(),
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=REPO,

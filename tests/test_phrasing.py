@@ -20,6 +20,7 @@ from bot.phrasing import Phraser
 from bot.render_text import render_plain
 from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
+from tests import timetravel
 from tests.conftest import CONTENT, REPO
 from tests.support.llm_server import FakeLLMServer, Reply
 
@@ -132,6 +133,7 @@ def test_cli_ask_uses_the_llm_when_configured(server: FakeLLMServer) -> None:
     server.script(Reply(content="More than $13 billion [1]."))
     env = {
         "PATH": os.environ.get("PATH", ""),
+        **timetravel.child_env(),
         "LLM_BASE_URL": server.base_url,
         "LLM_MODEL": "test",
         "LANG": "C.UTF-8",

@@ -18,6 +18,12 @@ import time_machine
 
 VARIABLE = "PARTNERBRIEF_TEST_DATE"
 _SITE = Path(__file__).resolve().parent / "support" / "timetravel"
+_PASSED_ON = ("PARTNERBRIEF_TRAVEL_OFFSET", "PYTHONPATH")
+
+
+def child_env() -> dict[str, str]:
+    """What a subprocess started with a clean environment needs to travel along."""
+    return {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
 
 
 def start() -> time_machine.travel | None:

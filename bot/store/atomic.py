@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tinydb.storages import Storage
+
+_SYNC_EVERY = 1 << 20
 
 
 class StoreCorrupted(Exception):
@@ -61,14 +64,30 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        self._cache = None
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.write_encoded((payload,))
+        self._cache = data
+
+    def write_encoded(self, chunks: Iterable[bytes]) -> None:
+        """Writes JSON the caller encodes, in pieces (a worker thread may: writing piece by
+        piece lets other threads run in between); the next read reads it back."""
+        self._cache = None
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent
         )
         try:
             with os.fdopen(fd, "wb") as tmp:
-                tmp.write(payload)
+                unsynced = 0
+                for chunk in chunks:
+                    tmp.write(chunk)
+                    unsynced += len(chunk)
+                    if unsynced >= _SYNC_EVERY:
+                        # Keeps the dirty pages few: an fsync elsewhere (the journal's, for
+                        # every /lang) would otherwise wait for megabytes of this file (ext4
+                        # commits them together): 35 ms stalls at 100,000 subscriptions.
+                        tmp.flush()
+                        os.fdatasync(tmp.fileno())
+                        unsynced = 0
                 tmp.flush()
                 os.fsync(tmp.fileno())
             Path(tmp_name).replace(self._path)
@@ -76,7 +95,6 @@ class AtomicJSONStorage(Storage):
             Path(tmp_name).unlink(missing_ok=True)
             raise
         _fsync_dir(self._path.parent)
-        self._cache = data
 
     def close(self) -> None:
         """Nothing is held open between writes."""

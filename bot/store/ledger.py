@@ -111,12 +111,23 @@ class Ledger:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""
         self._tables.sync()
 
+    def settle(self) -> None:
+        """Wait for a fold of the journal in progress (journal.py folds on a worker thread)."""
+        self._tables.settle()
+
     def compact(self) -> None:
         """Fold the journal into the ledger's file, dropping entries older than KEEP_DAYS."""
         self._tables.compact()
 
     def close(self) -> None:
         self._tables.close()
+
+
+def remove_ledger(data_dir: Path, name: str) -> None:
+    """Deletes a closed ledger's files (a finished broadcast's)."""
+    path = data_dir / f"{name}.json"
+    for leftover in (path, journal_path(path)):
+        leftover.unlink(missing_ok=True)
 
 
 def _upgrade_journal(journal: Path) -> None:

@@ -13,6 +13,7 @@ USERS_FILE = "users.json"
 TABLE_KEYS: dict[str, KeyOf] = {
     "users": lambda doc: str(doc["user_id"]),
     "subscriptions": lambda doc: str(doc["chat_id"]),
+    "broadcasts": lambda doc: str(doc["id"]),
 }
 
 

@@ -131,11 +131,21 @@ async def _post_init(app: BotApplication) -> None:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
     await publish_commands(app)
     schedule_digests(app)
+    # A broadcast a restart cut short goes on once the application runs; its ledger knows who
+    # already has it.
+    if app.bot_data.services.admin.interrupted_broadcasts() and app.job_queue is not None:
+        app.job_queue.run_once(_resume_broadcasts, when=0.5, name="resume-broadcasts")
     if app.bot_data.own_signals:
         _handle_stop_signals(app)
     if settings.http_port:
         app.bot_data.health = start_health_server(app, settings.http_listen, settings.http_port)
         log.info("health and metrics on port %d", settings.http_port)
+
+
+async def _resume_broadcasts(context: BotContext) -> None:
+    for interrupted in context.services.admin.interrupted_broadcasts():
+        log.info("resuming broadcast %s", interrupted.id)
+        handlers.start_broadcast(context.application, interrupted)
 
 
 async def _post_stop(app: BotApplication) -> None:

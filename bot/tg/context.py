@@ -26,6 +26,11 @@ class BotData:
         self.tracking: list[TrackingRequest] = []  # the requests build_application made
         self.own_signals = False  # run() handles SIGTERM itself (see app._handle_stop_signals)
 
+    def require_services(self) -> Services:
+        if self.services is None:
+            raise RuntimeError("services are used before post_init opened them")
+        return self.services
+
     def require_settings(self) -> Settings:
         if self.settings is None:
             raise RuntimeError("build_application() sets the settings before anything runs")
@@ -45,7 +50,4 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
 
     @property
     def services(self) -> Services:
-        services = self.bot_data.services
-        if services is None:
-            raise RuntimeError("services are used before post_init opened them")
-        return services
+        return self.bot_data.require_services()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import CallbackQuery, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, ExtBot
 
 from bot.chat import Who
 from bot.domain import Block, Reply
 from bot.logsetup import chat_ref, chat_reference, update_id
+from bot.store.broadcasts import Broadcast
 from bot.tg.asking import answer_question
-from bot.tg.context import BotContext
+from bot.tg.context import BotContext, BotData
 from bot.tg.delivery import TelegramSender
-from bot.tg.send import send_reply
+from bot.tg.send import deliver, send_reply
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +199,10 @@ async def broadcast(update: Update, context: BotContext) -> None:
     tr = context.services.conversation.translator_for(who)
     message = update.effective_message
     text = (message.text or "").partition(" ")[2] if message else ""
-    reply = context.services.admin.prepare_broadcast(tr, who.user_id, text)
+    services = context.services
+    reply = services.admin.prepare_broadcast(
+        tr, who.user_id, _chat_id(update), text, services.clock()
+    )
     await send_reply(context, _chat_id(update), reply)
 
 
@@ -209,31 +214,42 @@ async def _broadcast_button(update: Update, context: BotContext, answer: str, id
     if not services.admin.allowed(who.user_id):
         reply = services.conversation.action(who, None)
     elif answer == "no":
-        services.admin.cancel_broadcast(who.user_id, ident)
-        reply = Reply(tr.lang, (Block("text", tr.gettext("Broadcast cancelled.")),))
+        if services.admin.cancel_broadcast(who.user_id, ident, services.clock()):
+            reply = Reply(tr.lang, (Block("text", tr.gettext("Broadcast cancelled.")),))
+        else:
+            reply = services.conversation.action(who, None)
     else:
-        text = services.admin.take_broadcast(who.user_id, ident)
-        if text is None:
+        confirmed = services.admin.take_broadcast(who.user_id, ident, services.clock())
+        if confirmed is None:
             reply = services.conversation.action(who, None)
         else:
-            context.application.create_task(
-                _run_broadcast(context, chat_id, ident, text), name=f"broadcast-{ident}"
-            )
+            start_broadcast(context.application, confirmed)
             reply = Reply(tr.lang, (Block("text", tr.gettext("Broadcast started.")),))
     await send_reply(context, chat_id, reply)
 
 
-async def _run_broadcast(context: BotContext, chat_id: int, ident: str, text: str) -> None:
-    services = context.services
-    ledger = services.admin.broadcast_ledger(ident)
+def start_broadcast(app: Application[Any, Any, Any, Any, BotData, Any], sent: Broadcast) -> None:
+    """Runs a confirmed broadcast in the background; the admin hears when it is done."""
+    app.create_task(_run_broadcast(app.bot, app.bot_data, sent), name=f"broadcast-{sent.id}")
+
+
+async def _run_broadcast(bot: ExtBot[None], bot_data: BotData, sent: Broadcast) -> None:
+    services = bot_data.require_services()
+    assert sent.day is not None  # fixed when it was confirmed
+    ledger = services.admin.broadcast_ledger(sent.id)
     try:
-        sender = TelegramSender(context.bot, paid_broadcast=services.settings.allow_paid_broadcast)
-        report = await services.digests.broadcast(sender, ledger, text, services.clock())
+        sender = TelegramSender(bot, paid_broadcast=services.settings.allow_paid_broadcast)
+        report = await services.digests.broadcast(
+            sender, ledger, sent.text, services.clock(), sent.day
+        )
     finally:
         ledger.close()
-    tr = services.conversation.translator_for(Who(chat_id))
+    if report.counts.get("deferred"):
+        return  # cut short by a shutdown: still running, resumed at the next start
+    services.admin.finish_broadcast(sent, str(report))
+    tr = services.conversation.translator_for(Who(sent.chat_id))
     done = tr.gettext("Broadcast finished: {report}.").format(report=report)
-    await send_reply(context, chat_id, Reply(tr.lang, (Block("text", done),)))
+    await deliver(bot, sent.chat_id, Reply(tr.lang, (Block("text", done),)))
 
 
 async def button(update: Update, context: BotContext) -> None:

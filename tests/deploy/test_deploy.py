@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from bot.cli import EXIT_CATALOG, EXIT_CONTENT, EXIT_LOCKED, EXIT_STORE, EXIT_USAGE
+from tests import timetravel
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"
@@ -452,7 +453,11 @@ def probe_server() -> Iterator[ThreadingHTTPServer]:
 
 def _probe(command: list[str], port: int) -> int:
     assert command[0] == "python"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BOT_HTTP_PORT": str(port)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "BOT_HTTP_PORT": str(port),
+        **timetravel.child_env(),
+    }
     result = subprocess.run(
         [sys.executable, *command[1:]], env=env, capture_output=True, text=True, timeout=30
     )

@@ -42,8 +42,9 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
 ) -> None:
     store = FactStore(tmp_path)
     store.import_library(library, "d1", TODAY)
-    fact_id = next(iter(library.facts))
+    fact_id = "stakes-microsoft-27pct-of-openai-group"
     old = library.facts[fact_id]
+    first_news = store.library().facts[fact_id].news_at
     edited = dataclasses.replace(old, text=Bilingual(old.text.fr + " Modifié.", old.text.en))
     later = TODAY + dt.timedelta(days=2)
     changed = dataclasses.replace(library, facts={**library.facts, fact_id: edited})
@@ -55,10 +56,8 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
     assert reloaded.first_seen == old.first_seen
     assert reloaded.text.fr.endswith("Modifié.")
     assert reloaded.previous_figures == old.figures
-    assert reloaded.changed_at is not None and reloaded.changed_since(
-        FactStore(tmp_path).library().facts[next(iter(set(library.facts) - {fact_id}))].changed_at
-        or dt.datetime.min.replace(tzinfo=dt.UTC)
-    )
+    assert reloaded.changed_at == later, "an edit is news from the day it was imported"
+    assert reloaded.changed_since(first_news)
     store.close()
 
 

@@ -13,7 +13,7 @@ import pytest
 from tinydb import TinyDB
 
 from bot.store.atomic import AtomicJSONStorage
-from bot.store.journal import JournaledTables, journal_path, load_tables
+from bot.store.journal import JournaledTables, journal_path, load_tables, sealed_segments
 from tests.support.killing import kill_while_writing
 
 KEYS = {"people": lambda doc: str(doc["id"])}
@@ -58,7 +58,9 @@ def test_compaction_folds_the_journal_into_the_file_and_keeps_other_tables(
     tables.put("people", "7", {"id": 7, "name": "new"})
     assert len(journal_path(path).read_bytes().splitlines()) == 1
     tables.put("people", "8", {"id": 8, "name": "Grace"})  # the second change compacts
+    tables.settle()  # folds run on a worker thread
     assert journal_path(path).read_bytes() == b""
+    assert sealed_segments(journal_path(path)) == [], "the fold deleted what it covered"
     stored = json.loads(path.read_text(encoding="utf-8"))
     assert stored == {  # still TinyDB's layout: numbered documents
         "misc": {"1": {"x": 1}},
@@ -179,13 +181,17 @@ def test_a_failed_compaction_keeps_the_change_and_is_tried_again(
     def disk_full(data: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tables._storage, "write", disk_full)
+    monkeypatch.setattr(tables._storage, "write_encoded", disk_full)
     tables.put("people", "1", {"id": 1})  # compaction fails; the put does not
+    tables.settle()
     assert "folding t.journal into its file failed" in caplog.text
     assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}}}
     monkeypatch.undo()
     tables.put("people", "2", {"id": 2})
+    tables.settle()
     assert journal_path(path).read_bytes() == b"", "folded at the next change"
+    assert sealed_segments(journal_path(path)) == []
+    assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}, "2": {"id": 2}}}
     tables.close()
 
 
@@ -200,3 +206,24 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> None
         assert ids == list(range(1, len(ids) + 1)), "a change was lost or reordered"
         assert len(ids) >= acknowledged, "a change the writer had finished is missing"
     assert acknowledged > 50, "compaction ran at least once"
+
+
+@pytest.mark.parametrize("count", [0, 1, 255, 256, 257, 1000])
+def test_the_worker_writes_exactly_what_tinydb_would(tmp_path: Path, count: int) -> None:
+    """The fold's piecewise encoding gives the same file as one json.dumps of the tables."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"misc": {"1": {"x": "é"}}}), encoding="utf-8")
+    tables = JournaledTables(path, KEYS, compact_every=max(count, 1))
+    for i in range(count):
+        tables.put("people", str(i), {"id": i, "name": f"n° {i}"})
+    tables.settle()
+    if count:
+        expected = {
+            "misc": {"1": {"x": "é"}},
+            "people": {str(i + 1): {"id": i, "name": f"n° {i}"} for i in range(count)},
+        }
+        assert json.loads(path.read_text(encoding="utf-8")) == expected
+    tables.close()
+    assert load_tables(path, KEYS)["people"] == {
+        str(i): {"id": i, "name": f"n° {i}"} for i in range(count)
+    }

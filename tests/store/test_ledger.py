@@ -34,6 +34,7 @@ def test_compaction_folds_the_journal_into_tinydb(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path, today=ON_DAY, compact_every=3)
     for chat in range(1, 5):
         ledger.record(chat, DAY, "sent", AT)
+    ledger.settle()
     stored = json.loads((tmp_path / LEDGER_FILE).read_text(encoding="utf-8"))
     assert len(stored["deliveries"]) == 3
     assert len((tmp_path / JOURNAL_FILE).read_bytes().splitlines()) == 1

@@ -4,17 +4,18 @@ Shared by the crash tests (tests/tg/test_digest_crash.py) and the broadcast benc
 (bench/broadcast.py)::
 
     now = dt.datetime.now(dt.UTC)
-    import_content(data_dir, at=now - dt.timedelta(days=2))  # optional: one-message digests
-    subs = due_subscriptions(40, now)
+    import_content(data_dir, at=now - dt.timedelta(days=2))
+    subs = due_subscriptions(40, now, last_sent_at=after_content(now))  # one-message digests
     write_subscriptions(data_dir, subs)
     register_chats(double, [s.chat_id for s in subs])
     ...  # run the bot
     assert set(digest_counts(double, chat_ids).values()) == {1}
 
 Facts count as news from the day their content says they were updated, whenever they are
-imported (bot/store/facts.py), so subscribers who last got a digest a day ago are owed the
-one-message "no new developments" note. Subscribers whose last digest predates the content
-(``last_sent_at=before_content()``) are owed the full digest, several messages.
+imported (bot/store/facts.py). Subscribers whose last digest came after the content
+(``last_sent_at=after_content(now)``) are owed the one-message "no new developments" note;
+those whose last digest predates it (``last_sent_at=before_content()``) the full digest,
+several messages.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def before_content(content_dir: Path = CONTENT) -> dt.datetime:
     seen any of them."""
     first = min(f.updated for f in load_library(content_dir).facts.values())
     return dt.datetime.combine(first, dt.time(), dt.UTC) - dt.timedelta(days=1)
+
+
+def after_content(now: dt.datetime, content_dir: Path = CONTENT) -> dt.datetime:
+    """The latest of a day before ``now`` and a moment after every fact of ``content_dir``
+    became news (when imported before its day, as :func:`import_content` does): a digest
+    sent then has seen them all, whatever the date of the run."""
+    last = max(f.updated for f in load_library(content_dir).facts.values())
+    seen_all = dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(seconds=1)
+    return max(now - dt.timedelta(days=1), min(seen_all, now - dt.timedelta(minutes=5)))
 
 
 def write_subscriptions(data_dir: Path, subs: Iterable[Subscription]) -> None:

@@ -28,9 +28,11 @@ import pytest
 from bot.store.facts import FACTS_FILE
 from bot.store.ledger import LEDGER_FILE
 from bot.store.users import USERS_FILE
+from tests import timetravel
 from tests.conftest import REPO
 from tests.support.botapi_double import BotApiDouble
 from tests.support.seed import (
+    after_content,
     before_content,
     digest_counts,
     due_subscriptions,
@@ -55,6 +57,7 @@ class BotProcess:
     def __init__(self, double: BotApiDouble, data_dir: Path, log_dir: Path) -> None:
         self._env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            **timetravel.child_env(),
             "TELEGRAM_BOT_TOKEN": double.token,
             "TELEGRAM_API_BASE_URL": double.base_url,
             "BOT_DATA_DIR": str(data_dir),
@@ -119,7 +122,7 @@ def _seed(double: BotApiDouble, data_dir: Path) -> list[int]:
     """40 subscribers due now, each owed a one-message digest (content imported before)."""
     now = dt.datetime.now(dt.UTC)
     import_content(data_dir, at=now - dt.timedelta(days=2))
-    subs = due_subscriptions(SUBSCRIBERS, now)
+    subs = due_subscriptions(SUBSCRIBERS, now, last_sent_at=after_content(now))
     write_subscriptions(data_dir, subs)
     chats = [sub.chat_id for sub in subs]
     register_chats(double, chats)

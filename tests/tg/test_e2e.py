@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.tg.app import BotApplication
+from tests import timetravel
 from tests.conftest import REPO
 from tests.support.botapi_double import BotApiDouble
 from tests.tg.conftest import polling, settings_for
@@ -125,6 +126,7 @@ def test_python_m_bot_runs_against_the_double_and_stops_on_sigterm(
     """The real command line: polling, a reply, a clean exit, and no token in the logs."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **timetravel.child_env(),
         "TELEGRAM_BOT_TOKEN": double.token,
         "TELEGRAM_API_BASE_URL": double.base_url,
         "BOT_DATA_DIR": str(tmp_path / "data"),

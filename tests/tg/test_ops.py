@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import timetravel
 from tests.conftest import REPO
 from tests.support.botapi_double import BotApiDouble
 
@@ -29,6 +30,7 @@ def _free_port() -> int:
 def _start(double: BotApiDouble, data: Path, **env: str) -> subprocess.Popen[str]:
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **timetravel.child_env(),
         "TELEGRAM_BOT_TOKEN": double.token,
         "TELEGRAM_API_BASE_URL": double.base_url,
         "BOT_DATA_DIR": str(data),
