@@ -18,6 +18,7 @@ from bot.chat import Conversation, Who
 from bot.content import load_library
 from bot.domain import Lang, Library
 from bot.retrieval.index import FactIndex
+from bot.render_text import render_plain
 from bot.retrieval.lexicon import load_lexicon
 from tests.conftest import CONTENT
 
@@ -39,6 +40,8 @@ class Outcome:
     correct: bool
     fabricated: bool
     got: str
+    found: bool = False
+    text: str = ""  # the reply as the reader sees it
 
 
 def _run(case: dict[str, Any], conversation: Conversation, user: int) -> Outcome:
@@ -50,16 +53,17 @@ def _run(case: dict[str, Any], conversation: Conversation, user: int) -> Outcome
     answer = asked.answer
     first = answer.fact_ids[0] if answer.fact_ids else None
     got = f"{first or 'declined'} ({answer.lang})"
+    seen = {"found": answer.found, "text": render_plain(asked.reply)}
     if case["expect"] == "decline":
-        correct = not answer.found and not answer.citations
-        return Outcome(case, correct, fabricated=answer.found, got=got)
+        correct = not answer.found and not answer.citations and answer.lang == case["expect_lang"]
+        return Outcome(case, correct, fabricated=answer.found, got=got, **seen)
     correct = (
         answer.found
         and bool(answer.citations)
         and first in case["expect"]
         and answer.lang == case["expect_lang"]
     )
-    return Outcome(case, correct, fabricated=False, got=got)
+    return Outcome(case, correct, fabricated=False, got=got, **seen)
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -76,9 +80,14 @@ def run_cases(cases: list[dict[str, Any]], library: Library, index: FactIndex) -
     return outcomes
 
 
-def _outcomes() -> list[Outcome]:
+def outcomes_for(cases: list[dict[str, Any]]) -> list[Outcome]:
+    """``cases`` through the shipped content and lexicon."""
     library = load_library(CONTENT)
-    return run_cases(load_cases(), library, FactIndex(library, load_lexicon(CONTENT)))
+    return run_cases(cases, library, FactIndex(library, load_lexicon(CONTENT)))
+
+
+def _outcomes() -> list[Outcome]:
+    return outcomes_for(load_cases())
 
 
 def _report(outcomes: list[Outcome]) -> str:

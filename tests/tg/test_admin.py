@@ -138,7 +138,8 @@ async def test_a_broadcast_cut_short_by_a_restart_is_resumed_without_duplicates(
     data_dir = tmp_path / "data"
     settings = settings_for(double, data_dir, admin_ids=frozenset({ADMIN}))
     day = dt.date(2026, 12, 1)
-    async with polling(settings) as app:
+    clock = Clock(dt.datetime(2026, 12, 1, 8, 5, tzinfo=dt.UTC))
+    async with polling(settings, clock=clock) as app:
         for chat in (41, 42, 43):
             double.send_text(chat, "/subscribe 07:30 Europe/Paris", language_code="en")
         double.send_text(ADMIN, "/stats", language_code="en")
@@ -159,7 +160,7 @@ async def test_a_broadcast_cut_short_by_a_restart_is_resumed_without_duplicates(
         ledger = services.admin.broadcast_ledger("abcd1234")
         ledger.record(41, day, "sent", dt.datetime(2026, 12, 1, 8, 1, tzinfo=dt.UTC))
         ledger.close()
-    async with polling(settings):
+    async with polling(settings, clock=clock):
         await double.await_for(
             lambda d: any("finished" in m.plain_text for m in d.messages(ADMIN))
         )
