@@ -17,8 +17,8 @@ import yaml
 from bot.chat import Conversation, Who
 from bot.content import load_library
 from bot.domain import Lang, Library
-from bot.retrieval.index import FactIndex
 from bot.render_text import render_plain
+from bot.retrieval.index import FactIndex
 from bot.retrieval.lexicon import load_lexicon
 from tests.conftest import CONTENT
 
