@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -24,3 +25,19 @@ def test_ruff_lint_and_format() -> None:
 def test_mypy_strict_on_bot() -> None:
     result = _run("mypy", "--strict", "bot")
     assert result.returncode == 0, result.stdout
+
+
+def test_the_wall_clock_is_banned_outside_the_one_clock(tmp_path: Path) -> None:
+    """ruff's banned-api rule (pyproject.toml) refuses a module of bot/ that reads the time."""
+    planted = tmp_path / "planted.py"  # outside tests/ and bench/, which may read the time
+    planted.write_text(
+        "import datetime as dt\nimport time\n\n"
+        "def stamp() -> float:\n    return dt.datetime.now(dt.UTC).timestamp() + time.time()\n",
+        encoding="utf-8",
+    )
+    config = str(REPO / "pyproject.toml")
+    found = _run("ruff", "check", "--config", config, "--select", "TID251", str(planted))
+    assert found.returncode != 0
+    assert "datetime.datetime.now" in found.stdout and "time.time" in found.stdout
+    allowed = _run("ruff", "check", "--select", "TID251", "bot/clock.py")
+    assert allowed.returncode == 0, allowed.stdout
