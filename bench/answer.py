@@ -18,11 +18,11 @@ import random
 import statistics
 import time
 
-from bot.chat import Conversation, Who
-from bot.content import load_library
-from bot.domain import Bilingual, Fact, Figure, Lang, Library
-from bot.retrieval.index import FactIndex
-from bot.retrieval.lexicon import load_lexicon
+from bot.app.chat import Conversation, Who
+from bot.content.lexicon import load_lexicon
+from bot.content.loader import load_library
+from bot.core.domain import Bilingual, Fact, Figure, Lang, Library
+from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 from tests.eval.test_eval import load_cases
 

@@ -47,10 +47,10 @@ from zoneinfo import ZoneInfo
 import httpx
 from telegram.ext import ContextTypes
 
+from bot.app.services import Services
 from bot.config import Settings
-from bot.domain import Subscription
-from bot.schedule import decide
-from bot.services import Services
+from bot.core.domain import Subscription
+from bot.core.schedule import decide
 from bot.store.ledger import Ledger
 from bot.tg.app import build_application
 from bot.tg.delivery import TelegramSender

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
-from bot.content import load_library
-from bot.retrieval.index import FactIndex, Thresholds
-from bot.retrieval.lexicon import load_lexicon
+from bot.content.lexicon import load_lexicon
+from bot.content.loader import load_library
+from bot.qa.retrieval.index import FactIndex, Thresholds
 from tests.conftest import CONTENT
 from tests.eval.test_eval import load_cases, run_cases
 

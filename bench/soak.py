@@ -15,7 +15,7 @@ Workload, per update: ~35% commands (/start, /brief [topic], /topics, /sources, 
 tests/eval/questions.yaml, in the user's language), ~20% presses of buttons of messages the bot
 actually sent that user. Each user starts with /start. Users are fr or en (with regional codes).
 Updates go out at a steady rate, round-robin across users; a user sends again only once the bot
-has answered their previous update and at most 15 times in any 10 s, under bot/flood.py's mute
+has answered their previous update and at most 15 times in any 10 s, under bot/app/flood.py's mute
 (20 updates in 10 s), so no one should be muted; any flood warning is counted and reported.
 
 Figures: handling latency per update (enqueue in the double -> the bot's first sendMessage or
@@ -55,13 +55,13 @@ from typing import TextIO
 
 import httpx
 
-from bot.i18n import translator
+from bot.i18n.translator import translator
 from tests.conftest import REPO
 from tests.eval.test_eval import load_cases
 from tests.support.botapi_double import BotApiDouble, Call
 from tests.support.seed import DIGEST_TITLES
 
-# bot/flood.py mutes past 20 updates in 10 s; users stay at 15 so that timing jitter between
+# bot/app/flood.py mutes past 20 updates in 10 s; users stay at 15 so that timing jitter between
 # enqueueing and handling cannot push anyone over.
 FLOOD_WINDOW = 10.0
 PER_USER_IN_WINDOW = 15
@@ -709,7 +709,7 @@ def soak(args: argparse.Namespace) -> int:
         (
             "flood control",
             f"{driver.flood_warnings} warnings",
-            f"users muted by bot/flood.py (target 0); digests sent {driver.digests}",
+            f"users muted by bot/app/flood.py (target 0); digests sent {driver.digests}",
         ),
         (
             "bot /metrics",

@@ -10,19 +10,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.chat import Asked, Conversation, Who
-from bot.clock import Clock, system_clock
+from bot.app.chat import Asked, Conversation, Who
+from bot.app.logsetup import configure_logging
+from bot.compose.digest import compose_digest, quiet_digest
+from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
-from bot.content import ContentError, ContentInvalid, content_digest, load_library
-from bot.digest import compose_digest, quiet_digest
-from bot.domain import BRIEFING_IDS, Lang, Library, Reply
-from bot.i18n import CatalogMissing, Translator, check_catalogs, translator
-from bot.logsetup import configure_logging
-from bot.phrasing import Phrased, Phraser
-from bot.render_text import render_plain
-from bot.retrieval.index import FactIndex
-from bot.retrieval.lexicon import load_lexicon
-from bot.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
+from bot.content.lexicon import load_lexicon
+from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
+from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
+from bot.core.clock import Clock, system_clock
+from bot.core.domain import BRIEFING_IDS, Lang, Library, Reply
+from bot.i18n.translator import CatalogMissing, Translator, check_catalogs, translator
+from bot.qa.phrasing import Phrased, Phraser
+from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
@@ -116,8 +116,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         run(settings, clock)
         return 0
     if command == "console":
+        from bot.app.services import Services
         from bot.console import run_console
-        from bot.services import Services
 
         services = Services.open(settings, clock)
         try:

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from bot.chat import Conversation, Who
-from bot.domain import Button, Reply
-from bot.render_text import render_plain
+from bot.app.chat import Conversation, Who
+from bot.compose.render_text import render_plain
+from bot.core.domain import Button, Reply
 
 CONSOLE_USER_ID = 0
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import system_clock
+from bot.app.services import Services
 from bot.config import Settings
-from bot.content import load_library
-from bot.domain import Library
-from bot.services import Services
+from bot.content.loader import load_library
+from bot.core.clock import system_clock
+from bot.core.domain import Library
 from tests import timetravel
 
 # As bot/tg does for the application: tests that build RetryAfter before importing bot.tg.

@@ -14,7 +14,7 @@ def test_core_modules_do_not_import_telegram() -> None:
         for path in (REPO / "bot").rglob("*.py")
         if "tg" not in path.relative_to(REPO / "bot").parts and path.name != "__main__.py"
     ]
-    assert "bot.chat" in core and "bot.store.facts" in core
+    assert "bot.app.chat" in core and "bot.store.facts" in core
     script = (
         "import importlib, sys\n"
         f"for name in {core!r}:\n"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.clock import system_clock
+from bot.core.clock import system_clock
 from tests.timetravel import VARIABLE
 
 WANTED = os.environ.get(VARIABLE)
@@ -20,7 +20,7 @@ def test_the_bot_and_its_subprocesses_live_on_the_chosen_date() -> None:
     assert WANTED is not None
     wanted = dt.date.fromisoformat(WANTED)
     assert system_clock().date() == wanted
-    script = "from bot.clock import system_clock; print(system_clock().date())"
+    script = "from bot.core.clock import system_clock; print(system_clock().date())"
     child = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from bot.domain import Bilingual, Briefing, Fact, Figure, Library, Source, Status, Topic
+from bot.core.domain import Bilingual, Briefing, Fact, Figure, Library, Source, Status, Topic
 from bot.store.atomic import AtomicJSONStorage
 
 FACTS_FILE = "facts.json"

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
-from bot.domain import Subscription
+from bot.core.domain import Subscription
 from bot.store.journal import JournaledTables
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.domain import Lang
+from bot.core.domain import Lang
 from bot.store.journal import Doc, JournaledTables, KeyOf
 
 USERS_FILE = "users.json"

@@ -24,11 +24,11 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.chat import command_descriptions
-from bot.clock import Clock, system_clock
+from bot.app.chat import command_descriptions
+from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
-from bot.i18n import translator
-from bot.services import Services
+from bot.core.clock import Clock, system_clock
+from bot.i18n.translator import translator
 from bot.tg import delivery, handlers
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error

@@ -12,9 +12,9 @@ import time
 
 from telegram.error import TelegramError
 
-from bot.chat import Who
-from bot.domain import Block, Reply
-from bot.textsplit import TELEGRAM_TEXT_LIMIT, chunk_text
+from bot.app.chat import Who
+from bot.core.domain import Block, Reply
+from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, chunk_text
 from bot.tg.context import BotContext
 from bot.tg.send import send_reply
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 from tornado.httpserver import HTTPServer
 
-from bot.clock import Clock, system_clock
+from bot.app.services import Services
 from bot.config import Settings
-from bot.services import Services
+from bot.core.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from bot.tg.request import TrackingRequest

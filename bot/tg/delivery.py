@@ -8,8 +8,8 @@ from collections.abc import Callable
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
-from bot.digests import Outcome
-from bot.domain import Reply
+from bot.core.domain import Reply
+from bot.digests.sweep import Outcome
 from bot.tg.context import BotContext
 from bot.tg.send import deliver
 

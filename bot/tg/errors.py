@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
-from bot.chat import Who
-from bot.domain import Block, Reply
+from bot.app.chat import Who
+from bot.core.domain import Block, Reply
 from bot.tg.context import BotContext
 from bot.tg.handlers import who_of
 from bot.tg.send import send_reply

@@ -10,9 +10,9 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ExtBot
 
-from bot.chat import Who
-from bot.domain import Block, Reply
-from bot.logsetup import chat_ref, chat_reference, update_id
+from bot.app.chat import Who
+from bot.app.logsetup import chat_ref, chat_reference, update_id
+from bot.core.domain import Block, Reply
 from bot.store.broadcasts import Broadcast
 from bot.tg.asking import answer_question
 from bot.tg.context import BotContext, BotData

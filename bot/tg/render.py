@@ -6,9 +6,9 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.domain import Block, Reply
-from bot.render_text import block_text
-from bot.textsplit import TELEGRAM_TEXT_LIMIT, Piece, chunk_text, pack, utf16_len
+from bot.compose.render_text import block_text
+from bot.core.domain import Block, Reply
+from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, Piece, chunk_text, pack, utf16_len
 
 
 def block_piece(block: Block) -> Piece:

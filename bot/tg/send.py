@@ -16,8 +16,8 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from bot.domain import Reply
-from bot.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack_groups
+from bot.core.domain import Reply
+from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack_groups
 from bot.tg.context import BotContext
 from bot.tg.render import fit, keyboard, reply_pieces
 

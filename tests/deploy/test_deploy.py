@@ -562,8 +562,8 @@ def test_the_image_command_runs_from_a_fresh_non_editable_install(tmp_path: Path
 
     where = run(
         "-c",
-        "import bot, bot.i18n, bot.tg.app; bot.i18n.check_catalogs(); "
-        "print(bot.__file__); print(bot.i18n.LOCALES_DIR)",
+        "import bot, bot.i18n.translator, bot.tg.app; bot.i18n.translator.check_catalogs(); "
+        "print(bot.__file__); print(bot.i18n.translator.LOCALES_DIR)",
     )
     assert where.returncode == 0, where.stderr
     for line in where.stdout.splitlines():

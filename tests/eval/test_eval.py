@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.chat import Conversation, Who
-from bot.content import load_library
-from bot.domain import Lang, Library
-from bot.render_text import render_plain
-from bot.retrieval.index import FactIndex
-from bot.retrieval.lexicon import load_lexicon
+from bot.app.chat import Conversation, Who
+from bot.compose.render_text import render_plain
+from bot.content.lexicon import load_lexicon
+from bot.content.loader import load_library
+from bot.core.domain import Lang, Library
+from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")

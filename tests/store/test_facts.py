@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from bot.domain import Bilingual, Library
+from bot.core.domain import Bilingual, Library
 from bot.store.facts import FACTS_FILE, FactStore
 
 TODAY = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)

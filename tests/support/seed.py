@@ -29,9 +29,9 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from bot.content import content_digest, load_library
-from bot.domain import Lang, Subscription
-from bot.i18n import translator
+from bot.content.loader import content_digest, load_library
+from bot.core.domain import Lang, Subscription
+from bot.i18n.translator import translator
 from bot.store.atomic import AtomicJSONStorage
 from bot.store.facts import FactStore
 from bot.store.journal import load_tables, read_journal

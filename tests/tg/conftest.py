@@ -12,8 +12,8 @@ import pytest
 from telegram import Update
 from telegram.request import BaseRequest
 
-from bot.clock import system_clock
 from bot.config import Settings
+from bot.core.clock import system_clock
 from bot.tg.app import BotApplication, build_application
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble

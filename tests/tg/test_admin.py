@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.admin import CONFIRM_WITHIN
+from bot.app.admin import CONFIRM_WITHIN
 from bot.store.broadcasts import Broadcast
 from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble

@@ -7,7 +7,7 @@ have taken effect when the kill lands, so each test knows what the restarted bot
 * every send after the 14th is held *before* it takes effect, so the kill lands outside the
   duplicate window and every subscriber ends with exactly one digest;
 * the 15th send takes effect but its answer is held, so the kill lands inside the window that
-  bot/digests.py names, and that one subscriber ends with two digests.
+  bot/digests/sweep.py names, and that one subscriber ends with two digests.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def test_a_kill_inside_the_known_window_duplicates_that_one_digest(
 ) -> None:
     """The documented duplicate window, shown honestly: one subscriber gets two digests.
 
-    bot/digests.py names it: a send that Telegram accepted just before the kill, whose
+    bot/digests/sweep.py names it: a send that Telegram accepted just before the kill, whose
     outcome never reached the journal. Here the 15th send takes effect at once and its answer
     is held, so when the kill lands the message is delivered and the ledger still says
     ``sending``; the restarted bot sends that digest again. Every other subscriber gets one.

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from telegram.request import HTTPXRequest
 
-from bot.clock import system_clock
+from bot.app.services import Services
 from bot.config import Settings
-from bot.domain import Block, Reply
-from bot.services import Services
+from bot.core.clock import system_clock
+from bot.core.domain import Block, Reply
 from bot.tg.app import BotApplication
 from bot.tg.context import BotContext
 from bot.tg.delivery import TelegramSender
@@ -341,7 +341,7 @@ async def test_a_digest_answered_too_late_is_still_recorded_sent(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "known window, documented in bot/digests.py and docs/DIGESTS.md: a timeout or reset "
+        "known window, documented in bot/digests/sweep.py and docs/DIGESTS.md: a timeout or reset "
         "after Telegram accepted a digest looks like one before it, and is retried"
     ),
 )

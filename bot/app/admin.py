@@ -1,0 +1,160 @@
+"""Admin commands (BOT_ADMIN_IDS only): /stats, /reload and /broadcast with a confirmation.
+
+Broadcasts live in the store (bot/store/broadcasts.py): a preview's buttons still work after
+a restart, a broadcast cut short by one is resumed at the next start, and each broadcast's
+delivery ledger is removed once it is done (only its report is kept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from bot.core.domain import Block, Button, Reply
+from bot.i18n.translator import Translator
+from bot.store.broadcasts import Broadcast
+from bot.store.ledger import Ledger, remove_ledger
+
+if TYPE_CHECKING:
+    from bot.app.services import Services
+
+log = logging.getLogger(__name__)
+MAX_BROADCAST = 3500
+# A preview left unconfirmed this long is stale: its text may no longer be what to send.
+CONFIRM_WITHIN = dt.timedelta(hours=24)
+_LEDGER_PREFIX = "broadcast-"
+
+
+class Admin:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._remove_stale_ledgers()
+
+    def allowed(self, user_id: int) -> bool:
+        return user_id in self._services.settings.admin_ids
+
+    def stats(self, tr: Translator, now: dt.datetime) -> Reply:
+        services = self._services
+        subs = services.subscriptions.all()
+        active = sum(s.active for s in subs)
+        today = now.date()
+        sent_today = sum(
+            1 for e in services.ledger.entries() if e.status == "sent" and e.at.date() == today
+        )
+        counts = services.stats
+        rows = [
+            (tr.gettext("Users"), services.users.count()),
+            (tr.gettext("Subscribers, active"), active),
+            (tr.gettext("Subscribers, inactive"), len(subs) - active),
+            (tr.gettext("Digests sent today"), sent_today),
+            (tr.gettext("Questions answered"), counts.get("answered")),
+            (tr.gettext("Questions declined"), counts.get("declined")),
+            (tr.gettext("LLM answers"), counts.get("llm")),
+            (tr.gettext("LLM fallbacks"), counts.get("llm_fallback")),
+        ]
+        blocks = [Block("title", tr.gettext("Statistics"))]
+        blocks += [Block("text", f"{label}: {tr.number(value)}") for label, value in rows]
+        return Reply(tr.lang, tuple(blocks))
+
+    def reload(self, tr: Translator) -> Reply:
+        report = self._services.reload()
+        text = tr.gettext(
+            "Content reloaded: {added} added, {changed} changed, {removed} removed."
+        ).format(
+            added=tr.number(len(report.added)),
+            changed=tr.number(len(report.changed)),
+            removed=tr.number(len(report.removed)),
+        )
+        blocks = [Block("text", text)]
+        blocks += [Block("note", f"+ {f}") for f in report.added]
+        blocks += [Block("note", f"~ {f}") for f in report.changed]
+        blocks += [Block("note", f"- {f}") for f in report.removed]
+        return Reply(tr.lang, tuple(blocks))
+
+    def prepare_broadcast(
+        self, tr: Translator, admin_id: int, chat_id: int, text: str, now: dt.datetime
+    ) -> Reply:
+        text = text.strip()
+        if not text or len(text) > MAX_BROADCAST:
+            hint = tr.gettext("Usage: /broadcast <text> (at most {limit} characters).").format(
+                limit=tr.number(MAX_BROADCAST)
+            )
+            return Reply(tr.lang, (Block("text", hint),))
+        broadcast_id = secrets.token_hex(4)
+        self._services.broadcasts.put(Broadcast(broadcast_id, admin_id, chat_id, text, now))
+        count = sum(s.active for s in self._services.subscriptions.all())
+        question = tr.gettext("Send this message to {count} active subscribers?").format(
+            count=tr.number(count)
+        )
+        rows = (
+            (
+                Button(tr.gettext("Send"), f"v1:bc:yes:{broadcast_id}"),
+                Button(tr.gettext("Cancel"), f"v1:bc:no:{broadcast_id}"),
+            ),
+        )
+        return Reply(tr.lang, (Block("text", question), Block("note", text)), rows)
+
+    def _pending(self, admin_id: int, broadcast_id: str, now: dt.datetime) -> Broadcast | None:
+        broadcast = self._services.broadcasts.get(broadcast_id)
+        if broadcast is None or broadcast.state != "pending" or broadcast.admin_id != admin_id:
+            return None
+        if now - broadcast.created_at > CONFIRM_WITHIN:
+            self._services.broadcasts.finish(broadcast, "cancelled", "expired")
+            return None
+        return broadcast
+
+    def take_broadcast(
+        self, admin_id: int, broadcast_id: str, now: dt.datetime
+    ) -> Broadcast | None:
+        """The confirmed broadcast, now running, once; None if unknown, expired, already
+        confirmed or cancelled, or not this admin's."""
+        pending = self._pending(admin_id, broadcast_id, now)
+        if pending is None:
+            return None
+        # Running before the first send, and its ledger day fixed: a restart resumes it
+        # without sending anyone a second copy, even after midnight.
+        running = Broadcast(
+            pending.id,
+            pending.admin_id,
+            pending.chat_id,
+            pending.text,
+            pending.created_at,
+            "running",
+            now.date(),
+        )
+        self._services.broadcasts.put(running)
+        return running
+
+    def cancel_broadcast(self, admin_id: int, broadcast_id: str, now: dt.datetime) -> bool:
+        pending = self._pending(admin_id, broadcast_id, now)
+        if pending is not None:
+            self._services.broadcasts.finish(pending, "cancelled")
+        return pending is not None
+
+    def interrupted_broadcasts(self) -> list[Broadcast]:
+        """Broadcasts confirmed but not finished when the bot last stopped."""
+        return self._services.broadcasts.with_state("running")
+
+    def finish_broadcast(self, broadcast: Broadcast, report: str) -> None:
+        """Keep the report, drop the delivery ledger it no longer needs."""
+        self._services.broadcasts.finish(broadcast, "done", report)
+        remove_ledger(self._services.settings.data_dir, _LEDGER_PREFIX + broadcast.id)
+
+    def _remove_stale_ledgers(self) -> None:
+        """Ledgers of broadcasts that are not running (left by a version that kept them all)."""
+        running = {_LEDGER_PREFIX + b.id for b in self.interrupted_broadcasts()}
+        data_dir = self._services.settings.data_dir
+        for path in data_dir.glob(_LEDGER_PREFIX + "*.json"):
+            if path.stem not in running:
+                log.info("removing the delivery ledger of a finished broadcast: %s", path.name)
+                remove_ledger(data_dir, path.stem)
+
+    def broadcast_ledger(self, broadcast_id: str) -> Ledger:
+        services = self._services
+        return Ledger(
+            services.settings.data_dir,
+            today=lambda: services.clock().date(),
+            name=_LEDGER_PREFIX + broadcast_id,
+        )

@@ -1,0 +1,63 @@
+"""The curated retrieval lexicon (content/lexicon.yaml): concepts, entities, stopwords, cues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.content.loader import ContentError, ContentInvalid
+from bot.core.text import fold
+
+LEXICON_FILE = "lexicon.yaml"
+CUE_KINDS = ("quantity", "share", "time", "why", "injection", "question", "source", "who")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    concepts: dict[str, tuple[str, ...]]
+    entity_aliases: dict[str, tuple[str, ...]]
+    foreign_entities: tuple[str, ...]
+    stopwords: frozenset[str]
+    cues: dict[str, tuple[str, ...]]
+
+
+def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        errors.append(f"{where} must be a list of non-empty strings")
+        return ()
+    return tuple(fold(v) for v in value)
+
+
+def load_lexicon(content_dir: Path) -> Lexicon:
+    path = content_dir / LEXICON_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContentInvalid([ContentError(path, 1, f"cannot read lexicon: {exc}")]) from None
+    errors: list[str] = []
+    if not isinstance(data, dict):
+        data = {}
+        errors.append("the lexicon must be a mapping")
+    concepts_raw = data.get("concepts") or {}
+    aliases_raw = data.get("entity_aliases") or {}
+    cues_raw = data.get("cues") or {}
+    for name, value in (
+        ("concepts", concepts_raw),
+        ("entity_aliases", aliases_raw),
+        ("cues", cues_raw),
+    ):
+        if not isinstance(value, dict):
+            errors.append(f"'{name}' must be a mapping")
+    concepts = {str(k): _terms(v, f"concept {k!r}", errors) for k, v in dict(concepts_raw).items()}
+    aliases = {str(k): _terms(v, f"entity {k!r}", errors) for k, v in dict(aliases_raw).items()}
+    cues = {str(k): _terms(v, f"cue {k!r}", errors) for k, v in dict(cues_raw).items()}
+    if set(cues) != set(CUE_KINDS):
+        errors.append(f"'cues' must define exactly {', '.join(CUE_KINDS)}")
+    foreign = _terms(data.get("foreign_entities"), "'foreign_entities'", errors)
+    stopwords = _terms(data.get("stopwords"), "'stopwords'", errors)
+    if errors:
+        raise ContentInvalid([ContentError(path, 1, message) for message in errors])
+    return Lexicon(concepts, aliases, foreign, frozenset(stopwords), cues)

@@ -1,0 +1,387 @@
+"""Load content/ (curated YAML) into domain values, reporting every problem as file:line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.domain import (
+    BRIEFING_IDS,
+    FACT_TOPICS,
+    FIGURE_KINDS,
+    STATUSES,
+    TOPICS,
+    Bilingual,
+    Briefing,
+    Fact,
+    Figure,
+    Library,
+    Source,
+    Status,
+    Topic,
+)
+
+CONTENT_FILES = ("sources.yaml", "facts.yaml", "topics.yaml", "briefings.yaml")
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_DIGIT = re.compile(r"\d")
+_MIN_BRIEFING_FACTS, _MAX_BRIEFING_FACTS = 3, 6
+
+
+@dataclass(frozen=True)
+class ContentError:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ContentInvalid(Exception):
+    """content/ did not validate; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[ContentError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class _Node(dict[str, Any]):
+    """A YAML mapping that remembers the line it started on (1-based)."""
+
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings know their line, so errors can point at the file."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
+    mapping = _Node({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class _Checker:
+    path: Path
+    errors: list[ContentError] = field(default_factory=list)
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(ContentError(self.path, line, message))
+
+    def items(self, document: Any, key: str) -> Iterator[_Node]:
+        if not isinstance(document, _Node) or not isinstance(document.get(key), list):
+            self.error(getattr(document, "line", 1), f"top-level key '{key}' must be a list")
+            return
+        for item in document[key]:
+            if isinstance(item, _Node):
+                yield item
+            else:
+                self.error(
+                    getattr(document, "line", 1), f"every entry of '{key}' must be a mapping"
+                )
+
+    def text(self, node: _Node, key: str, *, required: bool = True) -> str | None:
+        value = node.get(key)
+        if value is None:
+            if required:
+                self.error(node.line, f"missing '{key}'")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.error(node.line, f"'{key}' must be a non-empty string")
+            return None
+        return value.strip()
+
+    def date(self, node: _Node, key: str, *, required: bool = True) -> dt.date | None:
+        value = node.get(key)
+        if value is None:
+            if required:
+                self.error(node.line, f"missing '{key}' (YYYY-MM-DD)")
+            return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        self.error(node.line, f"'{key}' must be a date YYYY-MM-DD, got {value!r}")
+        return None
+
+    def choice(self, node: _Node, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.text(node, key)
+        if value is not None and value not in allowed:
+            self.error(node.line, f"'{key}' must be one of {', '.join(allowed)}, got {value!r}")
+            return None
+        return value
+
+    def ident(self, node: _Node, seen: set[str]) -> str | None:
+        value = self.text(node, "id")
+        if value is None:
+            return None
+        if not _ID.match(value):
+            self.error(node.line, f"id {value!r} must be lower-case kebab-case")
+        if value in seen:
+            self.error(node.line, f"duplicate id {value!r}")
+        seen.add(value)
+        return value
+
+    def bilingual(self, node: _Node, stem: str, *, required: bool = True) -> Bilingual | None:
+        fr = self.text(node, f"{stem}_fr", required=required)
+        en = self.text(node, f"{stem}_en", required=required)
+        if (fr is None) != (en is None) and f"{stem}_fr" in node and f"{stem}_en" in node:
+            return None
+        if not required and (f"{stem}_fr" in node) != (f"{stem}_en" in node):
+            self.error(node.line, f"'{stem}_fr' and '{stem}_en' go together (FR/EN parity)")
+            return None
+        if fr is None or en is None:
+            return None
+        return Bilingual(fr=fr, en=en)
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _read(path: Path, checker: _Checker) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+    except FileNotFoundError:
+        checker.error(1, "file is missing")
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        checker.error(line, f"invalid YAML: {exc.problem}")
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        checker.error(1, f"unreadable: {exc}")
+    return None
+
+
+def content_digest(content_dir: Path) -> str:
+    """A hash of the content files, to skip re-importing unchanged content at start-up."""
+    digest = hashlib.sha256()
+    for name in CONTENT_FILES:
+        path = content_dir / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def load_library(content_dir: Path) -> Library:
+    """Read and validate content_dir; raise ContentInvalid listing every error."""
+    errors: list[ContentError] = []
+    sources = _load_sources(content_dir / "sources.yaml", errors)
+    facts = _load_facts(content_dir / "facts.yaml", sources, errors)
+    topics = _load_topics(content_dir / "topics.yaml", errors)
+    briefings = _load_briefings(content_dir / "briefings.yaml", facts, errors)
+    if errors:
+        raise ContentInvalid(errors)
+    return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+
+
+def _load_sources(path: Path, errors: list[ContentError]) -> dict[str, Source]:
+    check = _Checker(path)
+    sources: dict[str, Source] = {}
+    seen: set[str] = set()
+    for node in check.items(_read(path, check), "sources"):
+        ident = check.ident(node, seen)
+        publisher = check.text(node, "publisher")
+        title = check.text(node, "title")
+        url = check.text(node, "url", required=False)
+        if url is not None and not url.startswith(("https://", "http://")):
+            check.error(node.line, f"url must be http(s), got {url!r}")
+        if "published" not in node:
+            check.error(node.line, "missing 'published' (YYYY-MM-DD, or null when unknown)")
+        published = check.date(node, "published", required=False)
+        language = check.choice(node, "language", ("fr", "en"))
+        if ident and publisher and title and language:
+            sources[ident] = Source(ident, publisher, title, url, published, language)
+    errors.extend(check.errors)
+    return sources
+
+
+def _load_figures(node: _Node, check: _Checker) -> tuple[Figure, ...]:
+    raw = node.get("figures") or {}
+    if not isinstance(raw, dict):
+        check.error(node.line, "'figures' must be a mapping of placeholder name to figure")
+        return ()
+    figures = []
+    for name, spec in raw.items():
+        if not isinstance(spec, _Node):
+            check.error(node.line, f"figure {name!r} must be a mapping")
+            continue
+        kind = check.choice(spec, "kind", FIGURE_KINDS)
+        value: float | int | str | None = None
+        currency = None
+        if kind == "money":
+            amount = spec.get("amount")
+            currency = check.text(spec, "currency")
+            if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
+                check.error(spec.line, f"figure {name!r}: 'amount' must be a positive number")
+            else:
+                value = amount
+            if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
+                check.error(spec.line, f"figure {name!r}: currency must be ISO 4217")
+        elif kind in ("percent", "year", "count"):
+            raw_value = spec.get("value")
+            if not isinstance(raw_value, int | float) or isinstance(raw_value, bool):
+                check.error(spec.line, f"figure {name!r}: 'value' must be a number")
+            else:
+                value = raw_value
+        elif kind == "date":
+            day = check.date(spec, "value")
+            value = day.isoformat() if day else None
+        elif kind == "month":
+            month = str(spec.get("value", ""))
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+                check.error(spec.line, f"figure {name!r}: month 'value' must be YYYY-MM")
+            else:
+                value = month
+        as_of = check.date(spec, "as_of", required=False)
+        if kind is not None and value is not None:
+            figures.append(Figure(str(name), kind, value, currency, as_of))
+    return tuple(figures)
+
+
+def _load_facts(
+    path: Path, sources: dict[str, Source], errors: list[ContentError]
+) -> dict[str, Fact]:
+    check = _Checker(path)
+    facts: dict[str, Fact] = {}
+    seen: set[str] = set()
+    for node in check.items(_read(path, check), "facts"):
+        ident = check.ident(node, seen)
+        topic = check.choice(node, "topic", FACT_TOPICS)
+        status = check.choice(node, "status", STATUSES)
+        source_id = check.text(node, "source")
+        attribution = check.text(node, "attribution", required=False)
+        also = node.get("also") or []
+        if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
+            check.error(node.line, "'also' must be a list of source ids")
+            also = []
+        for ref in (source_id, attribution, *also):
+            if ref is not None and ref not in sources:
+                check.error(node.line, f"unknown source {ref!r} (not in sources.yaml)")
+        first_seen = check.date(node, "first_seen")
+        updated = check.date(node, "updated")
+        if first_seen and updated and updated < first_seen:
+            check.error(node.line, "'updated' is earlier than 'first_seen'")
+        entities = node.get("entities") or []
+        if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
+            check.error(node.line, "'entities' must be a list of names")
+            entities = []
+        text = check.bilingual(node, "text")
+        caveat = check.bilingual(node, "caveat", required=False)
+        figures = _load_figures(node, check)
+        names = {f.name for f in figures}
+        for label, value in _texts(text, caveat):
+            if _DIGIT.search(value):
+                check.error(node.line, f"{label} has literal digits: use a figure placeholder")
+            unknown = _placeholders(value) - names
+            if unknown:
+                check.error(node.line, f"{label} uses undefined figure(s) {sorted(unknown)}")
+        if text is not None:
+            fr, en = _placeholders(text.fr), _placeholders(text.en)
+            if fr != en:
+                check.error(node.line, f"text_fr and text_en use different figures: {fr} vs {en}")
+            if unused := names - fr - en:
+                check.error(node.line, f"figure(s) {sorted(unused)} not used in the text")
+        if ident and topic and status and source_id and first_seen and updated and text:
+            facts[ident] = Fact(
+                id=ident,
+                topic=topic,
+                status=Status(status),
+                source_id=source_id,
+                text=text,
+                first_seen=first_seen,
+                updated=updated,
+                figures=figures,
+                attribution_id=attribution,
+                also=tuple(also),
+                entities=tuple(entities),
+                caveat=caveat,
+            )
+    errors.extend(check.errors)
+    return facts
+
+
+def _texts(text: Bilingual | None, caveat: Bilingual | None) -> Iterator[tuple[str, str]]:
+    for stem, value in (("text", text), ("caveat", caveat)):
+        if value is not None:
+            yield f"{stem}_fr", value.fr
+            yield f"{stem}_en", value.en
+
+
+def _load_topics(path: Path, errors: list[ContentError]) -> tuple[Topic, ...]:
+    check = _Checker(path)
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    aliases_seen: dict[str, str] = {}
+    for node in check.items(_read(path, check), "topics"):
+        ident = check.choice(node, "id", TOPICS)
+        if ident in seen:
+            check.error(node.line, f"duplicate topic {ident!r}")
+        label = check.bilingual(node, "label")
+        aliases = node.get("aliases") or []
+        if not isinstance(aliases, list):
+            check.error(node.line, "'aliases' must be a list")
+            aliases = []
+        for alias in aliases:
+            if not isinstance(alias, str) or not _ALIAS.match(alias):
+                check.error(node.line, f"alias {alias!r} must be a lower-case word")
+            elif alias == "overview" or aliases_seen.get(alias, ident) != ident:
+                check.error(node.line, f"alias {alias!r} is already taken")
+            else:
+                aliases_seen[alias] = ident or ""
+        if ident and label and ident not in seen:
+            topics.append(Topic(ident, label, tuple(str(a) for a in aliases)))
+        if ident:
+            seen.add(ident)
+    if (missing := set(TOPICS) - seen) and not check.errors:
+        check.error(1, f"missing topic(s): {', '.join(sorted(missing))}")
+    errors.extend(check.errors)
+    order = {t: i for i, t in enumerate(TOPICS)}
+    return tuple(sorted(topics, key=lambda t: order[t.id]))
+
+
+def _load_briefings(
+    path: Path, facts: dict[str, Fact], errors: list[ContentError]
+) -> dict[str, Briefing]:
+    check = _Checker(path)
+    briefings: dict[str, Briefing] = {}
+    for node in check.items(_read(path, check), "briefings"):
+        ident = check.choice(node, "id", BRIEFING_IDS)
+        if ident in briefings:
+            check.error(node.line, f"duplicate briefing {ident!r}")
+        headline = check.bilingual(node, "headline")
+        why = check.bilingual(node, "why")
+        for label, value in _texts(headline, None):
+            if _placeholders(value):
+                check.error(node.line, f"headline {label[-2:]} cannot use placeholders")
+        fact_ids = node.get("facts")
+        if not isinstance(fact_ids, list) or not all(isinstance(f, str) for f in fact_ids):
+            check.error(node.line, "'facts' must be a list of fact ids")
+            fact_ids = []
+        if not _MIN_BRIEFING_FACTS <= len(fact_ids) <= _MAX_BRIEFING_FACTS:
+            check.error(
+                node.line,
+                f"a briefing lists {_MIN_BRIEFING_FACTS} to {_MAX_BRIEFING_FACTS} facts, "
+                f"not {len(fact_ids)}",
+            )
+        for fact_id in fact_ids:
+            if fact_id not in facts:
+                check.error(node.line, f"unknown fact {fact_id!r}")
+        if len(set(fact_ids)) != len(fact_ids):
+            check.error(node.line, "a fact is listed twice")
+        if ident and headline and why:
+            briefings[ident] = Briefing(ident, headline, tuple(fact_ids), why)
+    if (missing := set(BRIEFING_IDS) - set(briefings)) and not check.errors:
+        check.error(1, f"missing briefing(s): {', '.join(sorted(missing))}")
+    errors.extend(check.errors)
+    return briefings

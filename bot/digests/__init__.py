@@ -1,0 +1,1 @@
+"""The daily digest: the subscribe flow, the minute sweep and admin broadcasts."""

@@ -1,0 +1,270 @@
+"""Daily digest delivery: find who is due, compose, send once, record, whatever crashes.
+
+One sweep runs every minute (see docs/DIGESTS.md for why a sweep rather than one job per
+subscriber). For each subscriber due now it writes ``sending`` to the ledger, sends, then writes
+the outcome, and after each message of a multi-part digest, how many parts went out. After a
+kill -9 and restart, ``sending`` entries are resumed after their last journaled part: the window
+for a duplicate is one message that Telegram accepted in the few milliseconds before the kill
+and before the journal heard of it; a miss is not possible.
+
+The other window is the network's: a timeout or a reset after Telegram accepted a message looks
+exactly like one before it, and such failures are retried (as Telegram's own advice is), so in
+that case a digest can arrive twice. Choosing the opposite would lose digests instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.app.stats import Stats
+from bot.compose.digest import changed_facts, compose_digest, quiet_digest
+from bot.core.domain import Block, Library, Reply, Subscription
+from bot.core.schedule import DEFAULT_CATCH_UP, decide
+from bot.i18n.translator import translator
+from bot.store.ledger import SENDING, Ledger
+from bot.store.subscriptions import SubscriptionStore
+
+log = logging.getLogger(__name__)
+Outcome = Literal["sent", "blocked", "failed"]
+# Digests already composed in a sweep, by what decides their text, with the library they
+# came from (a reload in the middle of a sweep must not serve the old content).
+Composed = dict[tuple[object, ...], tuple[Library, Reply]]
+
+
+class Sender(Protocol):
+    """Delivers one reply to one chat; the Telegram adapter implements it.
+
+    A reply may take several messages: ``skip`` leaves out the first ones (already delivered
+    before a crash) and ``on_part`` is told, after each message, how many have gone out.
+    """
+
+    async def send(
+        self,
+        chat_id: int,
+        reply: Reply,
+        *,
+        skip: int = 0,
+        on_part: Callable[[int], None] | None = None,
+    ) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    counts: dict[str, int]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing due"
+
+
+class DigestService:
+    def __init__(
+        self,
+        library: Callable[[], Library],
+        subscriptions: SubscriptionStore,
+        ledger: Ledger,
+        *,
+        catch_up: dt.timedelta = DEFAULT_CATCH_UP,
+        concurrency: int = 8,
+        stats: Stats | None = None,
+    ) -> None:
+        self._stats = stats or Stats()
+        self._library = library
+        self._subscriptions = subscriptions
+        self._ledger = ledger
+        self._catch_up = catch_up
+        self._concurrency = concurrency
+        self._lock = asyncio.Lock()
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        """Shutting down: sends in flight finish, no new one starts (those stay due)."""
+        self._stopping = True
+
+    def with_last_sent(self, sub: Subscription) -> Subscription:
+        last = self._ledger.last_sent(sub.chat_id)
+        return sub if last is None or last <= sub.last_sent_at else replace(sub, last_sent_at=last)
+
+    def compose(
+        self,
+        sub: Subscription,
+        now: dt.datetime,
+        composed: Composed | None = None,
+        day: dt.date | None = None,
+    ) -> Reply | None:
+        """The digest for ``sub``, dated ``day`` (by default today where the subscriber is);
+        None when nothing is new and the subscriber wants silence.
+
+        Subscribers who share a language, a day and the same news get the same digest:
+        ``composed`` keeps it for the rest of a sweep (formatting it with Babel for each of
+        them was a fifth of the CPU per message when broadcasting).
+        """
+        library = self._library()
+        changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at, now))
+        if not changed and sub.skip_empty:
+            return None
+        # Dates are the reader's, not the server's: an evening digest in Montréal is already
+        # tomorrow in UTC. A late one (catch-up) keeps the day it was due.
+        zone = ZoneInfo(sub.zone)
+        since = sub.last_sent_at.astimezone(zone)
+        today = day or now.astimezone(zone).date()
+        # A quiet digest names the day of the previous one (as its title had it); a digest
+        # with news does not.
+        previous = since.date()
+        if self._ledger.last_sent(sub.chat_id) == sub.last_sent_at:
+            previous = self._ledger.last_sent_day(sub.chat_id) or previous
+        key = (sub.lang, sub.locale, today, changed, None if changed else previous)
+        if composed is not None and (known := composed.get(key)) and known[0] is library:
+            return known[1]
+        tr = translator(sub.lang, sub.locale)
+        blocks = compose_digest(library, since, now, tr, today) or quiet_digest(
+            library, previous, tr, today
+        )
+        reply = Reply(sub.lang, tuple(blocks))
+        if composed is not None:
+            composed[key] = (library, reply)
+        return reply
+
+    async def sweep(self, sender: Sender, now: dt.datetime) -> SweepReport:
+        """Deliver every digest due at ``now``; one failing chat never stops the others."""
+        async with self._lock:  # a slow sweep and the next minute's must not overlap
+            counts: Counter[str] = Counter()
+            due = []
+            for sub in self._subscriptions.all():
+                decision = decide(sub, now, False, self._catch_up)
+                if decision is None or self._ledger.is_final(sub.chat_id, decision[1].local_date):
+                    continue
+                action, occurrence = decision
+                if action == "skip":
+                    self._ledger.record(sub.chat_id, occurrence.local_date, "skipped", now)
+                    counts["skipped"] += 1
+                else:
+                    due.append((self.with_last_sent(sub), occurrence.local_date))
+            composed: Composed = {}
+            jobs = [
+                (sub, day, functools.partial(self.compose, sub, now, composed, day))
+                for sub, day in due
+            ]
+            await self._fan_out(sender, self._ledger, jobs, now, counts)
+            report = SweepReport(dict(counts))
+            for outcome, count in counts.items():
+                self._stats.add(f"digest_{outcome}", count)
+            if counts:
+                log.info("digest sweep: %s", report)
+            return report
+
+    async def broadcast(
+        self, sender: Sender, ledger: Ledger, text: str, now: dt.datetime, day: dt.date
+    ) -> SweepReport:
+        """An admin message to every active subscriber, through the same ledgered path; ``day``
+        keys the ledger, so a broadcast resumed later sends nobody a second copy."""
+        counts: Counter[str] = Counter()
+        jobs = []
+        for sub in self._subscriptions.all():
+            if not sub.active:
+                continue
+            if ledger.is_final(sub.chat_id, day):
+                counts["already"] += 1
+                continue
+            reply = Reply(sub.lang, (Block("text", text),))
+            jobs.append((sub, day, _constant(reply)))
+        await self._fan_out(sender, ledger, jobs, now, counts)
+        return SweepReport(dict(counts))
+
+    async def _fan_out(
+        self,
+        sender: Sender,
+        ledger: Ledger,
+        jobs: Sequence[tuple[Subscription, dt.date, Callable[[], Reply | None]]],
+        now: dt.datetime,
+        counts: Counter[str],
+    ) -> None:
+        """Deliver each job, ``concurrency`` at a time; one failing chat never stops the others.
+
+        ``compose`` gives None when there is nothing to send (recorded as skipped, "empty").
+        """
+        gate = asyncio.Semaphore(self._concurrency)
+        blocked: list[int] = []
+
+        async def one(
+            sub: Subscription, key: dt.date, compose: Callable[[], Reply | None]
+        ) -> None:
+            async with gate:
+                if self._stopping:
+                    # Not in the ledger, so still due: the next start sends it.
+                    counts["deferred"] += 1
+                    return
+                reply = compose()
+                if reply is None:
+                    ledger.record(sub.chat_id, key, "skipped", now)
+                    counts["empty"] += 1
+                    return
+                outcome = await deliver_once(sender, ledger, sub.chat_id, key, reply, now)
+            if outcome == "blocked" and self._subscriptions.set_active(
+                sub.chat_id, False, save=False
+            ):
+                blocked.append(sub.chat_id)
+            counts[outcome] += 1
+
+        try:
+            # Every job runs to its end even if one raises (a store write failing, say): the
+            # others' outcomes, blocked subscribers included, are all saved below.
+            results = await asyncio.gather(*(one(*job) for job in jobs), return_exceptions=True)
+        finally:
+            try:
+                # One write for every subscriber who blocked the bot, not one each.
+                self._subscriptions.save_active(blocked)
+                ledger.sync()
+            except OSError:
+                # Not raised: it would hide a cancellation in flight. Memory keeps them
+                # inactive; after a restart their next 403 sets the flag again.
+                log.exception("saving the sweep's blocked subscribers failed")
+        interrupted = None
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("the digest for one chat failed; the others went on", exc_info=result)
+                counts["failed"] += 1
+            elif isinstance(result, BaseException):
+                interrupted = interrupted or result
+        if interrupted is not None:
+            raise interrupted
+
+
+def _constant(reply: Reply) -> Callable[[], Reply | None]:
+    return lambda: reply
+
+
+async def deliver_once(
+    sender: Sender,
+    ledger: Ledger,
+    chat_id: int,
+    key: dt.date,
+    reply: Reply,
+    now: dt.datetime,
+) -> str:
+    """Write the intent, send, write the outcome; see the module docstring for the crash window.
+
+    Each message of a multi-part reply is journaled as it goes out, so a restart resumes after
+    the last delivered part instead of sending the first ones again.
+    """
+    done = ledger.parts_sent(chat_id, key)
+    ledger.record(chat_id, key, SENDING, now, parts=done)
+
+    def progress(parts: int) -> None:
+        ledger.record(chat_id, key, SENDING, now, parts=parts)
+
+    try:
+        outcome: str = await sender.send(chat_id, reply, skip=done, on_part=progress)
+    except Exception:
+        log.exception("delivery to one chat failed; the others go on")
+        outcome = "failed"
+    # "failed" is not final: a later sweep tries again (digests, within the catch-up window).
+    ledger.record(chat_id, key, outcome, now)
+    return outcome

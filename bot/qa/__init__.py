@@ -1,0 +1,1 @@
+"""Questions: bilingual retrieval, the question engine, chat memory and optional LLM phrasing."""

@@ -1,0 +1,613 @@
+"""The fact index: per-language BM25 with concept, entity, number and answer-type signals.
+
+"Found" is decided by two calibrated thresholds (see ``Thresholds``): the BM25 score of the best
+fact, and how much of the question's weight (idf) that fact covers. Words the store has never
+seen count against coverage, so a question about something else is declined rather than matched
+on its one familiar word.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import itertools
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+from babel import Locale
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from bot.content.lexicon import Lexicon
+from bot.core.domain import Fact, Figure, Lang, Library, Status
+from bot.core.text import (
+    PhraseMatcher,
+    Stems,
+    fold,
+    fold_name,
+    numbers,
+    stopwords,
+    visible,
+    words,
+)
+from bot.qa.retrieval.bm25 import CountsBM25
+from bot.qa.retrieval.corpus import TermCounts, count_terms
+
+# bm25s attaches a DEBUG-level handler of its own; its progress lines are noise for operators.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+TOPIC_CONCEPTS = {
+    "stakes": "stake",
+    "revenue": "revenue_share",
+    "infrastructure": "datacenter",
+    "ipo": "ipo",
+}
+_QUANTITY_KINDS = frozenset({"money", "percent", "count"})
+_TIME_KINDS = frozenset({"year", "date", "month"})
+# A capitalised word that does not start a sentence (nor follows a colon or a quote).
+_NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
+_CONCEPT = "§"
+_ENTITY = "@"
+_NONE = np.array([], dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision and ranking knobs, calibrated on the dev split of tests/eval by
+    ``python -m bench.calibrate`` (docs/RETRIEVAL.md has the figures)."""
+
+    min_score: float = 0.6
+    min_coverage: float = 0.35
+    keep_ratio: float = 0.6  # further facts must score this fraction of the best one
+    recency: float = 0.25  # weight of the newest-development prior
+    unknown_weight: float = 0.75  # an unseen word weighs this fraction of the rarest word
+    bm25_b: float = 0.75  # BM25 length normalisation (the library default)
+
+
+@dataclass(frozen=True)
+class Hit:
+    fact_id: str
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: tuple[Hit, ...]
+    found: bool
+    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
+    topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the index sees it, in one language."""
+
+    tokens: tuple[str, ...]
+    unknown: tuple[str, ...]  # content words the store has never seen
+    entities: frozenset[str]
+    numbers: frozenset[float]
+    wants: frozenset[str]  # figure kinds an answer must carry, empty when any will do
+    why: bool = False  # asks for a reason, so it presupposes an event
+    units: tuple[str, ...] = ()  # what coverage is measured on (see FactIndex._coverage)
+    injection: bool = False  # tries to override the rules and asks nothing answerable
+    context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
+    who: bool = False  # asks which companies or people: facts naming several rank higher
+
+
+class _LangIndex:
+    """BM25 over one language's documents, plus what coverage needs: idf and term sets."""
+
+    def __init__(self, counts: TermCounts, b: float) -> None:
+        self.bm25 = CountsBM25(b=b)
+        self.vocab: dict[str, int] = {}
+        self._df = np.zeros(0, dtype=np.int64)
+        if counts.terms:  # bm25s cannot index an empty vocabulary (an empty store)
+            self.bm25.index_counts(counts)
+            self.vocab = self.bm25.vocab_dict
+            # bm25s keeps one column of documents per term: its length is the document
+            # frequency.
+            self._df = np.diff(self.bm25.scores["indptr"])
+        self._counts = counts
+        self._terms: dict[int, frozenset[str]] = {}
+        self.size = counts.size
+        self.unseen_idf = math.log(1 + (self.size + 0.5) / 0.5)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency, the same formula for seen and unseen terms."""
+        column = self.vocab.get(term)
+        df = 0 if column is None else int(self._df[column])
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def doc_terms(self, position: int) -> frozenset[str]:
+        # Built on demand: coverage only ever looks at a question's few best facts.
+        terms = self._terms.get(position)
+        if terms is None:
+            terms = self._terms[position] = self._counts.doc_terms(position)
+        return terms
+
+    def scores(self, tokens: Iterable[str]) -> npt.NDArray[np.float64]:
+        known = [t for t in tokens if t in self.vocab]
+        if not known:
+            return np.zeros(self.size)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float64)
+
+
+class FactIndex:
+    def __init__(
+        self, library: Library, lexicon: Lexicon, thresholds: Thresholds | None = None
+    ) -> None:
+        self.library = library
+        self.lexicon = lexicon
+        self.thresholds = thresholds or Thresholds()
+        self._skip = {lang: stopwords(lang) | lexicon.stopwords for lang in ("fr", "en")}
+        self._ids = list(library.facts)
+        self._positions = {fact_id: i for i, fact_id in enumerate(self._ids)}
+        facts = [library.facts[i] for i in self._ids]
+        self._topic_labels = {topic.id: topic.label for topic in library.topics}
+        self._publisher_names: dict[tuple[str, str | None], str] = {}
+        self._surface: dict[Lang, list[str]] = {}
+        self._index: dict[Lang, _LangIndex] = {}
+        with _no_gc():
+            self._build_matchers(facts)
+            self._build_signals(facts)
+            for lang in ("fr", "en"):
+                self._build_language(facts, lang)
+        lexicon_words = {
+            word
+            for group in (
+                *lexicon.concepts.values(),
+                *lexicon.entity_aliases.values(),
+                *lexicon.cues.values(),
+                lexicon.stopwords,
+            )
+            for term in group
+            for word in words(term)
+        }
+        self._known_words = frozenset(
+            lexicon_words
+            | set(self._entity_names)
+            | set(self._surface["fr"])
+            | set(self._surface["en"])
+            | self._skip["fr"]
+            | self._skip["en"]
+        )
+
+    # ---- indexing -------------------------------------------------------------------------
+
+    def _build_language(self, facts: list[Fact], lang: Lang) -> None:
+        skip, stems = self._skip[lang], self._stems
+
+        def word_terms(distinct: Sequence[str]) -> list[str | None]:
+            stemmed = stems.stem_all(distinct, lang)
+            return [None if w in skip else s for w, s in zip(distinct, stemmed, strict=True)]
+
+        counts = count_terms(
+            (self._document(fact, lang) for fact in facts), word_terms, self._term_matcher
+        )
+        surface = counts.surface
+        self._index[lang] = _LangIndex(counts, self.thresholds.bm25_b)
+        self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
+        self._covered_foreign |= {
+            name for name in self.lexicon.foreign_entities if set(words(name)) <= surface
+        }
+
+    def _build_matchers(self, facts: list[Fact]) -> None:
+        lexicon = self.lexicon
+        self._entity_names = self._known_entities(facts)
+        # Names are matched as written: Snowball would turn "OpenAI" into "open" in French.
+        self._stems = Stems(keep=frozenset(n for n in self._entity_names if " " not in n))
+        self._concept_matcher = PhraseMatcher(
+            (term, concept) for concept, terms in lexicon.concepts.items() for term in terms
+        )
+        self._entity_matcher = PhraseMatcher(self._entity_names.items())
+        # Both at once for documents: one pass per fact instead of two.
+        self._term_matcher = PhraseMatcher(
+            [
+                *((term, _CONCEPT + c) for c, terms in lexicon.concepts.items() for term in terms),
+                *((alias, _ENTITY + name) for alias, name in self._entity_names.items()),
+            ]
+        )
+        # Words known through a concept, a listed entity alias or a cue are "explained".
+        self._explainer = PhraseMatcher(
+            (term, "")
+            for group in (
+                *lexicon.concepts.values(),
+                *lexicon.entity_aliases.values(),
+                *lexicon.cues.values(),
+            )
+            for term in group
+        )
+        self._cues = {
+            kind: PhraseMatcher((term, kind) for term in terms)
+            for kind, terms in lexicon.cues.items()
+        }
+        self._foreign_matcher = PhraseMatcher((e, e) for e in lexicon.foreign_entities)
+        # Named by some fact, so not foreign after all: settled once the texts are read.
+        self._covered_foreign: set[str] = set()
+
+    def _build_signals(self, facts: list[Fact]) -> None:
+        """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
+        self._topics = np.array([f.topic for f in facts])
+        names = self._entity_names
+        # Each spelling resolved once: the same companies recur across thousands of facts.
+        spellings = set(itertools.chain.from_iterable(f.entities for f in facts))
+        canonical = {e: names.get(fold_name(e), fold_name(e)) for e in spellings}
+        fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
+        self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
+        self._entity_positions = _inverted(fact_entities)
+        self._number_positions = _inverted(
+            frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
+            for f in facts
+        )
+        kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
+        self._kinds = kinds
+        kind_positions = _inverted(kinds)
+        self._kind_masks = {}
+        for kind in _QUANTITY_KINDS | _TIME_KINDS:
+            mask = self._kind_masks[kind] = np.zeros(len(facts), dtype=bool)
+            mask[kind_positions.get(kind, _NONE)] = True
+        # Among facts that answer equally well, the most recent development comes first.
+        known = [_event_date(f, self.library) for f in facts]
+        # An undated claim must not pass for news: it ranks as the oldest dated one. (With no
+        # dated fact at all every age is zero, whatever the default.)
+        oldest = min((d for d in known if d is not None), default=dt.date.min)
+        dates = [oldest if d is None else d for d in known]
+        newest = max(dates, default=oldest)
+        age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
+        recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
+        # What a company states on the record outranks what the press reports it said.
+        authority = np.array(
+            [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
+        )
+        # Overtaken facts stay findable but yield to current ones on the same question.
+        currency = np.array(
+            [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
+        )
+        self._prior = recency * authority * currency
+
+    def _known_entities(self, facts: list[Fact]) -> dict[str, str]:
+        """Folded spelling -> canonical folded entity name; publishers count as entities."""
+        names = {fold_name(e): fold_name(e) for f in facts for e in f.entities}
+        for source in self.library.sources.values():
+            names.setdefault(fold_name(source.publisher), fold_name(source.publisher))
+        for canonical, aliases in self.lexicon.entity_aliases.items():
+            for alias in aliases:
+                names[alias] = fold(canonical)
+        return names
+
+    def _publishers(self, source_id: str, attribution_id: str | None) -> str:
+        """The publishers' names a fact cites, joined; the same pairs recur across facts."""
+        key = (source_id, attribution_id)
+        names = self._publisher_names.get(key)
+        if names is None:
+            sources = self.library.sources
+            names = self._publisher_names[key] = " ".join(
+                sources[s].publisher for s in key if s is not None and s in sources
+            )
+        return names
+
+    def _document(self, fact: Fact, lang: Lang) -> str:
+        values = {f.name: _figure_words(f, lang) for f in fact.figures}
+        parts = [
+            fact.text.get(lang).format_map(values),
+            " ".join(fact.entities),
+            self._publishers(fact.source_id, fact.attribution_id),
+        ]
+        if fact.caveat is not None:
+            parts.append(fact.caveat.get(lang).format_map(values))
+        topic = self._topic_labels.get(fact.topic)
+        if topic is not None:
+            parts.append(topic.get(lang))
+        return " ".join(parts)
+
+    def _explained(self, tokens: list[str]) -> set[str]:
+        return {word for phrase, _ in self._explainer.find(tokens) for word in phrase}
+
+    # ---- questions ------------------------------------------------------------------------
+
+    def query(self, question: str, lang: Lang) -> Query:
+        tokens = words(fold(question))
+        index = self._index[lang]
+        content = [w for w in tokens if w not in self._skip[lang]]
+        # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
+        known = self._explained(tokens)
+        corrected = [w if w in known else self._correct(w, lang) for w in content]
+        stems = [self._stems.stem(w, lang) for w in corrected]
+        seen = tokens + corrected
+        explained = self._explained(seen)
+        unknown = tuple(
+            w
+            for w, s in zip(corrected, stems, strict=True)
+            # Single letters (tag names, initials) say nothing a question could be about.
+            if s not in index.vocab and not w.isdigit() and w not in explained and len(w) > 1
+        )
+        concepts = [_CONCEPT + c for c in self._concept_matcher.labels(seen)]
+        entities = frozenset(self._entity_matcher.labels(seen))
+        entity_tokens = [_ENTITY + e for e in sorted(entities)]
+        # Coverage counts a concept or entity once, not again through its words' stems, so a
+        # fact does not win merely for sharing the question's surface form.
+        plain = [
+            stem for word, stem in zip(corrected, stems, strict=True) if word not in explained
+        ]
+        units = concepts + entity_tokens + [stem for stem in plain if stem in index.vocab]
+        cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
+        wants: set[str] = set()
+        if cues["share"]:
+            wants |= {"percent"}
+        elif cues["quantity"]:
+            wants |= _QUANTITY_KINDS
+        if cues["time"]:
+            wants |= _TIME_KINDS
+        asks = "?" in question or cues["question"]
+        return Query(
+            tuple(concepts + entity_tokens + stems),
+            unknown,
+            entities,
+            frozenset(numbers(question)),
+            frozenset(wants),
+            why=cues["why"],
+            units=tuple(dict.fromkeys(units)),
+            injection=cues["injection"] and not asks,
+            who=cues["who"],
+        )
+
+    def _correct(self, word: str, lang: Lang) -> str:
+        """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
+        # Four letters or fewer: one edit away from too many real words ("bold" -> "told").
+        if (
+            len(word) < 5
+            or word.isdigit()
+            or self._stems.stem(word, lang) in self._index[lang].vocab
+        ):
+            return word
+        # One edit (a transposition counts as one) up to eight letters, two beyond: closer
+        # than that, real words collide ("atteint" is not a typo of "attente").
+        limit = 1 if len(word) <= 8 else 2
+        match = process.extractOne(
+            word, self._surface[lang], scorer=DamerauLevenshtein.distance, score_cutoff=limit
+        )
+        return word if match is None else str(match[0])
+
+    def asks_for_source(self, question: str) -> bool:
+        """ "who reported that?", "qui l'affirme ?": about the last answer, not a new topic."""
+        tokens = words(fold(question))
+        return (
+            len(tokens) <= 6
+            and self._cues["source"].matches(tokens)
+            and not self._cues["injection"].matches(tokens)
+        )
+
+    def result_for(self, fact_ids: tuple[str, ...]) -> SearchResult:
+        """These facts as a found result, for answers that repeat a previous one."""
+        hits = tuple(Hit(f, 1.0, 1.0) for f in fact_ids if f in self.library.facts)
+        return SearchResult(hits, bool(hits), "ok" if hits else "empty")
+
+    def foreign(self, question: str) -> list[str]:
+        """Companies or people the question names that no fact covers."""
+        listed = [
+            e
+            for e in self._foreign_matcher.labels(words(fold(question)))
+            if e not in self._covered_foreign
+        ]
+        return list(dict.fromkeys(listed + self._unknown_names(question)))
+
+    def _unknown_names(self, question: str) -> list[str]:
+        """Capitalised words inside a sentence that nothing in the store or lexicon knows:
+        most likely a company or person the facts do not cover ("TikTok")."""
+        names = []
+        for match in _NAME.finditer(visible(question)):
+            word = fold(match.group(0))
+            if not word or " " in word or word in self._known_words:
+                continue
+            if any(self._correct(word, lang) != word for lang in ("fr", "en")):
+                continue  # a misspelt known word ("Micorsoft"), not a new name
+            names.append(word)
+        return names
+
+    def search(
+        self,
+        question: str,
+        lang: Lang,
+        *,
+        topic_hint: str | None = None,
+        context: str | None = None,
+        k: int = 3,
+    ) -> SearchResult:
+        """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
+        whose words help a short follow-up ("and the founders?")."""
+        question = visible(question)
+        if self.foreign(question):
+            return SearchResult((), False, "foreign")
+        query = self.query(question, lang)
+        if query.injection:
+            return SearchResult((), False, "injection")
+        if not query.tokens and not query.entities and context is None:
+            return SearchResult((), False, "empty")
+        index = self._index[lang]
+        scores = index.scores(query.tokens)
+        if context:
+            # A follow-up keeps its own cues; the earlier question lends words at half weight.
+            earlier = self.query(context, lang)
+            scores = scores + 0.5 * index.scores(earlier.tokens)
+            query = replace(
+                query,
+                entities=query.entities | earlier.entities,
+                context_units=tuple(u for u in earlier.units if u not in query.units),
+            )
+        ranked = scores * self._boost(query, topic_hint) * self._prior
+        count = min(max(k * 4, 10), len(ranked))
+        if count == 0:
+            return SearchResult((), False, "empty")
+        candidates = np.argpartition(-ranked, count - 1)[:count]
+        order = candidates[np.argsort(-ranked[candidates])]
+        best = float(ranked[order[0]])
+        topics = self._closest_topics(order, ranked)
+        if best <= 0:
+            return SearchResult((), False, "weak", topics)
+        hits: list[Hit] = []
+        for position in order:
+            score = float(ranked[position])
+            if score < best * self.thresholds.keep_ratio or len(hits) == k:
+                break
+            coverage = self._coverage(query, int(position), index)
+            hits.append(Hit(self._ids[position], score, coverage))
+        if query.why and query.unknown:
+            # "Why did the SEC reject…?": the store cannot confirm what it has no word for.
+            return SearchResult((), False, "premise", topics)
+        top = hits[0]
+        if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
+            return SearchResult(tuple(hits), False, "weak", topics)
+        if query.wants and not (self._kinds[self._positions[top.fact_id]] & query.wants):
+            return SearchResult((), False, "no-figure", topics)
+        rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
+        return SearchResult((top, *rest), True, "ok", topics)
+
+    def _boost(self, query: Query, topic_hint: str | None) -> npt.NDArray[np.float64]:
+        boost = np.ones(len(self._ids))
+        for entity in query.entities:
+            boost[self._entity_positions.get(entity, _NONE)] += 0.15
+        for number in query.numbers:
+            boost[self._number_positions.get(number, _NONE)] += 0.6
+        if topic_hint:
+            boost += 0.3 * (self._topics == topic_hint)
+        for topic, concept in TOPIC_CONCEPTS.items():
+            if _CONCEPT + concept in query.tokens:
+                boost += 0.2 * (self._topics == topic)
+        if query.who:
+            boost *= 1.0 + 0.04 * self._entity_counts
+        if query.wants:
+            carries = np.zeros(len(self._ids), dtype=bool)
+            for kind in query.wants:
+                carries |= self._kind_masks[kind]
+            boost *= np.where(carries, 1.0, 0.3)
+        if _CONCEPT + "history" not in query.tokens and not query.numbers:
+            # Background facts answer "what happened before" questions, not current ones.
+            boost *= np.where(self._topics == "context", 0.85, 1.0)
+        return boost
+
+    def _coverage(self, query: Query, position: int, index: _LangIndex) -> float:
+        """Share of the question's weight (idf) found in the fact; unseen words weigh most.
+
+        Units are the question's concepts and the stems of words no concept, entity or cue
+        explains: "mis sur la table" counts once, as the invest concept.
+        """
+        weights = {t: index.idf(t) for t in query.units}
+        for unit in query.context_units:
+            weights[unit] = 0.5 * index.idf(unit)
+        for word in query.unknown:
+            weights[f"?{word}"] = self.thresholds.unknown_weight * index.unseen_idf
+        total = sum(weights.values())
+        if total == 0:
+            return 0.0
+        doc = index.doc_terms(position)
+        covered = sum(w for t, w in weights.items() if t in doc)
+        return covered / total
+
+    def _closest_topics(
+        self, order: npt.NDArray[np.intp], ranked: npt.NDArray[np.float64]
+    ) -> tuple[str, ...]:
+        seen: list[str] = []
+        for position in order:
+            topic = str(self._topics[position])
+            if topic in TOPIC_CONCEPTS and topic not in seen and ranked[position] > 0:
+                seen.append(topic)
+        return tuple(seen[:2])
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic collector: building allocates millions of small acyclic objects, and
+    its passes over them cost a fifth of the build at 100,000 facts."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _inverted(
+    per_fact: Iterable[frozenset[str] | frozenset[float]],
+) -> dict[object, npt.NDArray[np.intp]]:
+    """Value -> positions of the facts that carry it (sorted)."""
+    sets = list(per_fact)
+    values = list(itertools.chain.from_iterable(sets))
+    if not values:
+        return {}
+    value_ids: dict[object, int] = {}
+    ids = np.fromiter(
+        (value_ids.setdefault(v, len(value_ids)) for v in values), dtype=np.intp, count=len(values)
+    )
+    positions = np.repeat(np.arange(len(sets), dtype=np.intp), [len(s) for s in sets])
+    # Grouped by value with one stable sort, so each group keeps the facts' order.
+    order = np.argsort(ids, kind="stable")
+    groups = np.split(positions[order], np.cumsum(np.bincount(ids, minlength=len(value_ids)))[:-1])
+    return dict(zip(value_ids, groups, strict=True))
+
+
+def _event_date(fact: Fact, library: Library) -> dt.date | None:
+    """When what the fact reports happened, as far as its figures or sources say."""
+    for figure in fact.figures:
+        if figure.kind == "date":
+            return dt.date.fromisoformat(str(figure.value))
+    # Not `also`: a seed fact corroborated by a later post did not happen later.
+    primary = (fact.source_id, fact.attribution_id)
+    published = [
+        library.sources[s].published
+        for s in primary
+        if s is not None and s in library.sources and library.sources[s].published is not None
+    ]
+    return max((d for d in published if d is not None), default=None)
+
+
+_SCALES = {
+    "fr": ((1e9, "milliards"), (1e6, "millions")),
+    "en": ((1e9, "billion"), (1e6, "million")),
+}
+
+
+@cache
+def _month_names(lang: Lang) -> dict[int, str]:
+    return dict(Locale.parse(lang).months["format"]["wide"])
+
+
+def _figure_words(figure: Figure, lang: Lang) -> str:
+    """A figure as words for indexing only: what users see goes through Babel (i18n.py), but
+    formatting 200,000 figures with Babel would dominate the index build."""
+    value = figure.value
+    if figure.kind == "money":
+        amount = float(value)
+        for scale, word in _SCALES[lang]:
+            if amount >= scale:
+                return f"{amount / scale:g} {word} {figure.currency or ''}"
+        return f"{amount:g} {figure.currency or ''}"
+    if figure.kind == "percent":
+        return f"{float(value) * 100:g} %"
+    if figure.kind in ("date", "month"):
+        parts = str(value).split("-")
+        return f"{parts[0]} {_month_names(lang)[int(parts[1])]}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _figure_numbers(figure: Figure) -> tuple[float, ...]:
+    """The values a question could quote for this figure: 13e9 is also "13 (billion)"."""
+    value = figure.value
+    if figure.kind == "percent":
+        return (round(float(value) * 100, 6),)
+    if figure.kind == "money":
+        amount = float(value)
+        return (amount, *(round(amount / scale, 6) for scale in (1e9, 1e6) if amount >= scale))
+    if figure.kind in ("count", "year"):
+        return (float(value),)
+    if figure.kind in ("date", "month"):
+        return (float(str(value)[:4]),)
+    return ()

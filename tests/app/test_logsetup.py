@@ -1,0 +1,27 @@
+"""Log records never carry a bot token, whether in the message, its args or a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app.logsetup import RedactTokens
+
+TOKEN = "987654321:AAHk-secretsecretsecretsecret_xyz"
+
+
+def _record(msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
+    exc_info = (type(exc), exc, None) if exc else None
+    return logging.LogRecord("httpx", logging.INFO, __file__, 1, msg, args, exc_info)
+
+
+def test_token_in_url_argument_is_redacted() -> None:
+    record = _record("HTTP Request: POST %s", f"https://api.telegram.org/bot{TOKEN}/getMe")
+    RedactTokens().filter(record)
+    assert TOKEN not in record.getMessage() and "<redacted>" in record.getMessage()
+
+
+def test_explicit_secret_and_traceback_are_redacted() -> None:
+    record = _record("boom", exc=RuntimeError(f"failed for sk-live-{TOKEN}"))
+    RedactTokens(("sk-live",)).filter(record)
+    assert TOKEN not in (record.exc_text or "") and "sk-live" not in (record.exc_text or "")
+    assert "RuntimeError" in (record.exc_text or "")
