@@ -19,6 +19,9 @@ from typing import Any
 
 import yaml
 
+from bot.content.loader import load_library
+from bot.i18n.translator import translator
+from tests.conftest import CONTENT
 from tests.eval.test_eval import Outcome, outcomes_for
 
 _DIGIT = re.compile(r"\d")
@@ -44,10 +47,20 @@ def report(outcomes: list[Outcome], *, misses: bool) -> str:
         lines.append(f"in scope, {lang}   {share(mine)}")
     lines.append(f"decline cases  {share(declines)}")
     fabricated = sum(o.fabricated for o in outcomes)
+    # A refusal says how recent its sources are ("as of December 1, 2026"); any other digit
+    # in it would be a figure it should not state.
+    newest = load_library(CONTENT).newest_date()
+    dates = [translator(lang).date(newest) for lang in ("en", "fr")] if newest else []
+
+    def states_a_number(text: str) -> bool:
+        for date in dates:
+            text = text.replace(date, "")
+        return bool(_DIGIT.search(text))
+
     numbers = sum(
         1
         for o in declines
-        if o.case["kind"] == "out-of-scope" and not o.fabricated and _DIGIT.search(o.text)
+        if o.case["kind"] == "out-of-scope" and not o.fabricated and states_a_number(o.text)
     )
     lines.append(f"fabricated     {fabricated}")
     lines.append(f"refusals stating a number {numbers}")

@@ -206,6 +206,8 @@ def _ask(
     payload = {
         "answer": render_plain(reply),
         "lang": answer.lang,
+        # Two decisions: is the question about our subject at all, and do the facts answer it.
+        "scope": asked.scope,
         "found": answer.found,
         "citations": [
             {

@@ -86,11 +86,17 @@ def test_run_without_token_explains() -> None:
 def test_ask_json_contract() -> None:
     """The stable contract used by checks: one JSON object with these exact keys."""
     found = json.loads(run("ask", "--json", "Combien Microsoft a-t-il investi ?").stdout)
-    assert set(found) == {"answer", "lang", "found", "citations"}
-    assert found["lang"] == "fr" and found["found"] is True
+    assert set(found) == {"answer", "lang", "scope", "found", "citations"}
+    assert found["lang"] == "fr" and found["found"] is True and found["scope"] == "in"
     for citation in found["citations"]:
         assert set(citation) == {"n", "fact_id", "publisher", "published", "url"}
         assert isinstance(citation["n"], int)
     declined = json.loads(run("ask", "--json", "--lang", "en", "Who won the World Cup?").stdout)
     assert declined["found"] is False and declined["citations"] == []
+    assert declined["scope"] == "out"
+    other = json.loads(run("ask", "--json", "How much did Amazon invest in Anthropic?").stdout)
+    assert (other["scope"], other["found"]) == ("out", False)
+    # About our subject, but not in the facts: in scope, and still not answered.
+    unheld = json.loads(run("ask", "--json", "Why did the SEC reject OpenAI's filing?").stdout)
+    assert (unheld["scope"], unheld["found"]) == ("in", False)
     assert declined["answer"].startswith("I don't have that in my sources (as of ")

@@ -13,6 +13,7 @@ from bot.core.domain import Block, Button, Lang, Library, Reply
 from bot.core.text import fold, visible, words
 from bot.digests.subscribing import Subscribing
 from bot.i18n.translator import Translator, lang_of, negotiate, translator
+from bot.qa.deciding import Confirmer, Scope, ask_of, scope_of
 from bot.qa.memory import ChatMemory, Turn
 from bot.qa.retrieval.index import FactIndex, SearchResult
 from bot.qa.retrieval.langdetect import detect_lang
@@ -61,6 +62,7 @@ class Asked:
     reply: Reply
     answer: Answer
     question: str
+    scope: Scope = "in"  # whether it is about our subject at all (qa/deciding.py)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class Conversation:
         memory: ChatMemory | None = None,
         subscribing: Subscribing | None = None,
         stats: Stats | None = None,
+        confirmer: Confirmer | None = None,
     ) -> None:
+        self._confirmer = confirmer or Confirmer(None)
         self._library = library
         self._prefs = prefs
         self._default_lang = default_lang
@@ -346,7 +350,7 @@ class Conversation:
                 other: Lang = "en" if lang == "fr" else "fr"
                 retry = self._search(index, question, other, hint, earlier, memory)
                 result = retry if retry.found else result
-        answer = extractive_answer(library, result, tr)
+        answer = extractive_answer(library, result, tr, ask_of(index, question, lang))
         self._stats.add("answered" if answer.found else "declined")
         if answer.found:
             topic = library.facts[answer.fact_ids[0]].topic
@@ -360,10 +364,10 @@ class Conversation:
                 for t in library.topics
                 if t.id in answer.suggestions
             )
-        return Asked(Reply(lang, answer.blocks, buttons), answer, question)
+        return Asked(Reply(lang, answer.blocks, buttons), answer, question, scope_of(result))
 
-    @staticmethod
     def _search(
+        self,
         index: FactIndex,
         question: str,
         lang: Lang,
@@ -372,11 +376,13 @@ class Conversation:
         memory: Turn | None,
     ) -> SearchResult:
         """A short question is read as a follow-up of the last one ("and until when?")."""
+        confirm = self._confirmer.confirm
         if earlier is not None and memory is not None:
             result = index.search(question, lang, topic_hint=hint or memory.topic, context=earlier)
+            result = confirm(index, question, lang, result, context=earlier)
             if result.found:
                 return result
-        return index.search(question, lang, topic_hint=hint)
+        return confirm(index, question, lang, index.search(question, lang, topic_hint=hint))
 
     def dispatch(self, who: Who, line: str) -> Reply:
         """Route a console line (``/brief ipo``, ``/lang fr``, or text) like Telegram would."""
@@ -456,10 +462,17 @@ _SWITCH_WORDS: dict[Lang, frozenset[str]] = {
 }
 
 
+_LANGUAGE_NAMES = frozenset({"french", "francais", "english", "anglais"})
+
+
 def language_switch(message: str) -> Lang | None:
     """ "and in French?" / "en anglais ?" asks for the last answer again, in that language."""
     tokens = words(fold(message))
     if not tokens or len(tokens) > 5:
+        return None
+    if len(tokens) > 1 and not (set(tokens) & _LANGUAGE_NAMES):
+        # "en" and "fr" alone switch ("en ?"); in a sentence, "en" is French for "in":
+        # "et en dollars ?" asks for dollars, not for English.
         return None
     for lang, markers in _SWITCH_WORDS.items():
         if markers & set(tokens) and not (

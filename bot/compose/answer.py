@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.compose.briefing import Citations, fact_blocks, source_blocks
+from bot.compose.direct import Ask, direct_line
 from bot.core.domain import Block, Lang, Library
 from bot.i18n.translator import Translator
 from bot.qa.retrieval.index import SearchResult
@@ -30,12 +31,21 @@ class Answer:
     suggestions: tuple[str, ...] = ()  # topic ids offered when declining
 
 
-def extractive_answer(library: Library, result: SearchResult, tr: Translator) -> Answer:
+def extractive_answer(
+    library: Library, result: SearchResult, tr: Translator, ask: Ask | None = None
+) -> Answer:
+    """The best facts, cited; opened by a one-line direct answer when the question has one
+    (compose/direct.py), else by "Here is what my sources say:"."""
     if not result.found or not result.hits:
         return decline(library, result, tr)
     citations = Citations(library)
-    blocks = [Block("title", tr.gettext("Here is what my sources say:"))]
     fact_ids = tuple(hit.fact_id for hit in result.hits)
+    first = library.facts[fact_ids[0]]
+    line = None
+    if ask is not None:
+        # Numbered now, the same numbers as the fact's own citation below.
+        line = direct_line(ask, first, library, tr, citations.cite(first))
+    blocks = [Block("title", line or tr.gettext("Here is what my sources say:"))]
     cited: list[Citation] = []
     for fact_id in fact_ids:
         fact = library.facts[fact_id]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.domain import Fact, Figure, Lang, Library
@@ -61,9 +62,14 @@ class Ask:
     source: bool = False  # "who reported it?", "selon qui ?"
 
 
-def direct_line(ask: Ask, fact: Fact, library: Library, tr: Translator, cite: str) -> str | None:
-    """The direct answer from ``fact`` (cited as ``cite``, e.g. "[1]"), or None."""
+def direct_line(
+    ask: Ask, fact: Fact, library: Library, tr: Translator, numbers: Sequence[int]
+) -> str | None:
+    """The direct answer from ``fact``, whose sources are cited as ``numbers`` (in the order
+    of ``fact.source_ids()``), or None."""
     who = _attributed_to(fact, library, tr)
+    cited = dict(zip(fact.source_ids(), numbers, strict=True))
+    cite = f"[{cited.get(fact.attribution_id or '', numbers[0])}]"
     if ask.source:
         return tr.gettext("{source} {cite}.").format(source=_capital(who), cite=cite)
     figure = _wanted_figure(ask, fact)

@@ -22,6 +22,10 @@ class Lexicon:
     foreign_entities: tuple[str, ...]
     stopwords: frozenset[str]
     cues: dict[str, tuple[str, ...]]
+    # Subjects beside ours that questions about our companies drift into (share prices,
+    # earnings, headcount, the weather): a question about one is out of scope, as one about
+    # a foreign company is, unless a fact covers it.
+    foreign_topics: tuple[str, ...] = ()
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -58,6 +62,7 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         errors.append(f"'cues' must define exactly {', '.join(CUE_KINDS)}")
     foreign = _terms(data.get("foreign_entities"), "'foreign_entities'", errors)
     stopwords = _terms(data.get("stopwords"), "'stopwords'", errors)
+    topics = _terms(data.get("foreign_topics", []), "'foreign_topics'", errors)
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
-    return Lexicon(concepts, aliases, foreign, frozenset(stopwords), cues)
+    return Lexicon(concepts, aliases, foreign, frozenset(stopwords), cues, topics)

@@ -15,14 +15,17 @@ IP = "stakes-ip-rights-extended-to-2032"
 
 def _line(library: Library, fact_id: str, lang: str, ask: Ask) -> str | None:
     tr = translator("fr" if lang == "fr" else "en")
-    return direct_line(ask, library.facts[fact_id], library, tr, "[1]")
+    fact = library.facts[fact_id]
+    # As an answer numbers them: the fact's sources first, the attributed one last here.
+    numbers = tuple(range(1, len(fact.source_ids()) + 1))
+    return direct_line(ask, fact, library, tr, numbers)
 
 
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
-        ("en", "More than $13 billion, according to Financial Times [1]."),
-        ("fr", "Plus de 13 milliards de dollars, selon Financial Times [1]."),
+        ("en", "More than $13 billion, according to Financial Times [2]."),
+        ("fr", "Plus de 13 milliards de dollars, selon Financial Times [2]."),
     ],
 )
 def test_an_amount_keeps_the_facts_qualifier_and_names_the_source(
@@ -52,7 +55,7 @@ def test_a_year_quoted_beside_a_share_is_not_a_premise(library: Library) -> None
 
 def test_a_source_question_gets_whom_the_claim_is_attributed_to(library: Library) -> None:
     source = Ask(frozenset(), frozenset(), source=True)
-    assert _line(library, INVESTED, "en", source) == "Financial Times [1]."
+    assert _line(library, INVESTED, "en", source) == "Financial Times [2]."
     seed_own = next(
         f for f in library.facts.values() if f.source_id == "seed-article" and not f.attribution_id
     )

@@ -19,10 +19,14 @@ from bot.compose.render_text import render_plain
 from bot.content.lexicon import load_lexicon
 from bot.content.loader import load_library
 from bot.core.domain import Lang, Library
+from bot.qa.deciding import Confirmer
+from bot.qa.dense import load_embedder
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")
+# As the bot runs: the semantic second opinion on weak answers, when its model loads.
+_CONFIRMER = Confirmer(load_embedder())
 MIN_ACCURACY = 0.90
 
 
@@ -75,7 +79,9 @@ def run_cases(cases: list[dict[str, Any]], library: Library, index: FactIndex) -
     """Each case in a fresh conversation, so that memory never leaks between cases."""
     outcomes = []
     for user, case in enumerate(cases, 1):
-        conversation = Conversation(lambda: library, _NoPrefs(), index=lambda: index)
+        conversation = Conversation(
+            lambda: library, _NoPrefs(), index=lambda: index, confirmer=_CONFIRMER
+        )
         outcomes.append(_run(case, conversation, user))
     return outcomes
 

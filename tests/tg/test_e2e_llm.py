@@ -59,7 +59,7 @@ async def test_ungrounded_llm_answer_gives_the_extract(
     llm.script(Reply(content="Microsoft owns 75% of OpenAI [1]."))
     double.send_text(51, "How much has Microsoft invested in OpenAI?", language_code="en")
     [final] = await double.await_messages(51, 1, timeout=10)
-    assert final.plain_text.startswith("Here is what my sources say")
+    assert final.plain_text.startswith("More than $13 billion, according to Financial Times")
     assert "75" not in final.plain_text
 
 

@@ -229,7 +229,8 @@ async def test_plain_text_in_private_is_answered_with_citations(
     application, request = app
     await feed(application, message("Combien Microsoft a-t-il investi dans OpenAI ?", lang="en"))
     text = request.sent()[-1]["text"]
-    assert text.startswith("<b>Voici ce que disent mes sources")
+    # The direct answer first, then the cited facts.
+    assert text.startswith("<b>Plus de 13 milliards de dollars, selon Financial Times [2].</b>")
     assert "[1]" in text and "milliards de dollars" in text
 
 

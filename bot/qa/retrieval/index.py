@@ -229,7 +229,9 @@ class FactIndex:
             kind: PhraseMatcher((term, kind) for term in terms)
             for kind, terms in lexicon.cues.items()
         }
-        self._foreign_matcher = PhraseMatcher((e, e) for e in lexicon.foreign_entities)
+        self._foreign_matcher = PhraseMatcher(
+            (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
+        )
         # Named by some fact, so not foreign after all: settled once the texts are read.
         self._covered_foreign: set[str] = set()
 
