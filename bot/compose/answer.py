@@ -6,9 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.compose.briefing import Citations, fact_blocks, source_blocks
-from bot.core.domain import Block, Lang, Library
+from bot.core.domain import Block, Lang, Library, SearchResult
 from bot.i18n.translator import Translator
-from bot.qa.retrieval.index import SearchResult
 
 
 @dataclass(frozen=True)
