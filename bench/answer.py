@@ -4,7 +4,7 @@
 
 Synthetic facts recombine the shipped facts' sentences with made-up companies, figures and
 dates, so the vocabulary and sentence lengths stay realistic. Questions come from the evaluation
-set (tests/eval/questions.yaml), asked through the same Conversation.ask the bot uses.
+set (tests/eval/questions.yaml), asked through the same QuestionEngine.ask the bot uses.
 Targets on the 2-core reference machine: p99 <= 10 ms at 10k, <= 50 ms at 100k, build <= 5 s.
 """
 
@@ -18,10 +18,10 @@ import random
 import statistics
 import time
 
-from bot.app.chat import Conversation, Who
+from bot.app.services import build_conversation
 from bot.content.lexicon import load_lexicon
 from bot.content.loader import load_library
-from bot.core.domain import Bilingual, Fact, Figure, Lang, Library
+from bot.core.domain import Bilingual, Fact, Figure, Lang, Library, Who
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 from tests.eval.test_eval import load_cases
@@ -101,7 +101,8 @@ def measure(
         index = FactIndex(library, lexicon)
         build_times.append(time.perf_counter() - started)
     build = statistics.median(build_times)
-    conversation = Conversation(lambda: library, _Prefs(), index=lambda: index)
+    conversation = build_conversation(lambda: library, _Prefs(), "en", index=lambda: index).engine
+    assert conversation is not None
     for question, code in questions[:20]:  # warm caches (stems, typo lookups) as a bot would
         conversation.ask(Who(0, code), question)
     timings = []

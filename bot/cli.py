@@ -10,8 +10,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.app.chat import Asked, Conversation, Who
 from bot.app.logsetup import configure_logging
+from bot.app.services import build_conversation, default_lang
 from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
@@ -19,8 +19,9 @@ from bot.content.lexicon import load_lexicon
 from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
 from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
 from bot.core.clock import Clock, system_clock
-from bot.core.domain import BRIEFING_IDS, Lang, Library, Reply
+from bot.core.domain import BRIEFING_IDS, Lang, Library, Reply, Who
 from bot.i18n.translator import CatalogMissing, Translator, check_catalogs, translator
+from bot.qa.engine import Asked
 from bot.qa.phrasing import Phrased, Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
@@ -121,7 +122,7 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
 
         services = Services.open(settings, clock)
         try:
-            return run_console(services.conversation)
+            return run_console(services.router)
         finally:
             services.close()
     if command == "brief":
@@ -173,9 +174,8 @@ def _brief(settings: Settings, topic: str, lang: Lang | None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    default: Lang = "fr" if settings.default_lang == "fr" else "en"
-    conversation = Conversation(lambda: library, _MemoryPrefs(lang), default)
-    print(render_plain(conversation.brief(Who(0, lang), briefing_id)))
+    conversation = build_conversation(lambda: library, _MemoryPrefs(lang), default_lang(settings))
+    print(render_plain(conversation.router.brief(Who(0, lang), briefing_id)))
     return 0
 
 
@@ -185,19 +185,22 @@ def _ask(
     check_catalogs()
     library = load_library(settings.content_dir)
     index = FactIndex(library, load_lexicon(settings.content_dir))
-    default: Lang = "fr" if settings.default_lang == "fr" else "en"
-    conversation = Conversation(lambda: library, _MemoryPrefs(None), default, index=lambda: index)
+    conversation = build_conversation(
+        lambda: library, _MemoryPrefs(None), default_lang(settings), index=lambda: index
+    )
+    engine = conversation.engine
+    assert engine is not None  # built with an index
     who = Who(0, None)
-    refusal = conversation.refuse_question(who, question)
+    refusal = engine.refuse(who, question)
     if refusal is not None:
         print(render_plain(refusal), file=sys.stderr)
         return EXIT_USAGE
-    asked = conversation.ask(who, question, lang=lang)
+    asked = engine.ask(who, question, lang=lang)
     answer = asked.answer
     reply = asked.reply
     phraser = Phraser.from_settings(settings, clock)
     if phraser is not None:
-        tr = conversation.translator_for_lang(who, reply.lang)
+        tr = conversation.languages.translator_for_lang(who, reply.lang)
         phrased = asyncio.run(_phrase(phraser, asked, library, tr))
         reply = phrased.reply or reply
     if not as_json:

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from bot.app.chat import Conversation, Who
+from bot.app.router import Router
 from bot.compose.render_text import render_plain
-from bot.core.domain import Button, Reply
+from bot.core.domain import Button, Reply, Who
 
 CONSOLE_USER_ID = 0
 
@@ -31,7 +31,7 @@ def show(reply: Reply, out: TextIO) -> list[Button]:
 
 
 def run_console(
-    conversation: Conversation,
+    conversation: Router,
     lines: Iterable[str] | None = None,
     out: TextIO = sys.stdout,
     who: Who | None = None,

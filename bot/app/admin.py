@@ -10,15 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
+from pathlib import Path
 
+from bot.app.stats import Stats
+from bot.core.actions import BROADCAST_VERB, Action
+from bot.core.clock import Clock
 from bot.core.domain import Block, Button, Reply
 from bot.i18n.translator import Translator
-from bot.store.broadcasts import Broadcast
+from bot.store.broadcasts import Broadcast, BroadcastStore
+from bot.store.facts import ImportReport
 from bot.store.ledger import Ledger, remove_ledger
-
-if TYPE_CHECKING:
-    from bot.app.services import Services
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.users import UserStore
 
 log = logging.getLogger(__name__)
 MAX_BROADCAST = 3500
@@ -28,24 +32,45 @@ _LEDGER_PREFIX = "broadcast-"
 
 
 class Admin:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    """Given the stores it reads and writes, and the reload to run: never the whole root."""
+
+    def __init__(
+        self,
+        admin_ids: Collection[int],
+        data_dir: Path,
+        *,
+        users: UserStore,
+        subscriptions: SubscriptionStore,
+        broadcasts: BroadcastStore,
+        ledger: Ledger,
+        stats: Stats,
+        clock: Clock,
+        reload: Callable[[], ImportReport],
+    ) -> None:
+        self._admin_ids = admin_ids
+        self._data_dir = data_dir
+        self._users = users
+        self._subscriptions = subscriptions
+        self._broadcasts = broadcasts
+        self._ledger = ledger
+        self._stats = stats
+        self._clock = clock
+        self._reload = reload
         self._remove_stale_ledgers()
 
     def allowed(self, user_id: int) -> bool:
-        return user_id in self._services.settings.admin_ids
+        return user_id in self._admin_ids
 
     def stats(self, tr: Translator, now: dt.datetime) -> Reply:
-        services = self._services
-        subs = services.subscriptions.all()
+        subs = self._subscriptions.all()
         active = sum(s.active for s in subs)
         today = now.date()
         sent_today = sum(
-            1 for e in services.ledger.entries() if e.status == "sent" and e.at.date() == today
+            1 for e in self._ledger.entries() if e.status == "sent" and e.at.date() == today
         )
-        counts = services.stats
+        counts = self._stats
         rows = [
-            (tr.gettext("Users"), services.users.count()),
+            (tr.gettext("Users"), self._users.count()),
             (tr.gettext("Subscribers, active"), active),
             (tr.gettext("Subscribers, inactive"), len(subs) - active),
             (tr.gettext("Digests sent today"), sent_today),
@@ -59,7 +84,7 @@ class Admin:
         return Reply(tr.lang, tuple(blocks))
 
     def reload(self, tr: Translator) -> Reply:
-        report = self._services.reload()
+        report = self._reload()
         text = tr.gettext(
             "Content reloaded: {added} added, {changed} changed, {removed} removed."
         ).format(
@@ -83,25 +108,27 @@ class Admin:
             )
             return Reply(tr.lang, (Block("text", hint),))
         broadcast_id = secrets.token_hex(4)
-        self._services.broadcasts.put(Broadcast(broadcast_id, admin_id, chat_id, text, now))
-        count = sum(s.active for s in self._services.subscriptions.all())
+        self._broadcasts.put(Broadcast(broadcast_id, admin_id, chat_id, text, now))
+        count = sum(s.active for s in self._subscriptions.all())
         question = tr.gettext("Send this message to {count} active subscribers?").format(
             count=tr.number(count)
         )
         rows = (
             (
-                Button(tr.gettext("Send"), f"v1:bc:yes:{broadcast_id}"),
-                Button(tr.gettext("Cancel"), f"v1:bc:no:{broadcast_id}"),
+                Button(tr.gettext("Send"), Action(BROADCAST_VERB, f"yes:{broadcast_id}").encode()),
+                Button(
+                    tr.gettext("Cancel"), Action(BROADCAST_VERB, f"no:{broadcast_id}").encode()
+                ),
             ),
         )
         return Reply(tr.lang, (Block("text", question), Block("note", text)), rows)
 
     def _pending(self, admin_id: int, broadcast_id: str, now: dt.datetime) -> Broadcast | None:
-        broadcast = self._services.broadcasts.get(broadcast_id)
+        broadcast = self._broadcasts.get(broadcast_id)
         if broadcast is None or broadcast.state != "pending" or broadcast.admin_id != admin_id:
             return None
         if now - broadcast.created_at > CONFIRM_WITHIN:
-            self._services.broadcasts.finish(broadcast, "cancelled", "expired")
+            self._broadcasts.finish(broadcast, "cancelled", "expired")
             return None
         return broadcast
 
@@ -124,37 +151,37 @@ class Admin:
             "running",
             now.date(),
         )
-        self._services.broadcasts.put(running)
+        self._broadcasts.put(running)
         return running
 
     def cancel_broadcast(self, admin_id: int, broadcast_id: str, now: dt.datetime) -> bool:
         pending = self._pending(admin_id, broadcast_id, now)
         if pending is not None:
-            self._services.broadcasts.finish(pending, "cancelled")
+            self._broadcasts.finish(pending, "cancelled")
         return pending is not None
 
     def interrupted_broadcasts(self) -> list[Broadcast]:
         """Broadcasts confirmed but not finished when the bot last stopped."""
-        return self._services.broadcasts.with_state("running")
+        return self._broadcasts.with_state("running")
 
     def finish_broadcast(self, broadcast: Broadcast, report: str) -> None:
         """Keep the report, drop the delivery ledger it no longer needs."""
-        self._services.broadcasts.finish(broadcast, "done", report)
-        remove_ledger(self._services.settings.data_dir, _LEDGER_PREFIX + broadcast.id)
+        self._broadcasts.finish(broadcast, "done", report)
+        remove_ledger(self._data_dir, _LEDGER_PREFIX + broadcast.id)
 
     def _remove_stale_ledgers(self) -> None:
         """Ledgers of broadcasts that are not running (left by a version that kept them all)."""
         running = {_LEDGER_PREFIX + b.id for b in self.interrupted_broadcasts()}
-        data_dir = self._services.settings.data_dir
+        data_dir = self._data_dir
         for path in data_dir.glob(_LEDGER_PREFIX + "*.json"):
             if path.stem not in running:
                 log.info("removing the delivery ledger of a finished broadcast: %s", path.name)
                 remove_ledger(data_dir, path.stem)
 
     def broadcast_ledger(self, broadcast_id: str) -> Ledger:
-        services = self._services
+        clock = self._clock
         return Ledger(
-            services.settings.data_dir,
-            today=lambda: services.clock().date(),
+            self._data_dir,
+            today=lambda: clock().date(),
             name=_LEDGER_PREFIX + broadcast_id,
         )

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.app.admin import Admin
-from bot.app.chat import Conversation
 from bot.app.flood import FloodGuard
+from bot.app.router import Router
 from bot.app.stats import Stats
 from bot.config import Settings
-from bot.content.lexicon import load_lexicon
+from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import content_digest, load_library
 from bot.core.clock import Clock
 from bot.core.domain import Lang, Library
 from bot.digests.subscribing import Subscribing
 from bot.digests.sweep import DigestService
+from bot.i18n.languages import Languages, Preferences
 from bot.i18n.translator import check_catalogs
+from bot.qa.deciding import Confirmer
+from bot.qa.dense import shared_embedder
+from bot.qa.engine import QuestionEngine
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
@@ -38,8 +44,58 @@ def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> Impo
     return facts.import_library(load_library(settings.content_dir), digest, now)
 
 
+@dataclass(frozen=True)
+class Knowledge:
+    """What content/ says, as one value: a reload swaps all three in a single assignment, so a
+    reader never sees a library from one content version beside an index from another."""
+
+    library: Library
+    lexicon: Lexicon
+    index: FactIndex
+
+    @classmethod
+    def of(cls, library: Library, lexicon: Lexicon) -> Knowledge:
+        return cls(library, lexicon, FactIndex(library, lexicon))
+
+
+def default_lang(settings: Settings) -> Lang:
+    return "fr" if settings.default_lang == "fr" else "en"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The router and the question engine, built together (the engine is None without an
+    index: ``brief`` needs none)."""
+
+    router: Router
+    engine: QuestionEngine | None
+    languages: Languages
+
+
+def build_conversation(
+    library: Callable[[], Library],
+    prefs: Preferences,
+    lang: Lang,
+    *,
+    index: Callable[[], FactIndex] | None = None,
+    subscribing: Subscribing | None = None,
+    stats: Stats | None = None,
+    confirmer: Confirmer | None = None,
+) -> Conversation:
+    """The one wiring of router, engine and languages: the application and the CLI's one-shot
+    commands (which take no data-directory lock) both build theirs here."""
+    languages = Languages(prefs, lang)
+    engine = None
+    if index is not None:
+        # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
+        confirmer = confirmer or Confirmer(shared_embedder())
+        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer)
+    router = Router(library, languages, engine=engine, subscribing=subscribing)
+    return Conversation(router, engine, languages)
+
+
 class Services:
-    """The opened stores and the conversation built on them."""
+    """The composition root: the opened stores and everything built on them, built once."""
 
     def __init__(
         self,
@@ -54,32 +110,43 @@ class Services:
         self.lock = lock
         self.facts = facts
         self.users = users
-        self.library: Library = facts.library()
-        self.lexicon = load_lexicon(settings.content_dir)
-        self.index = FactIndex(self.library, self.lexicon)
-        default: Lang = "fr" if settings.default_lang == "fr" else "en"
+        self._knowledge = Knowledge.of(facts.library(), load_lexicon(settings.content_dir))
         self.flood = FloodGuard()
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
         self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
         self.digests = DigestService(
-            lambda: self.library,
+            self.library,
             self.subscriptions,
             self.ledger,
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
             stats=self.stats,
         )
         # Getters, so that a later content reload is seen by the conversation at once.
-        self.conversation = Conversation(
-            lambda: self.library,
+        conversation = build_conversation(
+            self.library,
             users,
-            default,
-            index=lambda: self.index,
+            default_lang(settings),
+            index=self.index,
             stats=self.stats,
             subscribing=Subscribing(self.subscriptions, clock),
         )
-        self.admin = Admin(self)
+        self.router = conversation.router
+        self.languages = conversation.languages
+        assert conversation.engine is not None  # built with an index
+        self.engine = conversation.engine
+        self.admin = Admin(
+            settings.admin_ids,
+            settings.data_dir,
+            users=users,
+            subscriptions=self.subscriptions,
+            broadcasts=self.broadcasts,
+            ledger=self.ledger,
+            stats=self.stats,
+            clock=clock,
+            reload=self.reload,
+        )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings, clock)
 
@@ -121,10 +188,18 @@ class Services:
         report = self.facts.import_library(
             library, content_digest(self.settings.content_dir), self.clock()
         )
-        self.library = self.facts.library()
-        self.lexicon = lexicon
-        self.index = FactIndex(self.library, lexicon)
+        self._knowledge = Knowledge.of(self.facts.library(), lexicon)  # one atomic swap
         return report
+
+    def knowledge(self) -> Knowledge:
+        """The current content: read it once per request and use that one value."""
+        return self._knowledge
+
+    def library(self) -> Library:
+        return self._knowledge.library
+
+    def index(self) -> FactIndex:
+        return self._knowledge.index
 
     async def aclose(self) -> None:
         """Close the LLM client, then the stores."""

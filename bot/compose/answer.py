@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from bot.compose.briefing import Citations, fact_blocks, source_blocks
 from bot.compose.direct import Ask, direct_line
-from bot.core.domain import Block, Lang, Library
+from bot.core.domain import Block, Lang, Library, SearchResult
 from bot.i18n.translator import Translator
-from bot.qa.retrieval.index import SearchResult
 
 
 @dataclass(frozen=True)

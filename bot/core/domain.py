@@ -185,3 +185,34 @@ class Reply:
     lang: Lang
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Who:
+    """The sender of an update, as much as the conversation needs to know."""
+
+    user_id: int
+    language_code: str | None = None
+    chat_id: int | None = None  # None: a private chat, whose id is the user's
+
+    @property
+    def chat(self) -> int:
+        return self.user_id if self.chat_id is None else self.chat_id
+
+
+# ---- what a search found (bot/qa/retrieval/index.py), for answers to compose
+
+
+@dataclass(frozen=True)
+class Hit:
+    fact_id: str
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: tuple[Hit, ...]
+    found: bool
+    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
+    topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining

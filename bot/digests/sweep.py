@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.app.stats import Stats
 from bot.compose.digest import changed_facts, compose_digest, quiet_digest
 from bot.core.domain import Block, Library, Reply, Subscription
 from bot.core.schedule import DEFAULT_CATCH_UP, decide
+from bot.core.tally import NoTally, Tally
 from bot.i18n.translator import translator
 from bot.store.ledger import SENDING, Ledger
 from bot.store.subscriptions import SubscriptionStore
@@ -73,9 +73,9 @@ class DigestService:
         *,
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
         concurrency: int = 8,
-        stats: Stats | None = None,
+        stats: Tally | None = None,
     ) -> None:
-        self._stats = stats or Stats()
+        self._stats = stats or NoTally()
         self._library = library
         self._subscriptions = subscriptions
         self._ledger = ledger

@@ -16,15 +16,18 @@ way of saying "how much did Microsoft pour into OpenAI".
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.compose.direct import Ask
-from bot.core.domain import Fact, Lang
+from bot.core.domain import Fact, Lang, SearchResult
 from bot.qa.dense import DenseCache, Embedder
-from bot.qa.retrieval.index import FactIndex, SearchResult
+from bot.qa.retrieval.index import FactIndex
 
 Scope = Literal["in", "out"]
+# (index, question, language, lexical result, earlier question) -> the result to answer with
+Confirm = Callable[[FactIndex, str, Lang, SearchResult, str | None], SearchResult]
 # Reasons the index gives that mean "not about our subject", as against "not in the facts".
 _OUT_OF_SCOPE = frozenset({"foreign", "injection", "empty"})
 # Calibrated on tests/eval/blind_dev.yaml (never on the holdout): the weakest lexical coverage

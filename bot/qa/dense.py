@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +41,12 @@ class _WordLlama:
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         vectors = self._model.embed(list(texts), norm=True)  # type: ignore[attr-defined]
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+@cache
+def shared_embedder() -> Embedder | None:
+    """One model per process: it holds no state between questions."""
+    return load_embedder()
 
 
 def load_embedder() -> Embedder | None:

@@ -17,21 +17,14 @@ from limits import RateLimitItemPerHour
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from bot.app.chat import Asked
 from bot.compose.briefing import Citations, fact_text, source_blocks
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.domain import Block, Library, Reply
 from bot.i18n.translator import Translator
-from bot.qa.llm import (
-    DONT_KNOW,
-    ChatClient,
-    LLMError,
-    LLMSettings,
-    build_messages,
-    check_grounded,
-    strip_reasoning,
-)
+from bot.qa.engine import Asked
+from bot.qa.grounding import DONT_KNOW, build_messages, check_grounded
+from bot.qa.llm_client import ChatClient, LLMError, LLMSettings, strip_reasoning
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], Awaitable[None]]

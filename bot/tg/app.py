@@ -24,12 +24,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.app.chat import command_descriptions
+from bot.app.commands import COMMANDS, menu
 from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
+from bot.core.actions import BROADCAST_PATTERN, SUBSCRIPTION_PATTERN
 from bot.core.clock import Clock, system_clock
 from bot.i18n.translator import translator
-from bot.tg import delivery, handlers
+from bot.tg import admin, buttons, commands, delivery, questions, updates
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
@@ -78,44 +79,51 @@ def build_application(
     application.bot_data.tracking = [
         t for t, given in zip(tracking, (request, get_updates_request), strict=True) if not given
     ]
-    _add_handlers(application)
+    _add_handlers(application, settings)
     return application
 
 
-def _add_handlers(app: BotApplication) -> None:
+def _add_handlers(app: BotApplication, settings: Settings) -> None:
     # Group -1 runs before every other handler: a flooding user's updates stop here.
-    app.add_handler(TypeHandler(Update, handlers.flood_gate), group=-1)
+    app.add_handler(TypeHandler(Update, updates.flood_gate), group=-1)
     # Edited messages are ignored: answering an edit would repeat the answer to the original.
     new_messages = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("start", handlers.start, filters=new_messages))
-    app.add_handler(CommandHandler("help", handlers.help_command, filters=new_messages))
-    app.add_handler(CommandHandler("topics", handlers.topics, filters=new_messages))
-    app.add_handler(CommandHandler("brief", handlers.brief, filters=new_messages))
-    app.add_handler(CommandHandler("sources", handlers.sources, filters=new_messages))
-    app.add_handler(CommandHandler("lang", handlers.lang, filters=new_messages))
-    app.add_handler(CommandHandler("subscribe", handlers.subscribe, filters=new_messages))
-    app.add_handler(CommandHandler("settings", handlers.settings, filters=new_messages))
-    app.add_handler(CommandHandler("unsubscribe", handlers.unsubscribe, filters=new_messages))
-    # Admin commands answer non-admins like unknown commands (see handlers._not_for_you).
-    app.add_handler(CommandHandler("stats", handlers.stats, filters=new_messages))
-    app.add_handler(CommandHandler("reload", handlers.reload, filters=new_messages))
-    app.add_handler(CommandHandler("broadcast", handlers.broadcast, filters=new_messages))
-    # block=False: a question may wait on an LLM for seconds; other updates must not queue.
-    app.add_handler(CommandHandler("ask", handlers.ask, filters=new_messages, block=False))
+    admins = filters.User(user_id=settings.admin_ids)
+    for command in COMMANDS:
+        handler: CommandHandler[BotContext, None]
+        if command.admin:
+            handler = CommandHandler(
+                command.name, admin.admin_callback(command), filters=new_messages & admins
+            )
+        elif command.question:
+            # block=False: a question may wait on an LLM for seconds; others must not queue.
+            handler = CommandHandler(
+                command.name, questions.ask, filters=new_messages, block=False
+            )
+        else:
+            handler = CommandHandler(
+                command.name, commands.command_callback(command), filters=new_messages
+            )
+        app.add_handler(handler)
+    # Admin commands answer everyone else like unknown commands, in groups too.
+    admin_names = [c.name for c in COMMANDS if c.admin]
+    app.add_handler(CommandHandler(admin_names, admin.not_for_you, filters=new_messages))
     # Must come after every CommandHandler: it catches whatever command they did not take.
-    app.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown_command))
-    app.add_handler(CallbackQueryHandler(handlers.button))
+    app.add_handler(MessageHandler(filters.COMMAND & new_messages, commands.unknown_command))
+    app.add_handler(CallbackQueryHandler(admin.broadcast_button, pattern=BROADCAST_PATTERN))
+    app.add_handler(CallbackQueryHandler(buttons.digest_button, pattern=SUBSCRIPTION_PATTERN))
+    app.add_handler(CallbackQueryHandler(buttons.button))
     # Plain text is a question in private chats; in groups only when addressed to the bot,
-    # which handlers.question decides (people in groups mostly talk to each other).
+    # which questions.question decides (people in groups mostly talk to each other).
     app.add_handler(
         MessageHandler(
-            filters.TEXT & ~filters.COMMAND & new_messages, handlers.question, block=False
+            filters.TEXT & ~filters.COMMAND & new_messages, questions.question, block=False
         )
     )
     # Last: anything else in a private chat (stickers, photos, voice) gets a hint.
     app.add_handler(
         MessageHandler(
-            filters.ChatType.PRIVATE & new_messages & ~filters.COMMAND, handlers.other_message
+            filters.ChatType.PRIVATE & new_messages & ~filters.COMMAND, commands.other_message
         )
     )
     app.add_error_handler(on_error)
@@ -145,7 +153,7 @@ async def _post_init(app: BotApplication) -> None:
 async def _resume_broadcasts(context: BotContext) -> None:
     for interrupted in context.services.admin.interrupted_broadcasts():
         log.info("resuming broadcast %s", interrupted.id)
-        handlers.start_broadcast(context.application, interrupted)
+        admin.start_broadcast(context.application, interrupted)
 
 
 async def _post_stop(app: BotApplication) -> None:
@@ -203,7 +211,7 @@ async def publish_commands(app: BotApplication) -> None:
     settings = app.bot_data.require_settings()
     for lang in SUPPORTED_LANGS:
         tr = translator("fr" if lang == "fr" else "en")
-        commands = [BotCommand(c, d) for c, d in command_descriptions(tr)]
+        commands = [BotCommand(c, d) for c, d in menu(tr)]
         await app.bot.set_my_commands(commands, language_code=lang)
         if lang == settings.default_lang:
             await app.bot.set_my_commands(commands)

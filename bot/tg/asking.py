@@ -12,8 +12,7 @@ import time
 
 from telegram.error import TelegramError
 
-from bot.app.chat import Who
-from bot.core.domain import Block, Reply
+from bot.core.domain import Block, Reply, Who
 from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, chunk_text
 from bot.tg.context import BotContext
 from bot.tg.send import send_reply
@@ -65,17 +64,17 @@ class ProgressView:
 
 async def answer_question(context: BotContext, who: Who, question: str) -> None:
     services = context.services
-    conversation = services.conversation
-    refusal = conversation.refuse_question(who, question)
+    engine = services.engine
+    refusal = engine.refuse(who, question)
     if refusal is not None:
         await send_reply(context, who.chat, refusal)
         return
-    asked = conversation.ask(who, question)
+    asked = engine.ask(who, question)
     phraser = services.phraser
     if phraser is None or not asked.answer.found:
         await send_reply(context, who.chat, asked.reply)
         return
-    tr = conversation.translator_for_lang(who, asked.reply.lang)
+    tr = services.languages.translator_for_lang(who, asked.reply.lang)
     if not phraser.allow(who.user_id):
         note = tr.gettext(
             "You have reached the hourly limit of rephrased answers; here is the sourced extract."
@@ -87,6 +86,6 @@ async def answer_question(context: BotContext, who: Who, question: str) -> None:
         return
     view = ProgressView(context, who.chat, private=who.chat == who.user_id)
     with services.stats.llm_seconds.time():
-        phrased = await phraser.phrase(asked, services.library, tr, progress=view.update)
+        phrased = await phraser.phrase(asked, services.library(), tr, progress=view.update)
     services.stats.add("llm" if phrased.reply is not None else "llm_fallback")
     await view.finish(phrased.reply or asked.reply)

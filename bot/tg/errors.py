@@ -7,11 +7,10 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
-from bot.app.chat import Who
-from bot.core.domain import Block, Reply
+from bot.core.domain import Block, Reply, Who
 from bot.tg.context import BotContext
-from bot.tg.handlers import who_of
 from bot.tg.send import send_reply
+from bot.tg.updates import who_of
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ async def on_error(update: object, context: BotContext) -> None:
     who = who_of(update) if update.effective_user else Who(update.effective_chat.id)
     if services is None:
         return
-    tr = services.conversation.translator_for(who)
+    tr = services.languages.translator_for(who)
     message = tr.gettext("Sorry, something went wrong on my side. Please try again in a moment.")
     try:
         apology = Reply(tr.lang, (Block("text", message),))

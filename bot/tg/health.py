@@ -59,7 +59,7 @@ async def readiness_problems(application: Any) -> list[str]:
     services = application.bot_data.services
     if services is None:
         return ["services are not open"]
-    if not services.library.facts:
+    if not services.library().facts:
         problems.append("no content loaded")
     job_queue = application.job_queue
     if job_queue is None or not job_queue.scheduler.running:

@@ -119,7 +119,7 @@ def test_a_reader_who_predates_the_content_gets_every_fact_once(tmp_path: Path) 
         services.subscriptions.put(_subscriber(2, before_content()))
         text = _digest_text(services, 2, MORNING)
         assert not _is_quiet(text)
-        assert text.count("• ") == len(services.library.facts)
+        assert text.count("• ") == len(services.library().facts)
     finally:
         services.close()
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.chat import Conversation, Who
+from bot.app.router import Router
+from bot.app.services import build_conversation
 from bot.compose.render_text import render_plain
-from bot.core.domain import Library
+from bot.core.domain import Library, Who
 from bot.digests.subscribing import Subscribing
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.users import UserStore
@@ -19,10 +20,12 @@ NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def chat(tmp_path: Path, library: Library) -> Iterator[tuple[Conversation, SubscriptionStore]]:
+def chat(tmp_path: Path, library: Library) -> Iterator[tuple[Router, SubscriptionStore]]:
     users = UserStore(tmp_path)
     subs = SubscriptionStore(users.tables)
-    conversation = Conversation(lambda: library, users, subscribing=Subscribing(subs, lambda: NOW))
+    conversation = build_conversation(
+        lambda: library, users, "en", subscribing=Subscribing(subs, lambda: NOW)
+    ).router
     yield conversation, subs
     users.close()
 
@@ -31,7 +34,7 @@ FR, EN = Who(10, "fr-FR"), Who(20, "en-GB")
 
 
 def test_time_only_uses_the_language_default_zone(
-    chat: tuple[Conversation, SubscriptionStore],
+    chat: tuple[Router, SubscriptionStore],
 ) -> None:
     conversation, subs = chat
     text = render_plain(conversation.subscribe(FR, "7h30"))
@@ -42,7 +45,7 @@ def test_time_only_uses_the_language_default_zone(
     assert "(UTC)" in render_plain(conversation.subscribe(EN, "08:00"))
 
 
-def test_zone_names_in_any_case(chat: tuple[Conversation, SubscriptionStore]) -> None:
+def test_zone_names_in_any_case(chat: tuple[Router, SubscriptionStore]) -> None:
     conversation, subs = chat
     conversation.subscribe(EN, "07:30 america/MONTREAL")
     sub = subs.get(20)
@@ -58,7 +61,7 @@ def test_zone_names_in_any_case(chat: tuple[Conversation, SubscriptionStore]) ->
     ],
 )
 def test_bad_values_are_explained_with_an_example(
-    chat: tuple[Conversation, SubscriptionStore], argument: str, expected: str
+    chat: tuple[Router, SubscriptionStore], argument: str, expected: str
 ) -> None:
     conversation, subs = chat
     text = render_plain(conversation.subscribe(EN, argument))
@@ -67,7 +70,7 @@ def test_bad_values_are_explained_with_an_example(
 
 
 def test_menu_buttons_lead_to_a_subscription(
-    chat: tuple[Conversation, SubscriptionStore],
+    chat: tuple[Router, SubscriptionStore],
 ) -> None:
     conversation, subs = chat
     menu = conversation.subscribe(FR, "")
@@ -83,7 +86,7 @@ def test_menu_buttons_lead_to_a_subscription(
 
 
 def test_settings_pause_weekdays_and_unsubscribe(
-    chat: tuple[Conversation, SubscriptionStore],
+    chat: tuple[Router, SubscriptionStore],
 ) -> None:
     conversation, subs = chat
     assert "/subscribe" in render_plain(conversation.settings(EN))
@@ -103,7 +106,7 @@ def test_settings_pause_weekdays_and_unsubscribe(
 
 
 def test_start_reactivates_a_blocked_subscriber(
-    chat: tuple[Conversation, SubscriptionStore],
+    chat: tuple[Router, SubscriptionStore],
 ) -> None:
     conversation, subs = chat
     conversation.subscribe(FR, "07:30")
@@ -113,7 +116,7 @@ def test_start_reactivates_a_blocked_subscriber(
     assert sub is not None and sub.active
 
 
-def test_a_private_digest_follows_lang(chat: tuple[Conversation, SubscriptionStore]) -> None:
+def test_a_private_digest_follows_lang(chat: tuple[Router, SubscriptionStore]) -> None:
     conversation, subs = chat
     conversation.subscribe(FR, "07:30")
     conversation.set_lang(FR, "en")

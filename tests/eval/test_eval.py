@@ -14,19 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.app.chat import Conversation, Who
+from bot.app.services import build_conversation
 from bot.compose.render_text import render_plain
 from bot.content.lexicon import load_lexicon
 from bot.content.loader import load_library
-from bot.core.domain import Lang, Library
-from bot.qa.deciding import Confirmer
-from bot.qa.dense import load_embedder
+from bot.core.domain import Lang, Library, Who
+from bot.qa.engine import QuestionEngine
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")
-# As the bot runs: the semantic second opinion on weak answers, when its model loads.
-_CONFIRMER = Confirmer(load_embedder())
 MIN_ACCURACY = 0.90
 
 
@@ -48,7 +45,7 @@ class Outcome:
     text: str = ""  # the reply as the reader sees it
 
 
-def _run(case: dict[str, Any], conversation: Conversation, user: int) -> Outcome:
+def _run(case: dict[str, Any], conversation: QuestionEngine, user: int) -> Outcome:
     who = Who(user, case.get("language_code"))
     asked = None
     for turn in case["turns"]:
@@ -79,9 +76,9 @@ def run_cases(cases: list[dict[str, Any]], library: Library, index: FactIndex) -
     """Each case in a fresh conversation, so that memory never leaks between cases."""
     outcomes = []
     for user, case in enumerate(cases, 1):
-        conversation = Conversation(
-            lambda: library, _NoPrefs(), index=lambda: index, confirmer=_CONFIRMER
-        )
+        engine = build_conversation(lambda: library, _NoPrefs(), "en", index=lambda: index).engine
+        assert engine is not None
+        conversation = engine
         outcomes.append(_run(case, conversation, user))
     return outcomes
 

@@ -19,16 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.qa.llm import (
-    DONT_KNOW,
+from bot.qa.grounding import DONT_KNOW, build_messages, check_grounded
+from bot.qa.llm_client import (
     ChatClient,
     LLMBadResponse,
     LLMQuotaExceeded,
     LLMSettings,
     LLMTimeout,
     LLMUnavailable,
-    build_messages,
-    check_grounded,
     strip_reasoning,
 )
 from tests.support.llm_server import FakeLLMServer, Reply

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.app.chat import Conversation, Who
+from bot.app.services import build_conversation
 from bot.compose.render_text import render_plain
 from bot.config import Settings
 from bot.content.lexicon import load_lexicon
-from bot.core.domain import Lang, Library
+from bot.core.domain import Lang, Library, Who
 from bot.i18n.translator import translator
+from bot.qa.engine import QuestionEngine
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from tests import timetravel
@@ -51,9 +52,11 @@ async def phraser(server: FakeLLMServer) -> AsyncIterator[Phraser]:
 
 
 @pytest.fixture(scope="module")
-def conversation(library: Library) -> Conversation:
+def conversation(library: Library) -> QuestionEngine:
     index = FactIndex(library, load_lexicon(CONTENT))
-    return Conversation(lambda: library, _Prefs(), index=lambda: index)
+    engine = build_conversation(lambda: library, _Prefs(), "en", index=lambda: index).engine
+    assert engine is not None
+    return engine
 
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -61,7 +64,7 @@ QUESTION = "How much has Microsoft invested in OpenAI?"
 
 
 async def test_grounded_answer_is_shown_with_the_extract_sources(
-    server: FakeLLMServer, phraser: Phraser, conversation: Conversation, library: Library
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(1, "en"), QUESTION)
     fact = library.facts[asked.answer.fact_ids[0]]
@@ -81,7 +84,7 @@ async def test_grounded_answer_is_shown_with_the_extract_sources(
 
 
 async def test_a_number_not_in_the_facts_falls_back_to_the_extract(
-    server: FakeLLMServer, phraser: Phraser, conversation: Conversation, library: Library
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(2, "en"), QUESTION)
     server.script(Reply(content="Microsoft owns 49% of OpenAI [1]."))
@@ -90,7 +93,7 @@ async def test_a_number_not_in_the_facts_falls_back_to_the_extract(
 
 
 async def test_streamed_progress_then_final(
-    server: FakeLLMServer, phraser: Phraser, conversation: Conversation, library: Library
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(3, "fr"), "Combien Microsoft a-t-il investi ?")
     server.script(Reply(content="Plus de 13 milliards de dollars [1].", chunks=4))
@@ -106,7 +109,7 @@ async def test_streamed_progress_then_final(
 
 
 async def test_server_errors_fall_back_within_the_deadline(
-    server: FakeLLMServer, phraser: Phraser, conversation: Conversation, library: Library
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(4, "en"), QUESTION)
     server.script(*[Reply(stall=10.0)] * 3)
@@ -117,7 +120,7 @@ async def test_server_errors_fall_back_within_the_deadline(
 
 
 async def test_declined_questions_never_reach_the_model(
-    server: FakeLLMServer, phraser: Phraser, conversation: Conversation, library: Library
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(5, "en"), "What stake does Amazon hold in Anthropic?")
     phrased = await phraser.phrase(asked, library, translator("en"))

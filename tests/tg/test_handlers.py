@@ -216,7 +216,7 @@ async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(
     def broken(*args: object) -> None:
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(services.conversation, "topics", broken)
+    monkeypatch.setattr(services.router, "topics", broken)
     await feed(application, message("/topics", lang="fr"))
     text = request.sent()[-1]["text"]
     assert text.startswith("Désolé") and "injected" not in text and "Traceback" not in text

@@ -26,7 +26,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.content.lexicon import Lexicon
-from bot.core.domain import Fact, Figure, Lang, Library, Status
+from bot.core.domain import Fact, Figure, Hit, Lang, Library, SearchResult, Status
 from bot.core.text import (
     PhraseMatcher,
     Stems,
@@ -69,21 +69,6 @@ class Thresholds:
     recency: float = 0.25  # weight of the newest-development prior
     unknown_weight: float = 0.75  # an unseen word weighs this fraction of the rarest word
     bm25_b: float = 0.75  # BM25 length normalisation (the library default)
-
-
-@dataclass(frozen=True)
-class Hit:
-    fact_id: str
-    score: float
-    coverage: float
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    hits: tuple[Hit, ...]
-    found: bool
-    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
-    topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining
 
 
 @dataclass(frozen=True)

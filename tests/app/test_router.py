@@ -6,9 +6,12 @@ import re
 
 import pytest
 
-from bot.app.chat import MAX_TEXT_CHARS, Action, Conversation, Who, parse_action
+from bot.app.router import Router
+from bot.app.services import build_conversation
 from bot.compose.render_text import render_plain
-from bot.core.domain import Lang, Library, Reply
+from bot.core.actions import Action, parse_action
+from bot.core.domain import Lang, Library, Reply, Who
+from bot.qa.engine import MAX_TEXT_CHARS
 
 
 class MemoryPrefs:
@@ -25,14 +28,14 @@ class MemoryPrefs:
 
 
 @pytest.fixture
-def conversation(library: Library) -> Conversation:
-    return Conversation(lambda: library, MemoryPrefs())
+def conversation(library: Library) -> Router:
+    return build_conversation(lambda: library, MemoryPrefs(), "en").router
 
 
 FR, EN = Who(1, "fr-CA"), Who(2, "en-US")
 
 
-def test_start_greets_in_french_for_any_french_code(conversation: Conversation) -> None:
+def test_start_greets_in_french_for_any_french_code(conversation: Router) -> None:
     reply = conversation.start(Who(3, "fr-BE"))
     assert reply.lang == "fr"
     assert render_plain(reply).startswith("Bonjour")
@@ -41,7 +44,7 @@ def test_start_greets_in_french_for_any_french_code(conversation: Conversation) 
     assert labels[0] == "Vue d’ensemble" and len(labels) == 5
 
 
-def test_start_is_english_otherwise(conversation: Conversation) -> None:
+def test_start_is_english_otherwise(conversation: Router) -> None:
     assert render_plain(conversation.start(Who(3, "de"))).startswith("Hello")
 
 
@@ -57,7 +60,7 @@ def _check_briefing(reply: Reply, library: Library) -> None:
 
 
 def test_overview_briefing_is_cited_in_both_languages(
-    conversation: Conversation, library: Library
+    conversation: Router, library: Library
 ) -> None:
     fr, en = conversation.brief(FR), conversation.brief(EN)
     _check_briefing(fr, library)
@@ -77,52 +80,50 @@ def test_overview_briefing_is_cited_in_both_languages(
         ("infrastructure", "infrastructure"),
     ],
 )
-def test_topic_aliases(
-    conversation: Conversation, library: Library, word: str, briefing: str
-) -> None:
+def test_topic_aliases(conversation: Router, library: Library, word: str, briefing: str) -> None:
     reply = conversation.brief(FR, word)
     assert reply.blocks[0].text == library.briefings[briefing].headline.fr
 
 
-def test_figures_are_formatted_for_the_locale(conversation: Conversation) -> None:
+def test_figures_are_formatted_for_the_locale(conversation: Router) -> None:
     fr = render_plain(conversation.brief(FR, "stakes"))
     en = render_plain(conversation.brief(EN, "stakes"))
     assert "milliards de dollars" in fr and "billion" not in fr
     assert re.search(r"\$\d+ billion", en)
 
 
-def test_unknown_topic_lists_the_topics(conversation: Conversation) -> None:
+def test_unknown_topic_lists_the_topics(conversation: Router) -> None:
     reply = conversation.brief(EN, "<b>nonsense</b>")
     text = render_plain(reply)
     assert "I don't know the topic “<b>nonsense</b>”" in text
     assert "ipo" in text and reply.buttons
 
 
-def test_lang_is_stored_and_overrides_language_code(conversation: Conversation) -> None:
+def test_lang_is_stored_and_overrides_language_code(conversation: Router) -> None:
     reply = conversation.set_lang(EN, "fr")
     assert reply.lang == "fr" and "français" in render_plain(reply)
     assert conversation.brief(EN).lang == "fr"
 
 
 def test_lang_with_a_wrong_value_explains_in_the_current_language(
-    conversation: Conversation,
+    conversation: Router,
 ) -> None:
     text = render_plain(conversation.set_lang(FR, "de"))
     assert "« de »" in text and "/lang fr" in text
     assert conversation.brief(FR).lang == "fr"
 
 
-def test_unknown_command_hints_help(conversation: Conversation) -> None:
+def test_unknown_command_hints_help(conversation: Router) -> None:
     assert "/help" in render_plain(conversation.unknown_command(FR, "frobnicate"))
 
 
-def test_long_message_gets_a_localized_length_note(conversation: Conversation) -> None:
+def test_long_message_gets_a_localized_length_note(conversation: Router) -> None:
     text = render_plain(conversation.text(Who(5, "fr"), "x" * 5000))
     assert "5\u202f000" in text and str(MAX_TEXT_CHARS) not in text
 
 
 def test_sources_lists_publisher_title_date_and_link(
-    conversation: Conversation, library: Library
+    conversation: Router, library: Library
 ) -> None:
     reply = conversation.sources(EN)
     sources = [b for b in reply.blocks if b.kind == "source"]
@@ -146,25 +147,25 @@ def test_actions_are_parsed_strictly(library: Library) -> None:
         assert parse_action(forged, library) is None
 
 
-def test_stale_button_gets_the_keyboard_again(conversation: Conversation) -> None:
+def test_stale_button_gets_the_keyboard_again(conversation: Router) -> None:
     reply = conversation.action(FR, "v0:old:payload")
     assert "plus valable" in render_plain(reply) and reply.buttons
 
 
-def test_every_button_payload_fits_telegram(conversation: Conversation) -> None:
+def test_every_button_payload_fits_telegram(conversation: Router) -> None:
     for reply in (conversation.start(FR), conversation.brief(EN, "ipo")):
         for row in reply.buttons:
             for button in row:
                 assert 1 <= len(button.action.encode()) <= 64
 
 
-def test_dispatch_routes_console_lines(conversation: Conversation, library: Library) -> None:
+def test_dispatch_routes_console_lines(conversation: Router, library: Library) -> None:
     assert conversation.dispatch(EN, "/brief@partnerbrief_bot ipo").blocks[0].text == (
         library.briefings["ipo"].headline.en
     )
     assert "/help" in render_plain(conversation.dispatch(EN, "/nope"))
 
 
-def test_an_admin_button_reaching_the_conversation_is_stale(conversation: Conversation) -> None:
+def test_an_admin_button_reaching_the_conversation_is_stale(conversation: Router) -> None:
     """Broadcast confirmations are the adapter's; here they must not crash or brief."""
     assert "no longer valid" in render_plain(conversation.action(EN, "v1:bc:yes:0123abcd"))
