@@ -180,20 +180,17 @@ _LANGUAGE_NAMES = frozenset({"french", "francais", "english", "anglais"})
 
 
 def language_switch(message: str) -> Lang | None:
-    """ "and in French?" / "en anglais ?" asks for the last answer again, in that language."""
+    """ "and in French?" / "en anglais ?" asks for the last answer again, in that language.
+
+    "en" and "fr" switch only alone ("en ?"): in a sentence, "en" is French for "in" ("et en
+    dollars ?" asks for dollars, "en français stp" for French).
+    """
     tokens = words(fold(message))
     if not tokens or len(tokens) > 5:
         return None
-    if len(tokens) > 1 and not (set(tokens) & _LANGUAGE_NAMES):
-        # "en" and "fr" alone switch ("en ?"); in a sentence, "en" is French for "in":
-        # "et en dollars ?" asks for dollars, not for English.
-        return None
-    for lang, markers in _SWITCH_WORDS.items():
-        if markers & set(tokens) and not (
-            _SWITCH_WORDS["en" if lang == "fr" else "fr"] & set(tokens)
-        ):
-            return lang
-    return None
+    named = set(tokens) if len(tokens) == 1 else set(tokens) & _LANGUAGE_NAMES
+    langs = {lang for lang, markers in _SWITCH_WORDS.items() if markers & named}
+    return langs.pop() if len(langs) == 1 else None
 
 
 def _short(question: str) -> bool:
