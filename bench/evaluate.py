@@ -84,10 +84,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__)
     parser.add_argument("cases", type=Path)
     parser.add_argument("--misses", action="store_true", help="list misses (never on holdout)")
+    parser.add_argument(
+        "--no-semantic", action="store_true", help="without the WordLlama second opinion"
+    )
     args = parser.parse_args()
     if args.misses and "holdout" in args.cases.name:
         parser.error("the holdout's misses are not to be read")
-    print(report(outcomes_for(load(args.cases)), misses=args.misses))
+    outcomes = outcomes_for(load(args.cases), semantic=not args.no_semantic)
+    print(report(outcomes, misses=args.misses))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.compose.direct import Ask
-from bot.core.domain import Fact, Lang, SearchResult
+from bot.core.domain import Fact, Lang, Library, SearchResult
 from bot.qa.dense import DenseCache, Embedder
 from bot.qa.retrieval.index import FactIndex
 
@@ -44,6 +44,15 @@ def ask_of(index: FactIndex, question: str, lang: Lang) -> Ask:
     """What a direct answer line needs to know of the question."""
     query = index.query(question, lang)
     return Ask(query.wants, query.numbers, source=index.asks_for_source(question))
+
+
+def reported_first(library: Library, result: SearchResult) -> SearchResult:
+    """For "who reported that?": among facts that answer as well, a report attributed to an
+    outlet comes before a company's own statement, since the question presumes a report."""
+    if not result.found or len(result.hits) < 2:
+        return result
+    hits = sorted(result.hits, key=lambda hit: library.facts[hit.fact_id].attribution_id is None)
+    return replace(result, hits=tuple(hits))
 
 
 class _Unformatted(dict[str, str]):

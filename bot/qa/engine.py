@@ -12,7 +12,7 @@ from bot.core.tally import NoTally, Tally
 from bot.core.text import fold, visible, words
 from bot.i18n.languages import Languages
 from bot.i18n.translator import Translator
-from bot.qa.deciding import Confirm, Confirmer, Scope, ask_of, scope_of
+from bot.qa.deciding import Confirm, Confirmer, Scope, ask_of, reported_first, scope_of
 from bot.qa.memory import ChatMemory, Turn
 from bot.qa.retrieval.index import FactIndex
 from bot.qa.retrieval.langdetect import detect_lang
@@ -75,8 +75,10 @@ class QuestionEngine:
         library = index.library
         reading = self._read(who, question, lang)
         tr = self._languages.translator_for_lang(who, reading.lang)
-        result = self._find(index, reading)
         direct = ask_of(index, reading.question, reading.lang)
+        result = self._find(index, reading)
+        if direct.source:
+            result = reported_first(library, result)
         answer = extractive_answer(library, result, tr, direct)
         self._stats.add("answered" if answer.found else "declined")
         if answer.found:

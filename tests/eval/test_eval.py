@@ -19,6 +19,7 @@ from bot.compose.render_text import render_plain
 from bot.content.lexicon import load_lexicon
 from bot.content.loader import load_library
 from bot.core.domain import Lang, Library, Who
+from bot.qa.deciding import Confirmer
 from bot.qa.engine import QuestionEngine
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
@@ -72,21 +73,30 @@ def load_cases() -> list[dict[str, Any]]:
     return cases
 
 
-def run_cases(cases: list[dict[str, Any]], library: Library, index: FactIndex) -> list[Outcome]:
-    """Each case in a fresh conversation, so that memory never leaks between cases."""
+def run_cases(
+    cases: list[dict[str, Any]],
+    library: Library,
+    index: FactIndex,
+    confirmer: Confirmer | None = None,
+) -> list[Outcome]:
+    """Each case in a fresh conversation, so that memory never leaks between cases; the
+    semantic second opinion as the bot has it unless ``confirmer`` says otherwise."""
     outcomes = []
     for user, case in enumerate(cases, 1):
-        engine = build_conversation(lambda: library, _NoPrefs(), "en", index=lambda: index).engine
+        engine = build_conversation(
+            lambda: library, _NoPrefs(), "en", index=lambda: index, confirmer=confirmer
+        ).engine
         assert engine is not None
-        conversation = engine
-        outcomes.append(_run(case, conversation, user))
+        outcomes.append(_run(case, engine, user))
     return outcomes
 
 
-def outcomes_for(cases: list[dict[str, Any]]) -> list[Outcome]:
-    """``cases`` through the shipped content and lexicon."""
+def outcomes_for(cases: list[dict[str, Any]], *, semantic: bool = True) -> list[Outcome]:
+    """``cases`` through the shipped content and lexicon (``semantic=False``: without the
+    semantic second opinion, to measure what it adds)."""
     library = load_library(CONTENT)
-    return run_cases(cases, library, FactIndex(library, load_lexicon(CONTENT)))
+    index = FactIndex(library, load_lexicon(CONTENT))
+    return run_cases(cases, library, index, None if semantic else Confirmer(None))
 
 
 def _outcomes() -> list[Outcome]:
