@@ -40,10 +40,10 @@ def scope_of(result: SearchResult) -> Scope:
     return "out" if result.reason in _OUT_OF_SCOPE else "in"
 
 
-def ask_of(index: FactIndex, question: str, lang: Lang) -> Ask:
+def ask_of(index: FactIndex, question: str, lang: Lang, source: bool) -> Ask:
     """What a direct answer line needs to know of the question."""
     query = index.query(question, lang)
-    return Ask(query.wants, query.numbers, source=index.asks_for_source(question))
+    return Ask(query.wants, query.numbers, source=source)
 
 
 def reported_first(library: Library, result: SearchResult) -> SearchResult:

@@ -75,10 +75,13 @@ class QuestionEngine:
         library = index.library
         reading = self._read(who, question, lang)
         tr = self._languages.translator_for_lang(who, reading.lang)
-        direct = ask_of(index, reading.question, reading.lang)
+        source = index.asks_for_source(reading.question)
         result = self._find(index, reading)
-        if direct.source:
+        if source:
             result = reported_first(library, result)
+        # Read again for the direct line only when there is an answer to open: a refusal
+        # needs none, and the reading costs as much as the search.
+        direct = ask_of(index, reading.question, reading.lang, source) if result.found else None
         answer = extractive_answer(library, result, tr, direct)
         self._stats.add("answered" if answer.found else "declined")
         if answer.found:
