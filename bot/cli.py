@@ -79,16 +79,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     try:
         settings = Settings.from_env()
         command = args.command or ("run" if settings.has_token else "console")
-        # Only the long-running bot logs progress; one-shot commands keep stdout for results.
-        configure_logging(
-            logging.INFO if command == "run" else logging.WARNING,
-            secrets=(
-                settings.telegram_token or "",
-                settings.llm_api_key or "",
-                settings.webhook_secret or "",
-            ),
-            fmt=settings.log_format,
-        )
+        _configure_logging(command, settings)
         return _dispatch(command, args, settings, clock)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -105,6 +96,20 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     except StoreCorrupted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def _configure_logging(command: str, settings: Settings) -> None:
+    """Only the long-running bot logs progress; one-shot commands keep stdout for results.
+    The secrets are masked in every record."""
+    configure_logging(
+        logging.INFO if command == "run" else logging.WARNING,
+        secrets=(
+            settings.telegram_token or "",
+            settings.llm_api_key or "",
+            settings.webhook_secret or "",
+        ),
+        fmt=settings.log_format,
+    )
 
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock: Clock) -> int:

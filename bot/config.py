@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 SUPPORTED_LANGS = ("fr", "en")
@@ -51,26 +52,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
-
-        default_lang = (get("BOT_DEFAULT_LANG") or "en").lower()
-        if default_lang not in SUPPORTED_LANGS:
-            choices = ", ".join(SUPPORTED_LANGS)
-            raise ConfigError(f"BOT_DEFAULT_LANG must be one of {choices}, got {default_lang!r}")
-        admin_ids: set[int] = set()
-        for part in (get("BOT_ADMIN_IDS") or "").replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                admin_ids.add(int(part))
-            except ValueError:
-                raise ConfigError(
-                    f"BOT_ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
-                ) from None
+        get = partial(_get, env)
+        # Checked in this order: the first invalid variable is the one reported.
+        default_lang = _default_lang(get("BOT_DEFAULT_LANG"))
+        admin_ids = _admin_ids(get("BOT_ADMIN_IDS"))
         llm_deadline = _number(get("LLM_DEADLINE_SECONDS"), "LLM_DEADLINE_SECONDS", 30.0)
         per_hour = int(_number(get("LLM_QUESTIONS_PER_HOUR"), "LLM_QUESTIONS_PER_HOUR", 20))
         # 0 is a real choice: no late digests after downtime, only on-time ones.
@@ -79,17 +64,14 @@ class Settings:
         )
         send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
         paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
-        log_format = (get("BOT_LOG_FORMAT") or "text").lower()
-        if log_format not in ("text", "json"):
-            raise ConfigError(f"BOT_LOG_FORMAT must be text or json, got {log_format!r}")
-        http_port = get("BOT_HTTP_PORT")
+        log_format = _log_format(get("BOT_LOG_FORMAT"))
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
             data_dir=Path(get("BOT_DATA_DIR") or "data"),
             content_dir=Path(get("BOT_CONTENT_DIR") or _default_content_dir()),
             default_lang=default_lang,
-            admin_ids=frozenset(admin_ids),
+            admin_ids=admin_ids,
             llm_base_url=get("LLM_BASE_URL"),
             llm_api_key=get("LLM_API_KEY"),
             llm_model=get("LLM_MODEL"),
@@ -102,10 +84,51 @@ class Settings:
             webhook_listen=get("BOT_WEBHOOK_LISTEN") or "0.0.0.0",  # noqa: S104
             webhook_port=int(_number(get("BOT_WEBHOOK_PORT"), "BOT_WEBHOOK_PORT", 8443)),
             webhook_secret=get("BOT_WEBHOOK_SECRET"),
-            http_port=int(_number(http_port, "BOT_HTTP_PORT", 0)) if http_port else None,
+            http_port=_optional_port(get("BOT_HTTP_PORT"), "BOT_HTTP_PORT"),
             http_listen=get("BOT_HTTP_LISTEN") or "0.0.0.0",  # noqa: S104
             log_format=log_format,
         )
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value without surrounding blanks; None when unset or blank."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _default_lang(value: str | None) -> str:
+    default_lang = (value or "en").lower()
+    if default_lang not in SUPPORTED_LANGS:
+        choices = ", ".join(SUPPORTED_LANGS)
+        raise ConfigError(f"BOT_DEFAULT_LANG must be one of {choices}, got {default_lang!r}")
+    return default_lang
+
+
+def _admin_ids(value: str | None) -> frozenset[int]:
+    """Telegram user ids separated by commas (or semicolons); blanks between them are fine."""
+    admin_ids: set[int] = set()
+    for part in (value or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            admin_ids.add(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"BOT_ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
+            ) from None
+    return frozenset(admin_ids)
+
+
+def _log_format(value: str | None) -> str:
+    log_format = (value or "text").lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"BOT_LOG_FORMAT must be text or json, got {log_format!r}")
+    return log_format
+
+
+def _optional_port(value: str | None, name: str) -> int | None:
+    return int(_number(value, name, 0)) if value else None
 
 
 def _number(value: str | None, name: str, default: float, *, allow_zero: bool = False) -> float:

@@ -216,37 +216,75 @@ def _load_figures(node: _Node, check: _Checker) -> tuple[Figure, ...]:
         if not isinstance(spec, _Node):
             check.error(node.line, f"figure {name!r} must be a mapping")
             continue
-        kind = check.choice(spec, "kind", FIGURE_KINDS)
-        value: float | int | str | None = None
-        currency = None
-        if kind == "money":
-            amount = spec.get("amount")
-            currency = check.text(spec, "currency")
-            if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
-                check.error(spec.line, f"figure {name!r}: 'amount' must be a positive number")
-            else:
-                value = amount
-            if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
-                check.error(spec.line, f"figure {name!r}: currency must be ISO 4217")
-        elif kind in ("percent", "year", "count"):
-            raw_value = spec.get("value")
-            if not isinstance(raw_value, int | float) or isinstance(raw_value, bool):
-                check.error(spec.line, f"figure {name!r}: 'value' must be a number")
-            else:
-                value = raw_value
-        elif kind == "date":
-            day = check.date(spec, "value")
-            value = day.isoformat() if day else None
-        elif kind == "month":
-            month = str(spec.get("value", ""))
-            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-                check.error(spec.line, f"figure {name!r}: month 'value' must be YYYY-MM")
-            else:
-                value = month
-        as_of = check.date(spec, "as_of", required=False)
-        if kind is not None and value is not None:
-            figures.append(Figure(str(name), kind, value, currency, as_of))
+        if (figure := _figure(name, spec, check)) is not None:
+            figures.append(figure)
     return tuple(figures)
+
+
+_FigureValue = float | int | str | None
+
+
+def _figure(name: object, spec: _Node, check: _Checker) -> Figure | None:
+    """One figure: its kind, the value that kind needs, and the optional 'as_of'."""
+    kind = check.choice(spec, "kind", FIGURE_KINDS)
+    value, currency = _figure_value(name, kind, spec, check)
+    as_of = check.date(spec, "as_of", required=False)
+    if kind is None or value is None:
+        return None
+    return Figure(str(name), kind, value, currency, as_of)
+
+
+def _figure_value(
+    name: object, kind: str | None, spec: _Node, check: _Checker
+) -> tuple[_FigureValue, str | None]:
+    """The figure's value (and currency, for money), checked against its kind."""
+    if kind == "money":
+        return _money(name, spec, check)
+    if kind in ("percent", "year", "count"):
+        return _number(name, spec, check), None
+    if kind == "date":
+        day = check.date(spec, "value")
+        return (day.isoformat() if day else None), None
+    if kind == "month":
+        return _month(name, spec, check), None
+    return None, None
+
+
+def _money(name: object, spec: _Node, check: _Checker) -> tuple[_FigureValue, str | None]:
+    amount = spec.get("amount")
+    currency = check.text(spec, "currency")
+    value: _FigureValue = None
+    if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
+        check.error(spec.line, f"figure {name!r}: 'amount' must be a positive number")
+    else:
+        value = amount
+    if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
+        check.error(spec.line, f"figure {name!r}: currency must be ISO 4217")
+    return value, currency
+
+
+def _number(name: object, spec: _Node, check: _Checker) -> _FigureValue:
+    raw_value = spec.get("value")
+    if not isinstance(raw_value, int | float) or isinstance(raw_value, bool):
+        check.error(spec.line, f"figure {name!r}: 'value' must be a number")
+        return None
+    return raw_value
+
+
+def _month(name: object, spec: _Node, check: _Checker) -> _FigureValue:
+    month = str(spec.get("value", ""))
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        check.error(spec.line, f"figure {name!r}: month 'value' must be YYYY-MM")
+        return None
+    return month
+
+
+def _strings(value: Any, node: _Node, check: _Checker, message: str) -> list[str] | None:
+    """``value`` as a list of strings, or None (and ``message`` reported) when it is not one."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        check.error(node.line, message)
+        return None
+    return [str(v) for v in value]
 
 
 def _load_facts(
@@ -256,59 +294,87 @@ def _load_facts(
     facts: dict[str, Fact] = {}
     seen: set[str] = set()
     for node in check.items(_read(path, check), "facts"):
-        ident = check.ident(node, seen)
-        topic = check.choice(node, "topic", FACT_TOPICS)
-        status = check.choice(node, "status", STATUSES)
-        source_id = check.text(node, "source")
-        attribution = check.text(node, "attribution", required=False)
-        also = node.get("also") or []
-        if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
-            check.error(node.line, "'also' must be a list of source ids")
-            also = []
-        for ref in (source_id, attribution, *also):
-            if ref is not None and ref not in sources:
-                check.error(node.line, f"unknown source {ref!r} (not in sources.yaml)")
-        first_seen = check.date(node, "first_seen")
-        updated = check.date(node, "updated")
-        if first_seen and updated and updated < first_seen:
-            check.error(node.line, "'updated' is earlier than 'first_seen'")
-        entities = node.get("entities") or []
-        if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
-            check.error(node.line, "'entities' must be a list of names")
-            entities = []
-        text = check.bilingual(node, "text")
-        caveat = check.bilingual(node, "caveat", required=False)
-        figures = _load_figures(node, check)
-        names = {f.name for f in figures}
-        for label, value in _texts(text, caveat):
-            if _DIGIT.search(value):
-                check.error(node.line, f"{label} has literal digits: use a figure placeholder")
-            unknown = _placeholders(value) - names
-            if unknown:
-                check.error(node.line, f"{label} uses undefined figure(s) {sorted(unknown)}")
-        if text is not None:
-            fr, en = _placeholders(text.fr), _placeholders(text.en)
-            if fr != en:
-                check.error(node.line, f"text_fr and text_en use different figures: {fr} vs {en}")
-            if unused := names - fr - en:
-                check.error(node.line, f"figure(s) {sorted(unused)} not used in the text")
-        if ident and topic and status and source_id and first_seen and updated and text:
-            facts[ident] = Fact(
-                id=ident,
-                topic=topic,
-                status=Status(status),
-                source_id=source_id,
-                text=text,
-                first_seen=first_seen,
-                updated=updated,
-                figures=figures,
-                attribution_id=attribution,
-                also=tuple(also),
-                entities=tuple(entities),
-                caveat=caveat,
-            )
+        if (fact := _fact(node, check, seen, sources)) is not None:
+            facts[fact.id] = fact
     errors.extend(check.errors)
     return facts
+
+
+def _fact(node: _Node, check: _Checker, seen: set[str], sources: dict[str, Source]) -> Fact | None:
+    """One entry of facts.yaml, or None when a required part is missing or invalid."""
+    ident = check.ident(node, seen)
+    topic = check.choice(node, "topic", FACT_TOPICS)
+    status = check.choice(node, "status", STATUSES)
+    source_id, attribution, also = _fact_sources(node, check, sources)
+    first_seen, updated = _fact_dates(node, check)
+    entities = _strings(
+        node.get("entities") or [], node, check, "'entities' must be a list of names"
+    )
+    text = check.bilingual(node, "text")
+    caveat = check.bilingual(node, "caveat", required=False)
+    figures = _load_figures(node, check)
+    _check_fact_figures(node, check, text, caveat, figures)
+    if not (ident and topic and status and source_id and first_seen and updated and text):
+        return None
+    return Fact(
+        id=ident,
+        topic=topic,
+        status=Status(status),
+        source_id=source_id,
+        text=text,
+        first_seen=first_seen,
+        updated=updated,
+        figures=figures,
+        attribution_id=attribution,
+        also=tuple(also),
+        entities=tuple(entities or ()),
+        caveat=caveat,
+    )
+
+
+def _fact_sources(
+    node: _Node, check: _Checker, sources: dict[str, Source]
+) -> tuple[str | None, str | None, list[str]]:
+    """The fact's source, attribution and 'also' ids, each checked against sources.yaml."""
+    source_id = check.text(node, "source")
+    attribution = check.text(node, "attribution", required=False)
+    also = _strings(node.get("also") or [], node, check, "'also' must be a list of source ids")
+    for ref in (source_id, attribution, *(also or ())):
+        if ref is not None and ref not in sources:
+            check.error(node.line, f"unknown source {ref!r} (not in sources.yaml)")
+    return source_id, attribution, also or []
+
+
+def _fact_dates(node: _Node, check: _Checker) -> tuple[dt.date | None, dt.date | None]:
+    first_seen = check.date(node, "first_seen")
+    updated = check.date(node, "updated")
+    if first_seen and updated and updated < first_seen:
+        check.error(node.line, "'updated' is earlier than 'first_seen'")
+    return first_seen, updated
+
+
+def _check_fact_figures(
+    node: _Node,
+    check: _Checker,
+    text: Bilingual | None,
+    caveat: Bilingual | None,
+    figures: tuple[Figure, ...],
+) -> None:
+    """Numbers live in figures: no literal digits, every placeholder defined, the same figures
+    in both languages, and every figure used."""
+    names = {f.name for f in figures}
+    for label, value in _texts(text, caveat):
+        if _DIGIT.search(value):
+            check.error(node.line, f"{label} has literal digits: use a figure placeholder")
+        unknown = _placeholders(value) - names
+        if unknown:
+            check.error(node.line, f"{label} uses undefined figure(s) {sorted(unknown)}")
+    if text is not None:
+        fr, en = _placeholders(text.fr), _placeholders(text.en)
+        if fr != en:
+            check.error(node.line, f"text_fr and text_en use different figures: {fr} vs {en}")
+        if unused := names - fr - en:
+            check.error(node.line, f"figure(s) {sorted(unused)} not used in the text")
 
 
 def _texts(text: Bilingual | None, caveat: Bilingual | None) -> Iterator[tuple[str, str]]:
@@ -328,19 +394,9 @@ def _load_topics(path: Path, errors: list[ContentError]) -> tuple[Topic, ...]:
         if ident in seen:
             check.error(node.line, f"duplicate topic {ident!r}")
         label = check.bilingual(node, "label")
-        aliases = node.get("aliases") or []
-        if not isinstance(aliases, list):
-            check.error(node.line, "'aliases' must be a list")
-            aliases = []
-        for alias in aliases:
-            if not isinstance(alias, str) or not _ALIAS.match(alias):
-                check.error(node.line, f"alias {alias!r} must be a lower-case word")
-            elif alias == "overview" or aliases_seen.get(alias, ident) != ident:
-                check.error(node.line, f"alias {alias!r} is already taken")
-            else:
-                aliases_seen[alias] = ident or ""
+        aliases = _aliases(node, check, ident, aliases_seen)
         if ident and label and ident not in seen:
-            topics.append(Topic(ident, label, tuple(str(a) for a in aliases)))
+            topics.append(Topic(ident, label, aliases))
         if ident:
             seen.add(ident)
     if (missing := set(TOPICS) - seen) and not check.errors:
@@ -348,6 +404,25 @@ def _load_topics(path: Path, errors: list[ContentError]) -> tuple[Topic, ...]:
     errors.extend(check.errors)
     order = {t: i for i, t in enumerate(TOPICS)}
     return tuple(sorted(topics, key=lambda t: order[t.id]))
+
+
+def _aliases(
+    node: _Node, check: _Checker, ident: str | None, aliases_seen: dict[str, str]
+) -> tuple[str, ...]:
+    """The topic's aliases; each is a lower-case word that no other topic (nor 'overview')
+    already has. ``aliases_seen`` (alias -> topic) grows with the valid ones."""
+    aliases = node.get("aliases") or []
+    if not isinstance(aliases, list):
+        check.error(node.line, "'aliases' must be a list")
+        return ()
+    for alias in aliases:
+        if not isinstance(alias, str) or not _ALIAS.match(alias):
+            check.error(node.line, f"alias {alias!r} must be a lower-case word")
+        elif alias == "overview" or aliases_seen.get(alias, ident) != ident:
+            check.error(node.line, f"alias {alias!r} is already taken")
+        else:
+            aliases_seen[alias] = ident or ""
+    return tuple(str(a) for a in aliases)
 
 
 def _load_briefings(
@@ -364,24 +439,27 @@ def _load_briefings(
         for label, value in _texts(headline, None):
             if _placeholders(value):
                 check.error(node.line, f"headline {label[-2:]} cannot use placeholders")
-        fact_ids = node.get("facts")
-        if not isinstance(fact_ids, list) or not all(isinstance(f, str) for f in fact_ids):
-            check.error(node.line, "'facts' must be a list of fact ids")
-            fact_ids = []
-        if not _MIN_BRIEFING_FACTS <= len(fact_ids) <= _MAX_BRIEFING_FACTS:
-            check.error(
-                node.line,
-                f"a briefing lists {_MIN_BRIEFING_FACTS} to {_MAX_BRIEFING_FACTS} facts, "
-                f"not {len(fact_ids)}",
-            )
-        for fact_id in fact_ids:
-            if fact_id not in facts:
-                check.error(node.line, f"unknown fact {fact_id!r}")
-        if len(set(fact_ids)) != len(fact_ids):
-            check.error(node.line, "a fact is listed twice")
+        fact_ids = _briefing_facts(node, check, facts)
         if ident and headline and why:
             briefings[ident] = Briefing(ident, headline, tuple(fact_ids), why)
     if (missing := set(BRIEFING_IDS) - set(briefings)) and not check.errors:
         check.error(1, f"missing briefing(s): {', '.join(sorted(missing))}")
     errors.extend(check.errors)
     return briefings
+
+
+def _briefing_facts(node: _Node, check: _Checker, facts: dict[str, Fact]) -> list[str]:
+    """The briefing's fact ids: a list of known facts, each once, within the allowed count."""
+    fact_ids = _strings(node.get("facts"), node, check, "'facts' must be a list of fact ids") or []
+    if not _MIN_BRIEFING_FACTS <= len(fact_ids) <= _MAX_BRIEFING_FACTS:
+        check.error(
+            node.line,
+            f"a briefing lists {_MIN_BRIEFING_FACTS} to {_MAX_BRIEFING_FACTS} facts, "
+            f"not {len(fact_ids)}",
+        )
+    for fact_id in fact_ids:
+        if fact_id not in facts:
+            check.error(node.line, f"unknown fact {fact_id!r}")
+    if len(set(fact_ids)) != len(fact_ids):
+        check.error(node.line, "a fact is listed twice")
+    return fact_ids

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,21 +58,9 @@ def check_seed_map(map_path: Path, facts_path: Path, root: Path) -> list[Content
     id that facts.yaml does not define. When the seed file is absent, only the map itself and
     its fact ids are checked (see ``seed_path``)."""
     error = _Errors(map_path)
-    errors = error.found
-    root_node = _compose(map_path, error)
-    if root_node is None:
-        return errors
-    if not isinstance(root_node, yaml.MappingNode):
-        error(_line(root_node), "the seed map must be a mapping with 'seed' and 'paragraphs'")
-        return errors
-    top = _mapping(root_node)
-    seed = top.get("seed")
-    if not _is_text(seed):
-        error(_line(root_node), "missing 'seed': the seed article's path from the repository")
-    entries = top.get("paragraphs")
-    if not isinstance(entries, yaml.SequenceNode):
-        error(_line(entries or root_node), "'paragraphs' must be a list")
-        return errors
+    entries = _entries(map_path, error)
+    if entries is None:
+        return error.found
     fact_ids = _fact_ids(facts_path)
     if fact_ids is None:
         error(1, f"cannot read fact ids from {facts_path}: fact ids not checked")
@@ -81,16 +70,41 @@ def check_seed_map(map_path: Path, facts_path: Path, root: Path) -> list[Content
             error(_line(entry), "every paragraph entry must be a mapping")
             continue
         _check_entry(entry, fact_ids, mapped, error)
+    _check_against_seed(map_path, root, mapped, error)
+    return error.found
+
+
+def _entries(map_path: Path, error: _Errors) -> yaml.SequenceNode | None:
+    """The map's 'paragraphs' list, or None when the map cannot be read that far."""
+    root_node = _compose(map_path, error)
+    if root_node is None:
+        return None
+    if not isinstance(root_node, yaml.MappingNode):
+        error(_line(root_node), "the seed map must be a mapping with 'seed' and 'paragraphs'")
+        return None
+    top = _mapping(root_node)
+    if not _is_text(top.get("seed")):
+        error(_line(root_node), "missing 'seed': the seed article's path from the repository")
+    entries = top.get("paragraphs")
+    if not isinstance(entries, yaml.SequenceNode):
+        error(_line(entries or root_node), "'paragraphs' must be a list")
+        return None
+    return entries
+
+
+def _check_against_seed(
+    map_path: Path, root: Path, mapped: dict[int, tuple[int, str]], error: _Errors
+) -> None:
+    """Compare the mapped paragraphs with the seed article, when it is there."""
     path = seed_path(map_path, root)
     if path is None or not path.is_file():
-        return errors  # skipped: the caller says so (the map and its fact ids were checked)
+        return  # skipped: the caller says so (the map and its fact ids were checked)
     try:
         seed_text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         error(1, f"cannot read the seed article: {exc}", path)
-        return errors
+        return
     _compare(paragraphs(seed_text), mapped, path, error)
-    return errors
 
 
 def _check_entry(
@@ -101,8 +115,22 @@ def _check_entry(
 ) -> None:
     fields = _mapping(entry)
     line = _line(entry)
-    n = fields.get("n")
-    number = _integer(n)
+    _record_paragraph(fields, line, mapped, error)
+    for item in _entry_fact_nodes(fields, line, error):
+        if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
+            error(_line(item), "a fact id must be a non-empty string")
+        elif fact_ids is not None and item.value not in fact_ids:
+            error(_line(item), f"unknown fact {item.value!r} (not in facts.yaml)")
+
+
+def _record_paragraph(
+    fields: dict[str, yaml.Node],
+    line: int,
+    mapped: dict[int, tuple[int, str]],
+    error: _Errors,
+) -> None:
+    """'n' and 'starts': the paragraph an entry maps, recorded in ``mapped`` the first time."""
+    number = _integer(fields.get("n"))
     if number is None or number < 1:
         error(line, "'n' must be a paragraph number (1, 2, ...)")
     elif number in mapped:
@@ -112,6 +140,10 @@ def _check_entry(
         error(line, "missing 'starts': a short quote of how the paragraph begins")
     if number is not None and number >= 1 and number not in mapped:
         mapped[number] = (_line(starts) if starts else line, _scalar(starts))
+
+
+def _entry_fact_nodes(fields: dict[str, yaml.Node], line: int, error: _Errors) -> list[Any]:
+    """'facts' and 'left_out': the entry's fact id nodes; an entry needs one or the other."""
     facts = fields.get("facts")
     left_out = fields.get("left_out")
     if facts is not None and not isinstance(facts, yaml.SequenceNode):
@@ -120,14 +152,11 @@ def _check_entry(
     if left_out is not None and not _is_text(left_out):
         error(_line(left_out), "'left_out' must be a one-line reason")
         left_out = None
-    ids = facts.value if facts is not None else []
+    ids: list[Any] = facts.value if facts is not None else []
     if not ids and left_out is None:
+        n = fields.get("n")
         error(line, f"paragraph {n.value if n else '?'} has neither 'facts' nor 'left_out'")
-    for item in ids:
-        if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
-            error(_line(item), "a fact id must be a non-empty string")
-        elif fact_ids is not None and item.value not in fact_ids:
-            error(_line(item), f"unknown fact {item.value!r} (not in facts.yaml)")
+    return ids
 
 
 def _compare(

@@ -115,22 +115,22 @@ class DigestService:
         zone = ZoneInfo(sub.zone)
         since = sub.last_sent_at.astimezone(zone)
         today = day or now.astimezone(zone).date()
-        # A quiet digest names the day of the previous one (as its title had it); a digest
-        # with news does not.
-        previous = since.date()
-        if self._ledger.last_sent(sub.chat_id) == sub.last_sent_at:
-            previous = self._ledger.last_sent_day(sub.chat_id) or previous
+        previous = self._previous_day(sub, since)
         key = (sub.lang, sub.locale, today, changed, None if changed else previous)
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]
-        tr = translator(sub.lang, sub.locale)
-        blocks = compose_digest(library, since, now, tr, today) or quiet_digest(
-            library, previous, tr, today
-        )
-        reply = Reply(sub.lang, tuple(blocks))
+        reply = _digest_reply(library, sub, since, now, today, previous)
         if composed is not None:
             composed[key] = (library, reply)
         return reply
+
+    def _previous_day(self, sub: Subscription, since: dt.datetime) -> dt.date:
+        """The day a quiet digest names as the previous one's (as its title had it): the
+        ledger's when it recorded this very send, else the day of ``since``."""
+        previous = since.date()
+        if self._ledger.last_sent(sub.chat_id) == sub.last_sent_at:
+            previous = self._ledger.last_sent_day(sub.chat_id) or previous
+        return previous
 
     async def sweep(self, sender: Sender, now: dt.datetime) -> SweepReport:
         """Deliver every digest due at ``now``; one failing chat never stops the others."""
@@ -235,6 +235,23 @@ class DigestService:
                 interrupted = interrupted or result
         if interrupted is not None:
             raise interrupted
+
+
+def _digest_reply(
+    library: Library,
+    sub: Subscription,
+    since: dt.datetime,
+    now: dt.datetime,
+    today: dt.date,
+    previous: dt.date,
+) -> Reply:
+    """What changed since ``since``, or (a digest with no news) the quiet digest, which
+    names the day of the previous one."""
+    tr = translator(sub.lang, sub.locale)
+    blocks = compose_digest(library, since, now, tr, today) or quiet_digest(
+        library, previous, tr, today
+    )
+    return Reply(sub.lang, tuple(blocks))
 
 
 def _constant(reply: Reply) -> Callable[[], Reply | None]:

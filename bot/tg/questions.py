@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 
 from bot.tg.asking import answer_question
@@ -22,28 +22,32 @@ def question_text(update: Update, bot_username: str, bot_id: int) -> str | None:
         return None
     if chat.type == ChatType.PRIVATE:
         return message.text
-    mention = f"@{bot_username}".lower()
-    mentioned = any(
-        entity.type == "mention" and text.lower() == mention
-        for entity, text in message.parse_entities(["mention"]).items()
-    )
-    replied = bool(
-        message.reply_to_message
-        and message.reply_to_message.from_user
-        and message.reply_to_message.from_user.id == bot_id
-    )
-    if not (mentioned or replied):
+    mention = _mention_of_bot(message, f"@{bot_username}".lower())
+    if mention is None and not _replies_to_bot(message, bot_id):
         return None
-    cleaned = message.text
-    if mentioned:
-        # Cut the mention where Telegram says it is, not where a lookalike might be.
-        for entity, text in message.parse_entities(["mention"]).items():
-            if text.lower() == mention:
-                utf16 = cleaned.encode("utf-16-le")
-                start, end = entity.offset * 2, (entity.offset + entity.length) * 2
-                cleaned = (utf16[:start] + utf16[end:]).decode("utf-16-le")
-                break
+    cleaned = message.text if mention is None else _cut(message.text, mention)
     return " ".join(cleaned.split())
+
+
+def _mention_of_bot(message: Message, mention: str) -> MessageEntity | None:
+    """The first entity that @mentions the bot (``mention`` is "@username", lower-case)."""
+    for entity, text in message.parse_entities(["mention"]).items():
+        if entity.type == "mention" and text.lower() == mention:
+            return entity
+    return None
+
+
+def _replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def _cut(text: str, entity: MessageEntity) -> str:
+    """``text`` without ``entity``: cut where Telegram says it is (in UTF-16 code units), not
+    where a lookalike might be."""
+    utf16 = text.encode("utf-16-le")
+    start, end = entity.offset * 2, (entity.offset + entity.length) * 2
+    return (utf16[:start] + utf16[end:]).decode("utf-16-le")
 
 
 async def question(update: Update, context: BotContext) -> None:

@@ -223,6 +223,16 @@ class FactIndex:
     def _build_signals(self, facts: list[Fact]) -> None:
         """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
         self._topics = np.array([f.topic for f in facts])
+        self._build_entity_signals(facts)
+        self._number_positions = _inverted(
+            frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
+            for f in facts
+        )
+        self._build_kind_signals(facts)
+        self._prior = self._recency(facts) * _authority(facts) * _currency(facts)
+
+    def _build_entity_signals(self, facts: list[Fact]) -> None:
+        """Each fact's canonical entities: how many, and which facts name each one."""
         names = self._entity_names
         # Each spelling resolved once: the same companies recur across thousands of facts.
         spellings = set(itertools.chain.from_iterable(f.entities for f in facts))
@@ -230,10 +240,9 @@ class FactIndex:
         fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)
-        self._number_positions = _inverted(
-            frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
-            for f in facts
-        )
+
+    def _build_kind_signals(self, facts: list[Fact]) -> None:
+        """The figure kinds each fact carries, and a mask of facts per quantity or time kind."""
         kinds = [frozenset(fig.kind for fig in f.figures) for f in facts]
         self._kinds = kinds
         kind_positions = _inverted(kinds)
@@ -241,7 +250,9 @@ class FactIndex:
         for kind in _QUANTITY_KINDS | _TIME_KINDS:
             mask = self._kind_masks[kind] = np.zeros(len(facts), dtype=bool)
             mask[kind_positions.get(kind, _NONE)] = True
-        # Among facts that answer equally well, the most recent development comes first.
+
+    def _recency(self, facts: list[Fact]) -> npt.NDArray[np.float64]:
+        """Among facts that answer equally well, the most recent development comes first."""
         known = [_event_date(f, self.library) for f in facts]
         # An undated claim must not pass for news: it ranks as the oldest dated one. (With no
         # dated fact at all every age is zero, whatever the default.)
@@ -249,16 +260,10 @@ class FactIndex:
         dates = [oldest if d is None else d for d in known]
         newest = max(dates, default=oldest)
         age_days = np.array([(newest - d).days for d in dates], dtype=np.float64)
-        recency = 1.0 + self.thresholds.recency * np.exp(-age_days / 180.0)
-        # What a company states on the record outranks what the press reports it said.
-        authority = np.array(
-            [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
+        recency: npt.NDArray[np.float64] = 1.0 + self.thresholds.recency * np.exp(
+            -age_days / 180.0
         )
-        # Overtaken facts stay findable but yield to current ones on the same question.
-        currency = np.array(
-            [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
-        )
-        self._prior = recency * authority * currency
+        return recency
 
     def _known_entities(self, facts: list[Fact]) -> dict[str, str]:
         """Folded spelling -> canonical folded entity name; publishers count as entities."""
@@ -302,49 +307,66 @@ class FactIndex:
 
     def query(self, question: str, lang: Lang) -> Query:
         tokens = words(fold(question))
-        index = self._index[lang]
-        content = [w for w in tokens if w not in self._skip[lang]]
-        # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
-        known = self._explained(tokens)
-        corrected = [w if w in known else self._correct(w, lang) for w in content]
+        corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
         explained = self._explained(seen)
-        unknown = tuple(
-            w
-            for w, s in zip(corrected, stems, strict=True)
-            # Single letters (tag names, initials) say nothing a question could be about.
-            if s not in index.vocab and not w.isdigit() and w not in explained and len(w) > 1
-        )
+        unknown = self._unknown(corrected, stems, explained, lang)
         concepts = [_CONCEPT + c for c in self._concept_matcher.labels(seen)]
         entities = frozenset(self._entity_matcher.labels(seen))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
-        # Coverage counts a concept or entity once, not again through its words' stems, so a
-        # fact does not win merely for sharing the question's surface form.
-        plain = [
-            stem for word, stem in zip(corrected, stems, strict=True) if word not in explained
-        ]
-        units = concepts + entity_tokens + [stem for stem in plain if stem in index.vocab]
+        units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
         cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
-        wants: set[str] = set()
-        if cues["share"]:
-            wants |= {"percent"}
-        elif cues["quantity"]:
-            wants |= _QUANTITY_KINDS
-        if cues["time"]:
-            wants |= _TIME_KINDS
         asks = "?" in question or cues["question"]
         return Query(
             tuple(concepts + entity_tokens + stems),
             unknown,
             entities,
             frozenset(numbers(question)),
-            frozenset(wants),
+            _wanted_kinds(cues),
             why=cues["why"],
-            units=tuple(dict.fromkeys(units)),
+            units=units,
             injection=cues["injection"] and not asks,
             who=cues["who"],
         )
+
+    def _corrected(self, tokens: list[str], lang: Lang) -> list[str]:
+        """The question's content words, misspellings corrected."""
+        content = [w for w in tokens if w not in self._skip[lang]]
+        # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
+        known = self._explained(tokens)
+        return [w if w in known else self._correct(w, lang) for w in content]
+
+    def _unknown(
+        self, corrected: list[str], stems: list[str], explained: set[str], lang: Lang
+    ) -> tuple[str, ...]:
+        """Content words that neither the store's vocabulary nor the lexicon knows."""
+        vocab = self._index[lang].vocab
+        return tuple(
+            w
+            for w, s in zip(corrected, stems, strict=True)
+            # Single letters (tag names, initials) say nothing a question could be about.
+            if s not in vocab and not w.isdigit() and w not in explained and len(w) > 1
+        )
+
+    def _units(
+        self,
+        labels: list[str],
+        corrected: list[str],
+        stems: list[str],
+        explained: set[str],
+        lang: Lang,
+    ) -> tuple[str, ...]:
+        """What coverage is measured on: the concepts and entities (``labels``), then the
+        stems of the words they do not explain, each once."""
+        vocab = self._index[lang].vocab
+        # Coverage counts a concept or entity once, not again through its words' stems, so a
+        # fact does not win merely for sharing the question's surface form.
+        plain = [
+            stem for word, stem in zip(corrected, stems, strict=True) if word not in explained
+        ]
+        units = labels + [stem for stem in plain if stem in vocab]
+        return tuple(dict.fromkeys(units))
 
     def _correct(self, word: str, lang: Lang) -> str:
         """A misspelt word becomes the closest word the store knows ("Micorsoft")."""
@@ -418,10 +440,26 @@ class FactIndex:
             return SearchResult((), False, "injection")
         if not query.tokens and not query.entities and context is None:
             return SearchResult((), False, "empty")
+        query, ranked = self._rank(query, lang, topic_hint, context)
+        count = min(max(k * 4, 10), len(ranked))
+        if count == 0:
+            return SearchResult((), False, "empty")
+        candidates = np.argpartition(-ranked, count - 1)[:count]
+        order = candidates[np.argsort(-ranked[candidates])]
+        topics = self._closest_topics(order, ranked)
+        if float(ranked[order[0]]) <= 0:
+            return SearchResult((), False, "weak", topics)
+        hits = self._hits(query, order, ranked, self._index[lang], k)
+        return self._decide(query, hits, topics)
+
+    def _rank(
+        self, query: Query, lang: Lang, topic_hint: str | None, context: str | None
+    ) -> tuple[Query, npt.NDArray[np.float64]]:
+        """Every fact's score: BM25 times the boosts and the prior. A follow-up keeps its own
+        cues; the earlier question (``context``) lends words at half weight."""
         index = self._index[lang]
         scores = index.scores(query.tokens)
         if context:
-            # A follow-up keeps its own cues; the earlier question lends words at half weight.
             earlier = self.query(context, lang)
             scores = scores + 0.5 * index.scores(earlier.tokens)
             query = replace(
@@ -429,16 +467,19 @@ class FactIndex:
                 entities=query.entities | earlier.entities,
                 context_units=tuple(u for u in earlier.units if u not in query.units),
             )
-        ranked = scores * self._boost(query, topic_hint) * self._prior
-        count = min(max(k * 4, 10), len(ranked))
-        if count == 0:
-            return SearchResult((), False, "empty")
-        candidates = np.argpartition(-ranked, count - 1)[:count]
-        order = candidates[np.argsort(-ranked[candidates])]
+        return query, scores * self._boost(query, topic_hint) * self._prior
+
+    def _hits(
+        self,
+        query: Query,
+        order: npt.NDArray[np.intp],
+        ranked: npt.NDArray[np.float64],
+        index: _LangIndex,
+        k: int,
+    ) -> list[Hit]:
+        """The best ``k`` facts in ``order`` that score ``keep_ratio`` of the best, with their
+        coverage."""
         best = float(ranked[order[0]])
-        topics = self._closest_topics(order, ranked)
-        if best <= 0:
-            return SearchResult((), False, "weak", topics)
         hits: list[Hit] = []
         for position in order:
             score = float(ranked[position])
@@ -446,6 +487,10 @@ class FactIndex:
                 break
             coverage = self._coverage(query, int(position), index)
             hits.append(Hit(self._ids[position], score, coverage))
+        return hits
+
+    def _decide(self, query: Query, hits: list[Hit], topics: tuple[str, ...]) -> SearchResult:
+        """Found or not: the best hit must clear both thresholds and carry a wanted figure."""
         if query.why and query.unknown:
             # "Why did the SEC reject…?": the store cannot confirm what it has no word for.
             return SearchResult((), False, "premise", topics)
@@ -507,6 +552,32 @@ class FactIndex:
             if topic in TOPIC_CONCEPTS and topic not in seen and ranked[position] > 0:
                 seen.append(topic)
         return tuple(seen[:2])
+
+
+def _wanted_kinds(cues: dict[str, bool]) -> frozenset[str]:
+    """The figure kinds the question's cues ask for: a share, a quantity, a time."""
+    wants: set[str] = set()
+    if cues["share"]:
+        wants |= {"percent"}
+    elif cues["quantity"]:
+        wants |= _QUANTITY_KINDS
+    if cues["time"]:
+        wants |= _TIME_KINDS
+    return frozenset(wants)
+
+
+def _authority(facts: list[Fact]) -> npt.NDArray[np.float64]:
+    """What a company states on the record outranks what the press reports it said."""
+    return np.array(
+        [1.15 if f.status in (Status.ANNOUNCED, Status.CONFIRMED) else 1.0 for f in facts]
+    )
+
+
+def _currency(facts: list[Fact]) -> npt.NDArray[np.float64]:
+    """Overtaken facts stay findable but yield to current ones on the same question."""
+    return np.array(
+        [0.7 if f.status in (Status.SUPERSEDED, Status.DENIED) else 1.0 for f in facts]
+    )
 
 
 @contextlib.contextmanager
