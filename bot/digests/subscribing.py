@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from bot.core.actions import Action
 from bot.core.domain import Block, Button, Reply, Subscription
 from bot.core.schedule import (
     COMMON_ZONES,
@@ -68,7 +69,8 @@ class Subscribing:
         text = tr.gettext("At what time would you like your daily digest?")
         buttons = [
             Button(
-                tr.clock_time(parse_time(slot) or dt.time()), f"v1:subt:{slot.replace(':', '')}"
+                tr.clock_time(parse_time(slot) or dt.time()),
+                Action("subt", slot.replace(":", "")).encode(),
             )
             for slot in TIME_SLOTS
         ]
@@ -80,7 +82,7 @@ class Subscribing:
 
     def _zone_rows(self, tr: Translator, at: dt.time) -> tuple[tuple[Button, ...], ...]:
         buttons = [
-            Button(zone.replace("_", " "), f"v1:subz:{_slot(at)}:{i}")
+            Button(zone.replace("_", " "), Action("subz", f"{_slot(at)}:{i}").encode())
             for i, zone in enumerate(COMMON_ZONES)
         ]
         return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
@@ -183,25 +185,25 @@ class Subscribing:
             )
         rows = (
             (
-                Button(tr.gettext("Change time"), "v1:set:time"),
+                Button(tr.gettext("Change time"), Action("set", "time").encode()),
                 Button(
                     tr.gettext("Resume") if sub.paused else tr.gettext("Pause"),
-                    "v1:set:resume" if sub.paused else "v1:set:pause",
+                    Action("set", "resume" if sub.paused else "pause").encode(),
                 ),
             ),
             (
                 Button(
                     tr.gettext("Every day") if sub.weekdays_only else tr.gettext("Weekdays only"),
-                    "v1:set:days",
+                    Action("set", "days").encode(),
                 ),
                 Button(
                     tr.gettext("Note on quiet days")
                     if sub.skip_empty
                     else tr.gettext("Skip quiet days"),
-                    "v1:set:quiet",
+                    Action("set", "quiet").encode(),
                 ),
             ),
-            (Button(tr.gettext("Unsubscribe"), "v1:set:unsub"),),
+            (Button(tr.gettext("Unsubscribe"), Action("set", "unsub").encode()),),
         )
         return Reply(tr.lang, (*blocks, Block("note", state)), rows)
 
@@ -236,8 +238,8 @@ class Subscribing:
         text = tr.gettext("Stop your daily digest?")
         rows = (
             (
-                Button(tr.gettext("Yes, unsubscribe"), "v1:unsub:yes"),
-                Button(tr.gettext("No, keep it"), "v1:unsub:no"),
+                Button(tr.gettext("Yes, unsubscribe"), Action("unsub", "yes").encode()),
+                Button(tr.gettext("No, keep it"), Action("unsub", "no").encode()),
             ),
         )
         return Reply(tr.lang, (Block("text", text),), rows)
