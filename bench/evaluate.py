@@ -22,7 +22,7 @@ import yaml
 from bot.content.loader import load_library
 from bot.i18n.translator import translator
 from tests.conftest import CONTENT
-from tests.eval.test_eval import Outcome, outcomes_for
+from tests.eval.test_eval import Outcome, miss_line, outcomes_for
 
 _DIGIT = re.compile(r"\d")
 
@@ -71,12 +71,7 @@ def report(outcomes: list[Outcome], *, misses: bool) -> str:
     wrong = sum(not o.correct and o.found for o in in_scope)
     lines.append(f"in-scope misses: {declined} declined, {wrong} wrong fact or language")
     if misses:
-        lines += [
-            f"  MISS {o.case['id']} [{o.case['kind']}]: {o.case['turns'][-1]!r} -> {o.got}, "
-            f"expected {o.case['expect']} ({o.case['expect_lang']})"
-            for o in outcomes
-            if not o.correct
-        ]
+        lines += [miss_line(o) for o in outcomes if not o.correct]
     return "\n".join(lines)
 
 

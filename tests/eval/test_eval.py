@@ -115,13 +115,15 @@ def _report(outcomes: list[Outcome]) -> str:
         totals[outcome.case["kind"]] += 1
         by_kind[outcome.case["kind"]] += outcome.correct
     lines += [f"  {kind:14} {by_kind[kind]}/{totals[kind]}" for kind in sorted(totals)]
-    lines += [
-        f"  MISS {o.case['id']}: {o.case['turns'][-1]!r} -> {o.got}, expected "
-        f"{o.case['expect']} ({o.case.get('expect_lang', '-')})"
-        for o in outcomes
-        if not o.correct
-    ]
+    lines += [miss_line(o) for o in outcomes if not o.correct]
     return "\n".join(lines)
+
+
+def miss_line(o: Outcome) -> str:
+    return (
+        f"  MISS {o.case['id']} [{o.case['kind']}]: {o.case['turns'][-1]!r} -> {o.got}, "
+        f"expected {o.case['expect']} ({o.case.get('expect_lang', '-')})"
+    )
 
 
 @pytest.fixture(scope="module")
