@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from bot.app.stats import Stats
@@ -142,15 +143,7 @@ class Admin:
             return None
         # Running before the first send, and its ledger day fixed: a restart resumes it
         # without sending anyone a second copy, even after midnight.
-        running = Broadcast(
-            pending.id,
-            pending.admin_id,
-            pending.chat_id,
-            pending.text,
-            pending.created_at,
-            "running",
-            now.date(),
-        )
+        running = replace(pending, state="running", day=now.date())
         self._broadcasts.put(running)
         return running
 
