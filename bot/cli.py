@@ -15,7 +15,7 @@ from bot.app.services import build_conversation, default_lang
 from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
-from bot.content.lexicon import load_lexicon
+from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
 from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
 from bot.core.clock import Clock, system_clock
@@ -204,10 +204,19 @@ def _ask(
     answer = asked.answer
     reply = asked.reply
     phraser = Phraser.from_settings(settings, clock)
+    # How the answer was produced: "llm", or "extract" with the reason (not-configured, declined,
+    # ungrounded, misconfigured, context-too-long, timeout, … see bot/qa/phrasing.py REASONS).
+    phrasing, phrasing_reason = "extract", "not-configured"
     if phraser is not None:
         tr = conversation.languages.translator_for_lang(who, reply.lang)
-        phrased = asyncio.run(_phrase(phraser, asked, library, tr))
+        phrased = asyncio.run(_phrase(phraser, asked, library, tr, index.lexicon))
         reply = phrased.reply or reply
+        phrasing = "llm" if phrased.reply is not None else "extract"
+        phrasing_reason = phrased.reason
+        if phrased.reply is None and phrased.reason != "declined":
+            # Also on stderr without --json: the operator trying a model wants to know why.
+            detail = f": {phrased.detail}" if phrased.detail else ""
+            print(f"note: the LLM answer was not used ({phrased.reason}{detail})", file=sys.stderr)
     if not as_json:
         print(render_plain(reply))
         return 0
@@ -217,6 +226,8 @@ def _ask(
         # Two decisions: is the question about our subject at all, and do the facts answer it.
         "scope": asked.scope,
         "found": answer.found,
+        "phrasing": phrasing,
+        "phrasing_reason": None if phrasing == "llm" else phrasing_reason,
         "citations": [
             {
                 "n": c.n,
@@ -232,9 +243,11 @@ def _ask(
     return 0
 
 
-async def _phrase(phraser: Phraser, asked: Asked, library: Library, tr: Translator) -> Phrased:
+async def _phrase(
+    phraser: Phraser, asked: Asked, library: Library, tr: Translator, lexicon: Lexicon
+) -> Phrased:
     try:
-        return await phraser.phrase(asked, library, tr)
+        return await phraser.phrase(asked, library, tr, lexicon=lexicon)
     finally:
         await phraser.aclose()
 

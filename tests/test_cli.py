@@ -86,8 +86,18 @@ def test_run_without_token_explains() -> None:
 def test_ask_json_contract() -> None:
     """The stable contract used by checks: one JSON object with these exact keys."""
     found = json.loads(run("ask", "--json", "Combien Microsoft a-t-il investi ?").stdout)
-    assert set(found) == {"answer", "lang", "scope", "found", "citations"}
+    assert set(found) == {
+        "answer",
+        "lang",
+        "scope",
+        "found",
+        "phrasing",
+        "phrasing_reason",
+        "citations",
+    }
     assert found["lang"] == "fr" and found["found"] is True and found["scope"] == "in"
+    # No LLM configured here: the extract, and why.
+    assert (found["phrasing"], found["phrasing_reason"]) == ("extract", "not-configured")
     for citation in found["citations"]:
         assert set(citation) == {"n", "fact_id", "publisher", "published", "url"}
         assert isinstance(citation["n"], int)

@@ -82,6 +82,15 @@ class Admin:
         ]
         blocks = [Block("title", tr.gettext("Statistics"))]
         blocks += [Block("text", f"{label}: {tr.number(value)}") for label, value in rows]
+        if counts.llm_misconfigured is not None:
+            blocks.append(
+                Block(
+                    "note",
+                    tr.gettext("LLM misconfigured: {problem}").format(
+                        problem=counts.llm_misconfigured
+                    ),
+                )
+            )
         return Reply(tr.lang, tuple(blocks))
 
     def reload(self, tr: Translator) -> Reply:

@@ -57,6 +57,19 @@ class Stats:
             registry=r,
             buckets=(0.5, 1, 2, 5, 10, 20, 30, 60),
         )
+        self.llm_outcomes = PromCounter(
+            "partnerbrief_llm_outcomes",
+            "How LLM-phrased questions ended: llm, or why the extract was given",
+            ["reason"],
+            registry=r,
+        )
+        self.llm_misconfigured_gauge = Gauge(
+            "partnerbrief_llm_misconfigured",
+            "1 while the LLM server refuses our key, model or URL",
+            registry=r,
+        )
+        # The server's message while the LLM is misconfigured (wrong key, model or URL).
+        self._llm_misconfigured: str | None = None
         self.subscribers = Gauge(
             "partnerbrief_subscribers", "Subscribers, by state", ["state"], registry=r
         )
@@ -66,6 +79,20 @@ class Stats:
         metric = _EVENTS.get(name)
         if metric is not None:
             self._metrics[metric[0]].labels(metric[1]).inc(amount)
+
+    def phrased(self, reason: str) -> None:
+        """One question given to the LLM: "llm" when its answer was shown, else the reason."""
+        self.add("llm" if reason == "llm" else "llm_fallback")
+        self.llm_outcomes.labels(reason).inc()
+
+    @property
+    def llm_misconfigured(self) -> str | None:
+        return self._llm_misconfigured
+
+    @llm_misconfigured.setter
+    def llm_misconfigured(self, problem: str | None) -> None:
+        self._llm_misconfigured = problem
+        self.llm_misconfigured_gauge.set(0 if problem is None else 1)
 
     def get(self, name: str) -> int:
         return self.counts[name]

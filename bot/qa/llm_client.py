@@ -10,7 +10,17 @@ events (:meth:`ChatClient.stream`, which yields the cumulative visible text). On
 longer than ``LLMSettings.deadline``, retries included. Transient failures (connection errors,
 408/409/429/5xx) are retried with jittered exponential backoff, or after the server's
 ``Retry-After`` when it gives one, unless that wait would overrun the deadline. Every failure is
-an :class:`LLMError` subclass, so the caller can fall back to the plain extractive answer.
+an :class:`LLMError` subclass, so the caller can fall back to the plain extractive answer, and
+the subclass says what to do about it: :class:`LLMMisconfigured` (a wrong key, model or URL:
+nothing works until the operator fixes it), :class:`LLMContextTooLong` (ask again with less),
+:class:`LLMEmptyStream`, :class:`LLMTooLong`, :class:`LLMTimeout`, :class:`LLMUnavailable`.
+
+Servers differ from OpenAI in ways the client survives: llama.cpp's answers a prompt too long for
+its context with an event stream of no events (the client then asks once without streaming,
+which gives the real error), ignores ``max_completion_tokens`` (``max_tokens`` is what is sent),
+sends no usage chunk, and may stall mid-stream (a gap longer than ``LLMSettings.idle_timeout``
+ends the answer). However long the server writes, the client stops reading past
+``LLMSettings.max_chars``.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -37,10 +47,14 @@ from bot.core.clock import Clock
 __all__ = [
     "ChatClient",
     "LLMBadResponse",
+    "LLMContextTooLong",
+    "LLMEmptyStream",
     "LLMError",
+    "LLMMisconfigured",
     "LLMQuotaExceeded",
     "LLMSettings",
     "LLMTimeout",
+    "LLMTooLong",
     "LLMUnavailable",
     "strip_reasoning",
 ]
@@ -52,6 +66,14 @@ T = TypeVar("T")
 
 _RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504})
 _QUOTA_STATUSES: Final = frozenset({402, 403, 429})
+# A wrong key, a model the server does not have, or a wrong URL: only the operator can fix them.
+_CONFIGURATION_STATUSES: Final = frozenset({401, 403, 404})
+_CONTEXT_CODES: Final = frozenset({"context_length_exceeded", "context_window_exceeded"})
+_CONTEXT_MESSAGE: Final = re.compile(
+    r"context (?:length|window|size)|maximum context|too many tokens|exceeds? (?:the )?"
+    r"(?:model'?s? )?(?:context|maximum)|prompt is too long",
+    re.IGNORECASE,
+)
 _MAX_BACKOFF: Final = 8.0
 _ERROR_TEXT_LIMIT: Final = 300
 _ADJUSTABLE: Final = frozenset({"max_tokens", "temperature"})
@@ -71,6 +93,16 @@ class LLMSettings:
     temperature: float = 0.0
     # Ceiling of the first retry's random wait; it doubles with each retry, up to 8 s.
     backoff: float = 0.5
+    # The longest quiet gap inside a streamed answer (llama.cpp stalls on bytes that are not
+    # valid UTF-8); longer, and the answer is given up.
+    idle_timeout: float = 10.0
+    # Our own cap on what is read, reasoning included, whatever the server does with max_tokens;
+    # None: 8 characters per token of max_tokens.
+    max_chars: int | None = None
+
+    @property
+    def char_cap(self) -> int:
+        return self.max_chars if self.max_chars is not None else 8 * self.max_tokens
 
 
 class LLMError(Exception):
@@ -91,6 +123,23 @@ class LLMTimeout(LLMError):
 
 class LLMBadResponse(LLMError):
     """The server refused the request or answered something unusable."""
+
+
+class LLMMisconfigured(LLMError):
+    """Wrong API key, unknown model or wrong URL (401/403/404): retrying cannot help until the
+    operator fixes the configuration. The message is the server's own."""
+
+
+class LLMContextTooLong(LLMBadResponse):
+    """The prompt does not fit the model's context: ask again with fewer facts."""
+
+
+class LLMEmptyStream(LLMBadResponse):
+    """The server answered 200 with an event stream that held no event at all."""
+
+
+class LLMTooLong(LLMBadResponse):
+    """The answer ran past our own length cap (the server ignored max_tokens)."""
 
 
 class _ParameterRejected(LLMBadResponse):
@@ -141,6 +190,11 @@ def _error_details(payload: object) -> tuple[str, str, str]:
     """(message, type, code) from OpenAI's, vLLM's or Ollama's error shapes, as text."""
     if not isinstance(payload, dict):
         return "", "", ""
+    detail = payload.get("detail")
+    if "error" not in payload and detail is not None:  # FastAPI: {"detail": "Invalid API key"}
+        if isinstance(detail, str):
+            return detail, "", ""
+        return json.dumps(detail)[:_ERROR_TEXT_LIMIT], "", ""
     error = payload.get("error", payload)
     if isinstance(error, str):  # Ollama: {"error": "model 'x' not found"}
         return error, "", ""
@@ -169,13 +223,17 @@ def _classify(status: int, payload: object, retry_after: float | None) -> LLMErr
     message, kind, code = _error_details(payload)
     text = f"HTTP {status}"
     if kind or code:
-        text += f" ({kind or code})"
+        text += f" ({code if code and not code.isdigit() else kind or code})"
     if message:
         text += f": {message[:_ERROR_TEXT_LIMIT]}"
     if status == 402 or (status in _QUOTA_STATUSES and "insufficient_quota" in (kind, code)):
         return LLMQuotaExceeded(text)
+    if status in (400, 413) and (code in _CONTEXT_CODES or _CONTEXT_MESSAGE.search(message)):
+        return LLMContextTooLong(text)
     if status == 400 and (parameter := _rejected_parameter(payload)):
         return _ParameterRejected(text, parameter)
+    if status in _CONFIGURATION_STATUSES:
+        return LLMMisconfigured(text)
     if status in _RETRY_STATUSES:
         return _Retryable(text, retry_after)
     if 500 <= status < 600:
@@ -266,10 +324,13 @@ def _first_choice(chunk: Mapping[str, Any]) -> dict[str, Any] | None:
 class _StreamReader:
     """Reads one streamed completion, event by event, into the raw content so far."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, cap: int) -> None:
         self._response = response
         self._events = EventSource(response).aiter_sse()
+        self._cap = cap
         self.raw = ""
+        self.received = 0  # characters of content and reasoning alike
+        self.events = 0
         self.finished = False
 
     @property
@@ -283,6 +344,10 @@ class _StreamReader:
             try:
                 event = await anext(self._events)
             except StopAsyncIteration:
+                if not self.events:
+                    raise LLMEmptyStream(
+                        "the server sent an event stream without a single event"
+                    ) from None
                 raise _Retryable("the stream ended before [DONE] or a finish_reason") from None
             except SSEError as exc:
                 raise LLMBadResponse(f"not an event stream: {exc}") from None
@@ -291,11 +356,16 @@ class _StreamReader:
             except httpx.HTTPError as exc:
                 raise LLMBadResponse(f"unreadable stream: {exc!r}") from exc
             self._consume(event)
+            if self.received > self._cap:
+                raise LLMTooLong(
+                    f"the answer ran past {self._cap} characters (max_tokens ignored?)"
+                )
 
     def _consume(self, event: ServerSentEvent) -> None:
         data = event.data.strip()
         if not data:
             return
+        self.events += 1
         if data == "[DONE]":
             self.finished = True
             return
@@ -315,6 +385,11 @@ class _StreamReader:
             content = _message_text(delta.get("content"))
             if content:
                 self.raw += content
+            self.received += sum(
+                len(value)
+                for key in ("content", "reasoning_content", "reasoning")
+                if isinstance(value := delta.get(key), str)
+            )
         if choice.get("finish_reason"):
             log.debug("LLM stream finished: %s", choice["finish_reason"])
             self.finished = True
@@ -362,7 +437,7 @@ class ChatClient:
         except TimeoutError:
             raise LLMTimeout(f"no answer within {self._settings.deadline:g} s") from None
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
         """Yields the cumulative visible answer each time it grows, until the model finishes.
 
         Until the first visible text arrives a failed attempt is retried like in complete();
@@ -370,14 +445,25 @@ class ChatClient:
         A consumer that may stop early should iterate inside ``contextlib.aclosing`` so that
         the response is released at once rather than when the generator is collected.
         """
-        deadline_at = asyncio.get_running_loop().time() + self._settings.deadline
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + self._settings.deadline
         # The deadline is applied around each await, never across a yield: a timeout scope held
         # open while the consumer runs would cancel the consumer's own code instead.
         try:
             async with asyncio.timeout_at(deadline_at):
-                reader = await self._adapting(self._open_stream, messages, True, deadline_at)
+                try:
+                    reader = await self._adapting(self._open_stream, messages, True, deadline_at)
+                except LLMEmptyStream as exc:
+                    # llama.cpp's server does this for a prompt too long for its context and
+                    # says why only in its log; unstreamed, it answers with the real error.
+                    log.info("%s; asking once more without streaming", exc)
+                    whole = await self._adapting(self._complete_once, messages, False, deadline_at)
+                    reader = None
         except TimeoutError:
             raise LLMTimeout(f"no answer within {self._settings.deadline:g} s") from None
+        if reader is None:
+            yield whole
+            return
         try:
             shown = ""
             while True:
@@ -387,10 +473,15 @@ class ChatClient:
                     yield visible
                 if reader.finished:
                     break
+                idle_at = loop.time() + self._settings.idle_timeout
                 try:
-                    async with asyncio.timeout_at(deadline_at):
+                    async with asyncio.timeout_at(min(deadline_at, idle_at)):
                         await reader.advance()
                 except TimeoutError:
+                    if idle_at < deadline_at:
+                        raise LLMTimeout(
+                            f"the stream stalled for {self._settings.idle_timeout:g} s"
+                        ) from None
                     raise LLMTimeout(
                         f"the answer was not finished within {self._settings.deadline:g} s"
                     ) from None
@@ -474,7 +565,12 @@ class ChatClient:
             raise LLMBadResponse("the response has no choices[0].message")
         finish_reason = choice.get("finish_reason") if choice else None
         log.debug("LLM answer: finish_reason=%s usage=%s", finish_reason, payload.get("usage"))
-        answer = strip_reasoning(_message_text(message.get("content")) or "")
+        content = _message_text(message.get("content")) or ""
+        if len(content) > self._settings.char_cap:
+            raise LLMTooLong(
+                f"the answer has {len(content)} characters, past {self._settings.char_cap}"
+            )
+        answer = strip_reasoning(content)
         if not answer:
             hint = " (max_tokens spent on reasoning?)" if finish_reason == "length" else ""
             raise LLMBadResponse(f"the answer is empty once reasoning is removed{hint}")
@@ -496,7 +592,7 @@ class ChatClient:
         try:
             if response.status_code != 200:
                 raise await _error_from_response(response, self._clock())
-            reader = _StreamReader(response)
+            reader = _StreamReader(response, self._settings.char_cap)
             await reader.advance()
             if not reader.visible and not strip_reasoning(reader.raw):
                 raise LLMBadResponse("the answer is empty once reasoning is removed")

@@ -1,7 +1,10 @@
 """Answer a question in Telegram: extractive by default, LLM-phrased when configured.
 
-While the model writes, private chats see a live draft (sendMessageDraft) and groups an edited
-placeholder, updated at most once a second; the answer always ends as one final message.
+Nothing the guard has not accepted is ever shown. At once, before the model is asked, private
+chats get a draft (sendMessageDraft) and groups a placeholder saying that the answer is being
+rephrased; while the model writes, they show only the sentences that passed the grounding guard
+(bot/qa/phrasing.py), at most once a second; the answer always ends as one final message, the
+phrased one if the whole of it passed within the deadline, else the extract.
 """
 
 from __future__ import annotations
@@ -34,12 +37,20 @@ class ProgressView:
         self._last_at = 0.0
         self._last_text = ""
 
+    async def start(self, note: str) -> None:
+        """The first reply, within a moment of the question: a note, no model text."""
+        await self._show(note)
+
     async def update(self, text: str) -> None:
+        """``text``: the guarded sentences so far (never raw model output)."""
         now = time.monotonic()
         text = chunk_text(text, TELEGRAM_TEXT_LIMIT - 2)[-1] + " …" if text.strip() else ""
         if not text or text == self._last_text or now - self._last_at < PROGRESS_INTERVAL:
             return
-        self._last_at, self._last_text = now, text
+        await self._show(text)
+
+    async def _show(self, text: str) -> None:
+        self._last_at, self._last_text = time.monotonic(), text
         bot = self._context.bot
         try:
             if self._private:
@@ -85,7 +96,12 @@ async def answer_question(context: BotContext, who: Who, question: str) -> None:
         await send_reply(context, who.chat, limited)
         return
     view = ProgressView(context, who.chat, private=who.chat == who.user_id)
+    await view.start(tr.gettext("Rephrasing the sourced answer…"))
+    knowledge = services.knowledge()
     with services.stats.llm_seconds.time():
-        phrased = await phraser.phrase(asked, services.library(), tr, progress=view.update)
-    services.stats.add("llm" if phrased.reply is not None else "llm_fallback")
+        phrased = await phraser.phrase(
+            asked, knowledge.library, tr, progress=view.update, lexicon=knowledge.lexicon
+        )
+    services.stats.phrased(phrased.reason)
+    services.stats.llm_misconfigured = phraser.misconfigured
     await view.finish(phrased.reply or asked.reply)

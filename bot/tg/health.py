@@ -30,9 +30,10 @@ class _Ready(RequestHandler):
 
     async def get(self) -> None:
         problems = await readiness_problems(self.application_)
+        warnings = readiness_warnings(self.application_)
         if problems:
             self.set_status(503)
-        self.write({"ready": not problems, "problems": problems})
+        self.write({"ready": not problems, "problems": problems, "warnings": warnings})
 
 
 class _Metrics(RequestHandler):
@@ -75,6 +76,16 @@ async def readiness_problems(application: Any) -> list[str]:
         except (TelegramError, TimeoutError):
             problems.append("no answer from Telegram")
     return problems
+
+
+def readiness_warnings(application: Any) -> list[str]:
+    """What an operator must fix that does not stop the bot serving: a misconfigured LLM only
+    means every answer is the extract, so a load balancer should keep the replica."""
+    services = application.bot_data.services
+    phraser = services.phraser if services is not None else None
+    if phraser is not None and phraser.misconfigured is not None:
+        return [f"LLM misconfigured: {phraser.misconfigured}"]
+    return []
 
 
 def start_health_server(application: Any, listen: str, port: int) -> HTTPServer:

@@ -19,16 +19,28 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.qa.grounding import DONT_KNOW, build_messages, check_grounded
+from bot.content.lexicon import load_lexicon
+from bot.qa.grounding import (
+    DONT_KNOW,
+    Vocabulary,
+    build_messages,
+    check_grounded,
+    check_sentence,
+    sentences,
+)
 from bot.qa.llm_client import (
     ChatClient,
     LLMBadResponse,
+    LLMContextTooLong,
+    LLMMisconfigured,
     LLMQuotaExceeded,
     LLMSettings,
     LLMTimeout,
+    LLMTooLong,
     LLMUnavailable,
     strip_reasoning,
 )
+from tests.conftest import CONTENT
 from tests.support.llm_server import FakeLLMServer, Reply
 
 FACTS = [
@@ -41,6 +53,13 @@ FACTS_FR = {
     2: "Les droits de propriété intellectuelle de Microsoft courent jusqu'en 2\u202f030.",
     4: "Microsoft a investi 13 milliards de dollars ; sa part valait 13,5 % en 2 023.",
 }
+# Each fact in both languages, as the phraser gives them to the guard.
+FACTS_BOTH = {
+    1: (FACTS_FR[1], FACTS[0][1]),
+    2: (FACTS_FR[2], FACTS[1][1]),
+    4: (FACTS_FR[4], "Microsoft invested $13 billion; its share was worth 13.5% in 2023."),
+}
+VOCABULARY = Vocabulary.of(load_lexicon(CONTENT))
 TODAY = dt.date(2026, 5, 1)
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 ANSWER = "Microsoft holds about 27% of OpenAI Group PBC [1]."
@@ -479,7 +498,7 @@ async def test_the_api_key_is_sent_even_over_a_client_built_elsewhere(
 )
 def test_check_grounded(answer: str, ok: bool, reason: str) -> None:
     """Citations must name given facts, and every number must be in the facts cited."""
-    result = check_grounded(answer, dict(FACTS))
+    result = check_grounded(answer, dict(FACTS), VOCABULARY)
 
     assert result.ok is ok
     assert reason in result.reason
@@ -498,7 +517,7 @@ def test_check_grounded(answer: str, ok: bool, reason: str) -> None:
 )
 def test_check_grounded_matches_numbers_across_french_and_english_writing(answer: str) -> None:
     """Separators, spaces, percent signs and billion/milliard scales do not change a number."""
-    result = check_grounded(answer, FACTS_FR)
+    result = check_grounded(answer, FACTS_BOTH, VOCABULARY)
 
     assert result.ok, result.reason
 
@@ -506,6 +525,176 @@ def test_check_grounded_matches_numbers_across_french_and_english_writing(answer
 def test_check_grounded_tells_scales_apart() -> None:
     """13 billion is not 13 million, even though both say 13."""
     assert not check_grounded("Microsoft invested 13 million [4].", FACTS_FR).ok
+
+
+# The real server's output (llama-cpp-python, a tiny random-weight model) and what a model that
+# means well gets wrong: each is refused, and the faithful paraphrases in both languages pass.
+SUPPORT_FACTS = {
+    1: (
+        "Selon Microsoft, sa participation dans OpenAI Group PBC est valorisée à environ "
+        "135 milliards de dollars, soit environ 27 % du capital.",
+        "Microsoft says its stake in OpenAI Group PBC is valued at about $135 billion, or "
+        "roughly 27%.",
+    ),
+    2: (
+        "Selon Microsoft, l'accord prolonge jusqu'en 2032 ses droits de propriété "
+        "intellectuelle sur les modèles d'OpenAI.",
+        "Microsoft says the agreement extends its IP rights to OpenAI's models through 2032.",
+    ),
+    3: (
+        "OpenAI s'est engagée à acheter pour 250 milliards de dollars supplémentaires de "
+        "services Azure.",
+        "OpenAI committed to buy an incremental $250 billion of Azure services.",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok", "reason"),
+    [
+        pytest.param(
+            "u annou6u annou6u [1]", False, "words are in the cited facts", id="gibberish"
+        ),
+        pytest.param(
+            "OpenAI acquired Microsoft's gaming business last week [1].",
+            False,
+            "words are in the cited facts",
+            id="right citation, wrong claim",
+        ),
+        pytest.param(
+            "Microsoft's stake in OpenAI Group PBC is worth about $250 billion [1].",
+            False,
+            "number 250",
+            id="swapped number",
+        ),
+        pytest.param(
+            "Amazon holds about 27% of OpenAI Group PBC [1].",
+            False,
+            "name 'amazon'",
+            id="a name the facts do not hold",
+        ),
+        pytest.param(
+            "Its stake is valued at about $135 billion, says Satya Nadella [1].",
+            False,
+            "name 'Satya'",
+            id="a person the facts do not name",
+        ),
+        pytest.param(
+            "OpenAI committed to buy $250 billion of Azure services [2].",
+            False,
+            "number 250",
+            id="wrong source, with a number",
+        ),
+        pytest.param(
+            "Microsoft's IP rights to OpenAI's models run through 2032 [1].",
+            False,
+            "number 2032",
+            id="wrong source, a year",
+        ),
+        pytest.param(
+            "OpenAI committed to buying more Azure services [1].",
+            False,
+            "name 'Azure'",
+            id="wrong source, no number",
+        ),
+        pytest.param(
+            "Microsoft does not hold a stake in OpenAI Group PBC [1].",
+            False,
+            "negation",
+            id="a negated fact",
+        ),
+        pytest.param(
+            "Microsoft holds about 27% [1]. It also bought Anthropic [1].",
+            False,
+            "name 'Anthropic'",
+            id="starts well, then invents",
+        ),
+        pytest.param(
+            "Microsoft holds about 27% of OpenAI Group PBC. Its rights run through 2032 [2].",
+            False,
+            "no citation",
+            id="an uncited sentence",
+        ),
+        pytest.param(
+            "Microsoft's stake in OpenAI Group PBC is valued at about $135 billion, roughly 27% "
+            "[1]. Its IP rights to OpenAI's models are extended through 2032 [2].",
+            True,
+            "grounded",
+            id="faithful paraphrase in English",
+        ),
+        pytest.param(
+            "Microsoft détient environ 27 % d'OpenAI Group PBC, une participation valorisée "
+            "135 milliards de dollars [1]. OpenAI achètera 250 milliards de dollars de services "
+            "Azure en plus [3].",
+            True,
+            "grounded",
+            id="faithful paraphrase in French",
+        ),
+        pytest.param(
+            "Microsoft's stake is worth 135 milliards de dollars [1].",
+            True,
+            "grounded",
+            id="figures across languages",
+        ),
+        pytest.param(
+            "According to Microsoft, OpenAI Group PBC's valuation puts its share at 27% [1].",
+            True,
+            "grounded",
+            id="English paraphrase with other words",
+        ),
+        pytest.param(
+            "Selon Microsoft, ses droits sur les modèles d'OpenAI courent jusqu'en 2032 [2].",
+            True,
+            "grounded",
+            id="French paraphrase with other words",
+        ),
+    ],
+)
+def test_the_guard_checks_that_each_sentence_says_what_its_facts_say(
+    answer: str, ok: bool, reason: str
+) -> None:
+    result = check_grounded(answer, SUPPORT_FACTS, VOCABULARY)
+
+    assert result.ok is ok, result.reason
+    assert reason in result.reason
+
+
+def test_every_fact_passes_the_guard_as_written_in_both_languages(library: Any) -> None:
+    """No false refusal of the facts themselves, whichever language the reader has."""
+    from bot.compose.briefing import fact_text
+    from bot.i18n.translator import translator
+
+    refused = []
+    for fact in library.facts.values():
+        texts = tuple(fact_text(fact, translator(lang)) for lang in ("fr", "en"))
+        for text in texts:
+            verdict = check_sentence(f"{text} [1]", {1: texts}, VOCABULARY)
+            if not verdict.ok:
+                refused.append((fact.id, verdict.reason))
+    assert refused == []
+
+
+@pytest.mark.parametrize(
+    ("text", "final", "whole", "rest"),
+    [
+        ("One [1]. Two [2].", True, ["One [1].", "Two [2]."], ""),
+        ("One [1]. Tw", False, ["One [1]."], " Tw"),
+        ("One. [1] Two", False, ["One. [1]"], " Two"),
+        ("One. [", False, [], "One. ["),
+        ("One [1].", False, [], "One [1]."),
+        (
+            "Worth 13.5% in the U.S. market [1]. Next",
+            False,
+            ["Worth 13.5% in the U.S. market [1]."],
+            " Next",
+        ),
+        ("- one [1]\n- two [2]", True, ["- one [1]", "- two [2]"], ""),
+    ],
+)
+def test_sentences_are_whole_only_once_something_follows(
+    text: str, final: bool, whole: list[str], rest: str
+) -> None:
+    assert sentences(text, final=final) == (whole, rest)
 
 
 # ----------------------------------------------------------------------------- the prompt
@@ -546,3 +735,87 @@ def test_a_prompt_injection_stays_inside_the_question_and_fails_the_guard() -> N
 
     result = check_grounded("Microsoft owns 49% of OpenAI [1].", dict(FACTS))
     assert not result.ok and "49" in result.reason
+
+
+# ----------------------------------------------------------------------------- llama.cpp's server
+
+
+async def test_a_wrong_key_is_a_configuration_error_with_fastapis_message(
+    http: httpx.AsyncClient,
+) -> None:
+    """llama-cpp-python answers 401 {"detail": "Invalid API key"}: final, and it says why."""
+    with FakeLLMServer.llama_cpp(api_key="sk-right") as llama:
+        client = client_for(llama, http, api_key="sk-wrong")
+        with pytest.raises(LLMMisconfigured, match=r"HTTP 401: Invalid API key"):
+            await client.complete(messages())
+        with pytest.raises(LLMMisconfigured, match=r"HTTP 401: Invalid API key"):
+            await collect(client)
+        assert len(llama.requests) == 2, "not retried"
+
+
+async def test_an_unknown_model_is_a_configuration_error(http: httpx.AsyncClient) -> None:
+    with FakeLLMServer(models={"tiny"}) as server:
+        with pytest.raises(
+            LLMMisconfigured,
+            match=r"HTTP 404 \(model_not_found\): The model `test-model` does not exist",
+        ):
+            await collect(client_for(server, http))
+        assert len(server.requests) == 1
+
+
+async def test_context_overflow_is_recognised_streamed_or_not(http: httpx.AsyncClient) -> None:
+    """Unstreamed: 400 context_length_exceeded. Streamed: 200 and an event stream with no event,
+    after which the client asks once unstreamed to learn why, instead of retrying three times."""
+    with FakeLLMServer.llama_cpp(context_words=20) as llama:
+        client = client_for(llama, http)
+        with pytest.raises(LLMContextTooLong, match="context_length_exceeded"):
+            await client.complete(messages())
+        with pytest.raises(LLMContextTooLong, match="exceed context window"):
+            await collect(client)
+        streamed, unstreamed = llama.requests[1:]
+        assert streamed.body["stream"] is True and unstreamed.body["stream"] is False
+
+
+async def test_an_empty_event_stream_is_asked_once_unstreamed(
+    server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    """An empty stream whatever the cause: one unstreamed request, whose answer is the answer."""
+    server.script(Reply(content=ANSWER, empty_stream=True), Reply(content=ANSWER))
+    assert await collect(client_for(server, http)) == [ANSWER]
+    assert [r.body["stream"] for r in server.requests] == [True, False]
+
+
+async def test_only_max_tokens_caps_llama_cpp_and_our_own_cap_holds_without_it(
+    http: httpx.AsyncClient,
+) -> None:
+    """llama.cpp ignores max_completion_tokens; max_tokens is sent, and when the server ignores
+    every cap the client stops reading past its own."""
+    with FakeLLMServer.llama_cpp(context_words=5000) as llama:
+        llama.script(Reply(content="Microsoft holds about 27% [1].", ramble=True))
+        client = client_for(llama, http, max_tokens=50)
+        answer = (await collect(client))[-1]
+        assert len(answer.split()) == 50
+        assert llama.requests[0].body["max_tokens"] == 50
+    with FakeLLMServer(honours=(), context_words=5000) as deaf:
+        deaf.script(Reply(content="Microsoft holds about 27% [1].", ramble=True))
+        started = time.monotonic()
+        with pytest.raises(LLMTooLong, match="ran past 400 characters"):
+            await collect(client_for(deaf, http, max_tokens=50))
+        assert time.monotonic() - started < 2.0
+
+
+async def test_role_only_first_chunk_and_no_usage_chunk(http: httpx.AsyncClient) -> None:
+    with FakeLLMServer.llama_cpp() as llama:
+        llama.script(Reply(content=ANSWER, chunks=4))
+        assert (await collect(client_for(llama, http)))[-1] == ANSWER
+
+
+async def test_a_stream_that_stalls_is_given_up_after_the_idle_timeout(
+    server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    """llama.cpp stalls for tens of seconds on bytes that are not valid UTF-8."""
+    server.script(Reply(content=ANSWER, chunks=4, stall=20.0, stall_after_chunks=2))
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout, match=r"stalled for 0\.5 s"):
+        await collect(client_for(server, http, idle_timeout=0.5, deadline=10.0))
+    assert time.monotonic() - started < 1.5

@@ -90,22 +90,25 @@ async def test_a_number_not_in_the_facts_falls_back_to_the_extract(
     server.script(Reply(content="Microsoft owns 49% of OpenAI [1]."))
     phrased = await phraser.phrase(asked, library, translator("en"))
     assert phrased.reply is None and phrased.reason == "ungrounded"
+    assert "number 49" in phrased.detail
 
 
 async def test_streamed_progress_then_final(
     server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
 ) -> None:
     asked = conversation.ask(Who(3, "fr"), "Combien Microsoft a-t-il investi ?")
-    server.script(Reply(content="Plus de 13 milliards de dollars [1].", chunks=4))
+    first = "Microsoft a investi plus de 13 milliards de dollars dans OpenAI [1]."
+    server.script(Reply(content=f"{first} Plus de 13 milliards de dollars [1].", chunks=12))
     seen: list[str] = []
 
     async def progress(text: str) -> None:
         seen.append(text)
 
     phrased = await phraser.phrase(asked, library, translator("fr"), progress=progress)
-    assert phrased.reason == "llm"
-    assert len(seen) >= 2 and seen[-1].startswith("Plus de 13 milliards")
-    assert all("[" not in s for s in seen), "fact numbers are hidden until renumbered"
+    assert phrased.reason == "llm" and phrased.reply is not None
+    # Only whole sentences the guard accepted, already cited with the extract's sources.
+    assert seen == [first.replace("[1]", "[1][2]")]
+    assert render_plain(phrased.reply).startswith(f"{first.replace('[1]', '[1][2]')} Plus de")
 
 
 async def test_server_errors_fall_back_within_the_deadline(
@@ -115,7 +118,7 @@ async def test_server_errors_fall_back_within_the_deadline(
     server.script(*[Reply(stall=10.0)] * 3)
     started = time.monotonic()
     phrased = await phraser.phrase(asked, library, translator("en"))
-    assert phrased.reply is None and phrased.reason == "LLMTimeout"
+    assert phrased.reply is None and phrased.reason == "timeout"
     assert time.monotonic() - started < 4.5
 
 
@@ -153,4 +156,87 @@ def test_cli_ask_uses_the_llm_when_configured(server: FakeLLMServer) -> None:
     payload = json.loads(result.stdout)
     assert payload["answer"].startswith("More than $13 billion [1][2].\nSources\n[1] ")
     assert payload["found"] is True and payload["citations"][0]["n"] == 1
+    assert (payload["phrasing"], payload["phrasing_reason"]) == ("llm", None)
     assert len(server.requests) == 1
+
+
+async def test_a_prompt_too_long_is_asked_again_with_fewer_facts(
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
+) -> None:
+    """llama.cpp's empty stream, then its 400 unstreamed: once more with the best fact only."""
+    asked = conversation.ask(Who(9, "en"), QUESTION)
+    assert len(asked.answer.fact_ids) == 3
+    server.script(
+        Reply(empty_stream=True),
+        Reply.http_error(400, "Requested tokens exceed context", code="context_length_exceeded"),
+        Reply(content="Microsoft has invested more than $13 billion in OpenAI [1]."),
+    )
+    phrased = await phraser.phrase(asked, library, translator("en"))
+    assert phrased.reason == "llm"
+    streamed, unstreamed, shrunk = server.requests
+    assert (streamed.body["stream"], unstreamed.body["stream"], shrunk.body["stream"]) == (
+        True,
+        False,
+        True,
+    )
+    prompt = shrunk.body["messages"][1]["content"]
+    assert "[1] " in prompt and "[2] " not in prompt
+
+
+async def test_a_model_the_server_lacks_is_reported_once_and_clears_when_fixed(
+    server: FakeLLMServer,
+    phraser: Phraser,
+    conversation: QuestionEngine,
+    library: Library,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    asked = conversation.ask(Who(10, "en"), QUESTION)
+    server.models = frozenset({"another"})
+    for _ in range(2):
+        phrased = await phraser.phrase(asked, library, translator("en"))
+        assert (phrased.reply, phrased.reason) == (None, "misconfigured")
+    assert phraser.misconfigured == ("HTTP 404 (model_not_found): The model `test` does not exist")
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    server.models = None
+    assert (await phraser.phrase(asked, library, translator("en"))).reason == "llm"
+    assert phraser.misconfigured is None
+
+
+def test_cli_ask_json_says_why_the_llm_was_not_used() -> None:
+    with FakeLLMServer.llama_cpp(api_key="sk-right") as llama:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            **timetravel.child_env(),
+            "LLM_BASE_URL": llama.base_url,
+            "LLM_MODEL": "test",
+            "LLM_API_KEY": "sk-wrong-key",
+            "LANG": "C.UTF-8",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "ask", "--json", QUESTION],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["phrasing"], payload["phrasing_reason"]) == ("extract", "misconfigured")
+    assert payload["answer"].startswith("More than $13 billion")
+    assert "HTTP 401: Invalid API key" in result.stderr
+    assert "sk-wrong-key" not in result.stderr + result.stdout
+
+
+async def test_a_grounded_sentence_repeated_by_a_looping_model_is_said_once(
+    server: FakeLLMServer, phraser: Phraser, conversation: QuestionEngine, library: Library
+) -> None:
+    """A model that ignores every length cap repeats one grounded sentence until our own cap
+    stops it; the reader gets the sentence once."""
+    asked = conversation.ask(Who(9, "en"), QUESTION)
+    sentence = "Microsoft has invested more than $13 billion in OpenAI [1]."
+    server.script(Reply(content=sentence + " ", ramble=True))
+    phrased = await phraser.phrase(asked, library, translator("en"))
+    assert phrased.reason == "llm" and phrased.reply is not None
+    assert render_plain(phrased.reply).count("Microsoft has invested more than $13 billion") == 1
+    assert server.requests[-1].body["max_tokens"] > 0, "the server was asked to stop"

@@ -18,6 +18,15 @@ its citation, so that the bot can be run end to end against it. Faults a real se
 scriptable: error statuses with OpenAI's error body and ``Retry-After``, stalls before the
 headers or mid-stream, a malformed chunk, and a connection closed mid-answer.
 
+What llama-cpp-python's server does differently is learnt too (``FakeLLMServer.llama_cpp()``
+turns it all on; each part is also a constructor option): a wrong key gets FastAPI's
+``401 {"detail": "Invalid API key"}``, an unknown model (``models=``) OpenAI's 404
+``model_not_found``, a prompt longer than ``context_words`` a 400 ``context_length_exceeded``
+unstreamed but a 200 event stream with no event at all streamed; ``max_completion_tokens`` is
+ignored (only ``max_tokens`` caps a ``Reply(ramble=True)``, which otherwise writes until the
+context is full), the first chunk carries only the role and no usage chunk ends the stream.
+A model that starts well and then invents is just a scripted content.
+
 Every request is recorded (:attr:`FakeLLMServer.requests`). Stalls wake up when the server stops,
 so stopping never waits for them. All public methods are thread-safe.
 """
@@ -34,7 +43,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -86,7 +95,12 @@ class Reply:
     malformed_after_chunks: int | None = None
     close_after_chunks: int | None = None
     finish_chunk: bool = True  # False: the stream ends at a usage chunk and [DONE] alone
-    usage_chunk: bool = True
+    usage_chunk: bool | None = None  # None: as the server does (llama.cpp sends none)
+    # Repeat the content, word by word, until max_tokens (when the server honours the
+    # parameter sent) or the context is full.
+    ramble: bool = False
+    # 200 and an event stream that ends before its first event (llama.cpp's context overflow).
+    empty_stream: bool = False
 
     @classmethod
     def http_error(
@@ -195,6 +209,51 @@ class _Handler(BaseHTTPRequestHandler):
         if refused is not None:
             self._json(400, {"error": refused})
             return
+        fake = self._fake
+        if fake.api_key is not None and headers.get("authorization") != f"Bearer {fake.api_key}":
+            self._json(401, {"detail": "Invalid API key"})  # FastAPI's shape, not OpenAI's
+            return
+        model = str(body.get("model", "fake-model"))
+        if fake.models is not None and model not in fake.models:
+            self._json(
+                404,
+                {
+                    "error": {
+                        "message": f"The model `{model}` does not exist",
+                        "type": "invalid_request_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    }
+                },
+            )
+            return
+        prompt_words = _prompt_words(body["messages"])
+        if fake.context_words is not None and prompt_words > fake.context_words:
+            if body.get("stream"):
+                # llama.cpp's server: the error is only in its log; the client gets 200 and an
+                # event stream that ends before its first event.
+                self._head(
+                    200,
+                    "text/event-stream; charset=utf-8",
+                    {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"},
+                )
+                self._send_chunk(b"")
+                return
+            message = (
+                f"Requested tokens ({prompt_words}) exceed context window of {fake.context_words}"
+            )
+            self._json(
+                400,
+                {
+                    "error": {
+                        "message": message,
+                        "type": "invalid_request_error",
+                        "param": "messages",
+                        "code": "context_length_exceeded",
+                    }
+                },
+            )
+            return
         reply = self._fake._next_reply()
         if reply.stall and reply.stall_after_chunks is None:
             self._fake._pause(reply.stall)
@@ -209,7 +268,12 @@ class _Handler(BaseHTTPRequestHandler):
         assert not isinstance(content, _Auto)
         if reply.think is not None:
             content = f"<think>{reply.think}</think>\n\n{content or ''}"
-        model = str(body.get("model", "fake-model"))
+        if reply.empty_stream and body.get("stream"):
+            self._head(200, "text/event-stream; charset=utf-8", {"Transfer-Encoding": "chunked"})
+            self._send_chunk(b"")
+            return
+        if reply.ramble and content:
+            content = self._fake._rambling(content, body, prompt_words)
         if body.get("stream"):
             self._stream(reply, model, content, body["messages"])
         else:
@@ -274,11 +338,21 @@ class _Handler(BaseHTTPRequestHandler):
             {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache", **reply.headers},
         )
         self._send_chunk(b": keep-alive\n\n")
-        self._event(chunk({"role": "assistant", "content": ""}))
+        fake = self._fake
+        self._event(
+            chunk(
+                {"role": "assistant"} if fake.role_only else {"role": "assistant", "content": ""}
+            )
+        )
+        pieces = (
+            re.findall(r"\S+\s*", content or "")
+            if reply.ramble
+            else _pieces(content or "", reply.chunks)
+        )
         deltas = [
             {reply.reasoning_field: piece}
             for piece in _pieces(reply.reasoning_content or "", reply.chunks)
-        ] + [{"content": piece} for piece in _pieces(content or "", reply.chunks)]
+        ] + [{"content": piece} for piece in pieces]
         for sent, delta in enumerate(deltas):
             self._fault_point(reply, sent)
             if sent and reply.chunk_delay:
@@ -287,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._fault_point(reply, len(deltas))
         if reply.finish_chunk:
             self._event(chunk({}, reply.finish_reason))
-        if reply.usage_chunk:
+        if fake.usage_chunks if reply.usage_chunk is None else reply.usage_chunk:
             usage = {
                 "id": completion_id,
                 "object": "chat.completion.chunk",
@@ -343,6 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _error_body(message: str, kind: str) -> JSON:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _prompt_words(messages: list[Any]) -> int:
+    return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
 
 
 def _usage(messages: list[Any], content: str | None, reasoning: str | None) -> JSON:
@@ -407,10 +485,26 @@ class _Server(ThreadingHTTPServer):
 class FakeLLMServer:
     """OpenAI-compatible chat completions on 127.0.0.1; see the module docstring."""
 
-    def __init__(self, *, reasoning_model: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        reasoning_model: bool = False,
+        api_key: str | None = None,
+        models: Collection[str] | None = None,
+        context_words: int | None = None,
+        honours: Collection[str] = ("max_tokens", "max_completion_tokens"),
+        usage_chunks: bool = True,
+        role_only: bool = False,
+    ) -> None:
         # As OpenAI's reasoning models (o-series, gpt-5): max_tokens and any temperature but
         # the default are refused with a 400 before anything else happens.
         self.reasoning_model = reasoning_model
+        self.api_key = api_key  # None: any key, or none, will do
+        self.models = frozenset(models) if models is not None else None  # None: any name
+        self.context_words = context_words  # prompt and answer, in words; None: unbounded
+        self.honours = frozenset(honours)  # which length parameters cap a rambling reply
+        self.usage_chunks = usage_chunks
+        self.role_only = role_only  # the first chunk is {"role": "assistant"}, no content
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._script: deque[Reply] = deque()
@@ -418,6 +512,24 @@ class FakeLLMServer:
         self._ids = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def llama_cpp(
+        cls,
+        *,
+        api_key: str | None = None,
+        models: Collection[str] | None = None,
+        context_words: int = 512,
+    ) -> FakeLLMServer:
+        """As llama-cpp-python's server answered when tried: see the module docstring."""
+        return cls(
+            api_key=api_key,
+            models=models,
+            context_words=context_words,
+            honours=("max_tokens",),
+            usage_chunks=False,
+            role_only=True,
+        )
 
     def start(self) -> Self:
         """Binds a free port and serves in a background thread."""
@@ -514,6 +626,15 @@ class FakeLLMServer:
                 "code": "unsupported_value",
             }
         return None
+
+    def _rambling(self, content: str, body: JSON, prompt_words: int) -> str:
+        limits = [
+            int(body[name]) for name in sorted(self.honours) if isinstance(body.get(name), int)
+        ]
+        room = (self.context_words or 4096) - prompt_words
+        count = max(1, min([room, *limits]))
+        pattern = content.split()
+        return " ".join(pattern[i % len(pattern)] for i in range(count))
 
     def _next_reply(self) -> Reply:
         with self._lock:

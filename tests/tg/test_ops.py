@@ -83,7 +83,8 @@ def test_health_readiness_and_metrics(double: BotApiDouble, tmp_path: Path) -> N
     try:
         assert _wait_http(f"http://127.0.0.1:{port}/healthz").text == "ok\n"
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-        assert ready.status_code == 200 and ready.json() == {"ready": True, "problems": []}
+        assert ready.status_code == 200
+        assert ready.json() == {"ready": True, "problems": [], "warnings": []}
         double.send_text(3, "/start", language_code="fr")
         double.send_text(3, "Combien Microsoft a-t-il investi ?", language_code="fr")
         double.wait_for_messages(3, 2, timeout=20)
