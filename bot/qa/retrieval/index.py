@@ -56,6 +56,7 @@ _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
 _CONCEPT = "§"
 _ENTITY = "@"
 _NONE = np.array([], dtype=np.intp)
+_QUERIES_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class FactIndex:
         )
         # Named by some fact, so not foreign after all: settled once the texts are read.
         self._covered_foreign: set[str] = set()
+        self._queries: dict[tuple[str, Lang], Query] = {}
 
     def _build_signals(self, facts: list[Fact]) -> None:
         """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
@@ -306,6 +308,17 @@ class FactIndex:
     # ---- questions ------------------------------------------------------------------------
 
     def query(self, question: str, lang: Lang) -> Query:
+        """The question as the index reads it; the last few readings are kept, since a search
+        and the answer's direct line (qa/deciding.py) read the same question."""
+        key = (question, lang)
+        known = self._queries.get(key)
+        if known is None:
+            known = self._queries[key] = self._read(question, lang)
+            if len(self._queries) > _QUERIES_KEPT:
+                del self._queries[next(iter(self._queries))]
+        return known
+
+    def _read(self, question: str, lang: Lang) -> Query:
         tokens = words(fold(question))
         corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
