@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.app.commands import COMMANDS_BY_NAME, menu
-from bot.compose.briefing import compose_briefing, compose_fact_card, compose_sources
+from bot.compose.briefing import (
+    compose_briefing,
+    compose_fact_card,
+    compose_sources,
+    fact_text,
+    status_name,
+)
 from bot.core.actions import SUBSCRIPTION_VERBS, Action, parse_action
-from bot.core.deeplinks import DeepLink, parse_deeplink, start_url
-from bot.core.domain import Block, Button, Library, Reply, Who
+from bot.core.deeplinks import DeepLink, linkable_fact, parse_deeplink, start_url
+from bot.core.domain import Block, Button, InlineCard, Library, Reply, Who
 from bot.digests.subscribing import Subscribing
 from bot.i18n.languages import Languages
 from bot.i18n.translator import Translator, lang_of
@@ -135,6 +141,43 @@ class Router:
             headline=headline
         )
         return Reply(tr.lang, (Block("text", text), Block("text", where)))
+
+    def inline(self, who: Who, words: str, limit: int = 10) -> tuple[InlineCard, ...]:
+        """Fact cards for ``@bot <words>``: the index's best matches; with no words, the
+        overview's headline facts. Words that match nothing give no cards."""
+        tr = self.translator_for(who)
+        library = self._library()
+        if not words.strip():
+            overview = library.briefings.get("overview")
+            fact_ids = overview.fact_ids[:limit] if overview is not None else ()
+        elif self._engine is None:
+            fact_ids = ()
+        else:
+            fact_ids = self._engine.lookup(words[:256], tr.lang, limit)
+        cards = []
+        for fact_id in dict.fromkeys(fact_ids):
+            fact = library.facts[fact_id]
+            source = library.sources[fact.source_id]
+            published = tr.date(source.published) if source.published else ""
+            description = " · ".join(
+                part
+                for part in (status_name(fact.status, tr), source.publisher, published)
+                if part
+            )
+            card = self.fact(who, fact_id)
+            cards.append(
+                InlineCard(
+                    fact_id=fact_id,
+                    title=_shorten(fact_text(fact, tr), 80),
+                    description=description,
+                    reply=Reply(card.lang, card.blocks),
+                    open_label=tr.gettext("Open in partnerbrief"),
+                    start_payload=(
+                        DeepLink("fact", fact_id).encode() if linkable_fact(fact_id) else None
+                    ),
+                )
+            )
+        return tuple(cards)
 
     def sources(self, who: Who) -> Reply:
         tr = self.translator_for(who)

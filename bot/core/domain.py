@@ -188,6 +188,18 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class InlineCard:
+    """One inline-mode result: a fact card to send, and the button that opens the bot on it."""
+
+    fact_id: str  # the result id too: unique, at most 64 bytes
+    title: str
+    description: str
+    reply: Reply
+    open_label: str
+    start_payload: str | None  # the deep link that opens this fact; None: no link
+
+
+@dataclass(frozen=True)
 class Who:
     """The sender of an update, as much as the conversation needs to know."""
 
