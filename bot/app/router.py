@@ -286,6 +286,8 @@ class Router:
             return flow.pick_zone(tr, who.chat, who.user_id, slot, index)
         if action.verb == "set":
             return flow.setting(tr, who.chat, action.argument)
+        if action.verb == "subtop":
+            return flow.toggle_topic(tr, who.chat, action.argument)
         return flow.confirm_unsubscribe(tr, who.chat, action.argument)
 
     def dispatch(self, who: Who, line: str) -> Reply:

@@ -150,6 +150,11 @@ class Subscription:
     skip_empty: bool = False  # False: a short "no new developments" note instead
     paused: bool = False
     active: bool = True  # False once Telegram says the user blocked the bot
+    # The topics the digest covers; None: every topic (background facts included).
+    topics: tuple[str, ...] | None = None
+
+    def covers(self, topic: str) -> bool:
+        return self.topics is None or topic in self.topics
 
 
 # ---- what the core hands to renderers -------------------------------------------------------
