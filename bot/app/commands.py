@@ -76,6 +76,11 @@ COMMANDS: tuple[Command, ...] = (
         manages_digest=True,
     ),
     Command(
+        "share",
+        lambda tr: tr.gettext("a link to a briefing to share, e.g. /share ipo"),
+        route=lambda r, who, arg: r.share(who, arg),
+    ),
+    Command(
         "topics",
         lambda tr: tr.gettext("the topics I cover"),
         route=lambda r, who, arg: r.topics(who),
@@ -98,7 +103,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "start",
         lambda tr: tr.gettext("welcome message and topic buttons"),
-        route=lambda r, who, arg: r.start(who),
+        route=lambda r, who, arg: r.start(who, arg),
         # The chat's own digest comes back: in a group, the group's, not the sender's.
         per_chat=True,
     ),

@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.app.commands import COMMANDS_BY_NAME, menu
-from bot.compose.briefing import compose_briefing, compose_sources
+from bot.compose.briefing import (
+    compose_briefing,
+    compose_fact_card,
+    compose_sources,
+    fact_text,
+    status_name,
+)
 from bot.core.actions import SUBSCRIPTION_VERBS, Action, parse_action
-from bot.core.domain import Block, Button, Library, Reply, Who
+from bot.core.deeplinks import DeepLink, linkable_fact, parse_deeplink, start_url
+from bot.core.domain import Block, Button, InlineCard, Library, Reply, Who
 from bot.digests.subscribing import Subscribing
 from bot.i18n.languages import Languages
 from bot.i18n.translator import Translator, lang_of
@@ -33,16 +40,27 @@ class Router:
         self._languages = languages
         self._engine = engine
         self._subscribing = subscribing
+        # Known once the adapter has asked Telegram (getMe); the console has none.
+        self.bot_username: str | None = None
 
     def translator_for(self, who: Who) -> Translator:
         return self._languages.translator_for(who)
 
     # ---- commands -------------------------------------------------------------------------
 
-    def start(self, who: Who) -> Reply:
+    def start(self, who: Who, payload: str | None = None) -> Reply:
+        """/start, or a deep link (``/start brief_ipo``); a payload we do not know welcomes."""
         tr = self.translator_for(who)
         if self._subscribing is not None:
             self._subscribing.reactivate(who.chat)
+        link = parse_deeplink(payload.strip() if payload else None, self._library())
+        if link is not None and link.kind == "brief":
+            return self._briefing(tr, link.target)
+        if link is not None and link.kind == "fact":
+            return self.fact(who, link.target)
+        # In a group only its administrators may subscribe it, which /subscribe checks.
+        if link is not None and self._subscribing is not None and who.chat == who.user_id:
+            return self._subscribing.subscribe(tr, who.chat, who.user_id, "")
         lines = (
             tr.gettext("Hello! I am partnerbrief."),
             tr.gettext(
@@ -94,6 +112,72 @@ class Router:
             )
             return Reply(tr.lang, (Block("text", text),), self._topic_keyboard(tr))
         return self._briefing(tr, briefing_id)
+
+    def fact(self, who: Who, fact_id: str) -> Reply:
+        """One fact card (a deep link or an inline result opens it), with the topic buttons."""
+        tr = self.translator_for(who)
+        library = self._library()
+        fact = library.facts[fact_id]
+        keyboard = self._topic_keyboard(tr)
+        if fact.topic in library.briefings and self._engine is not None:
+            ask = Button(tr.gettext("Ask about this"), Action("ask", fact.topic).encode())
+            keyboard = ((ask,), *keyboard)
+        return Reply(tr.lang, tuple(compose_fact_card(library, fact_id, tr)), keyboard)
+
+    def share(self, who: Who, argument: str | None) -> Reply:
+        """A link that opens a briefing (the overview without an argument)."""
+        tr = self.translator_for(who)
+        library = self._library()
+        word = argument.split()[0] if argument and argument.strip() else "overview"
+        briefing_id = library.topic_for_alias(word)
+        if briefing_id is None:
+            return self.brief(who, argument)
+        link = DeepLink("brief", briefing_id)
+        where = (
+            start_url(self.bot_username, link) if self.bot_username else f"/start {link.encode()}"
+        )
+        headline = library.briefings[briefing_id].headline.get(tr.lang)
+        text = tr.gettext("Share this link to open the briefing “{headline}”:").format(
+            headline=headline
+        )
+        return Reply(tr.lang, (Block("text", text), Block("text", where)))
+
+    def inline(self, who: Who, words: str, limit: int = 10) -> tuple[InlineCard, ...]:
+        """Fact cards for ``@bot <words>``: the index's best matches; with no words, the
+        overview's headline facts. Words that match nothing give no cards."""
+        tr = self.translator_for(who)
+        library = self._library()
+        if not words.strip():
+            overview = library.briefings.get("overview")
+            fact_ids = overview.fact_ids[:limit] if overview is not None else ()
+        elif self._engine is None:
+            fact_ids = ()
+        else:
+            fact_ids = self._engine.lookup(words[:256], tr.lang, limit)
+        cards = []
+        for fact_id in dict.fromkeys(fact_ids):
+            fact = library.facts[fact_id]
+            source = library.sources[fact.source_id]
+            published = tr.date(source.published) if source.published else ""
+            description = " · ".join(
+                part
+                for part in (status_name(fact.status, tr), source.publisher, published)
+                if part
+            )
+            card = self.fact(who, fact_id)
+            cards.append(
+                InlineCard(
+                    fact_id=fact_id,
+                    title=_shorten(fact_text(fact, tr), 80),
+                    description=description,
+                    reply=Reply(card.lang, card.blocks),
+                    open_label=tr.gettext("Open in partnerbrief"),
+                    start_payload=(
+                        DeepLink("fact", fact_id).encode() if linkable_fact(fact_id) else None
+                    ),
+                )
+            )
+        return tuple(cards)
 
     def sources(self, who: Who) -> Reply:
         tr = self.translator_for(who)
@@ -202,6 +286,8 @@ class Router:
             return flow.pick_zone(tr, who.chat, who.user_id, slot, index)
         if action.verb == "set":
             return flow.setting(tr, who.chat, action.argument)
+        if action.verb == "subtop":
+            return flow.toggle_topic(tr, who.chat, action.argument)
         return flow.confirm_unsubscribe(tr, who.chat, action.argument)
 
     def dispatch(self, who: Who, line: str) -> Reply:

@@ -130,7 +130,9 @@ class Services:
             default_lang(settings),
             index=self.index,
             stats=self.stats,
-            subscribing=Subscribing(self.subscriptions, clock),
+            subscribing=Subscribing(
+                self.subscriptions, clock, topics=lambda: self.library().topics
+            ),
         )
         self.router = conversation.router
         self.languages = conversation.languages

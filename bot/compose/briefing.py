@@ -47,6 +47,18 @@ def status_label(status: Status, tr: Translator) -> str | None:
     return None
 
 
+def status_name(status: Status, tr: Translator) -> str:
+    """Every status, named for the reader (a fact card states it)."""
+    names = {
+        Status.REPORTED: tr.gettext("reported"),
+        Status.ANNOUNCED: tr.gettext("announced"),
+        Status.CONFIRMED: tr.gettext("confirmed"),
+        Status.DENIED: tr.gettext("denied"),
+        Status.SUPERSEDED: tr.gettext("superseded"),
+    }
+    return names[status]
+
+
 def fact_blocks(fact: Fact, citations: Citations, tr: Translator) -> list[Block]:
     text = fact_text(fact, tr)
     if label := status_label(fact.status, tr):
@@ -100,4 +112,21 @@ def compose_sources(library: Library, tr: Translator) -> list[Block]:
     blocks += [
         Block("source", source_line(source, tr), number=n, url=source.url) for n, source in cited
     ]
+    return blocks
+
+
+def compose_fact_card(library: Library, fact_id: str, tr: Translator) -> list[Block]:
+    """One fact on its own: the fact, its status, its caveat, its dated sources."""
+    fact = library.facts[fact_id]
+    citations = Citations(library)
+    topic = next((t for t in library.topics if t.id == fact.topic), None)
+    title = topic.label.get(tr.lang) if topic is not None else tr.gettext("Fact")
+    blocks = [Block("title", title)]
+    blocks += fact_blocks(fact, citations, tr)
+    status = tr.gettext("Status: {status}").format(status=status_name(fact.status, tr))
+    blocks.append(Block("text", status))
+    blocks.append(
+        Block("note", tr.gettext("Facts as of {date}.").format(date=tr.date(fact.updated)))
+    )
+    blocks += source_blocks(citations, tr)
     return blocks

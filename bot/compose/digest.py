@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from bot.compose.briefing import Citations, fact_blocks, source_blocks
 from bot.core.domain import FACT_TOPICS, Block, Fact, Library
 from bot.i18n.translator import Translator
 
 
-def changed_facts(library: Library, since: dt.datetime, until: dt.datetime) -> list[Fact]:
+def changed_facts(
+    library: Library,
+    since: dt.datetime,
+    until: dt.datetime,
+    topics: Collection[str] | None = None,
+) -> list[Fact]:
     """The facts that became news after ``since`` and by ``until`` (a fact dated in the future
-    is news on its day, not before)."""
-    return [f for f in library.facts.values() if since < f.news_at <= until]
+    is news on its day, not before), in ``topics`` only when given (None: every topic)."""
+    return [
+        f
+        for f in library.facts.values()
+        if since < f.news_at <= until and (topics is None or f.topic in topics)
+    ]
 
 
 def _revisions(fact: Fact, tr: Translator) -> list[str]:
@@ -31,10 +41,16 @@ def _revisions(fact: Fact, tr: Translator) -> list[str]:
 
 
 def compose_digest(
-    library: Library, since: dt.datetime, until: dt.datetime, tr: Translator, today: dt.date
+    library: Library,
+    since: dt.datetime,
+    until: dt.datetime,
+    tr: Translator,
+    today: dt.date,
+    topics: Collection[str] | None = None,
 ) -> list[Block] | None:
-    """The digest blocks; None when nothing changed (the caller decides whether to say so)."""
-    changed = changed_facts(library, since, until)
+    """The digest blocks, of ``topics`` only when given; None when nothing changed there (the
+    caller decides whether to say so)."""
+    changed = changed_facts(library, since, until, topics)
     if not changed:
         return None
     title = tr.gettext("partnerbrief digest, {date}").format(date=tr.date(today))

@@ -13,7 +13,7 @@ from bot.core.domain import Library
 
 ACTION_VERSION = "v1"
 MAX_PAYLOAD_BYTES = 64  # Telegram's limit on callback data
-SUBSCRIPTION_VERBS = ("subt", "subz", "set", "unsub")
+SUBSCRIPTION_VERBS = ("subt", "subz", "set", "unsub", "subtop")
 BROADCAST_VERB = "bc"
 _SETTINGS = frozenset({"time", "pause", "resume", "days", "quiet", "unsub"})
 
@@ -55,6 +55,7 @@ def parse_action(data: str | None, library: Library) -> Action | None:
         "subz": len(args) == 2 and _ascii_digits(args[0], 4) and _ascii_digits(args[1]),
         "set": len(args) == 1 and args[0] in _SETTINGS,
         "unsub": len(args) == 1 and args[0] in ("yes", "no"),
+        "subtop": len(args) == 1 and args[0] in {t.id for t in library.topics},
         BROADCAST_VERB: len(args) == 2 and args[0] in ("yes", "no") and len(args[1]) == 8,
     }.get(verb, False)
     return Action(verb, ":".join(args)) if valid else None

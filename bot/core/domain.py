@@ -150,6 +150,11 @@ class Subscription:
     skip_empty: bool = False  # False: a short "no new developments" note instead
     paused: bool = False
     active: bool = True  # False once Telegram says the user blocked the bot
+    # The topics the digest covers; None: every topic (background facts included).
+    topics: tuple[str, ...] | None = None
+
+    def covers(self, topic: str) -> bool:
+        return self.topics is None or topic in self.topics
 
 
 # ---- what the core hands to renderers -------------------------------------------------------
@@ -185,6 +190,18 @@ class Reply:
     lang: Lang
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class InlineCard:
+    """One inline-mode result: a fact card to send, and the button that opens the bot on it."""
+
+    fact_id: str  # the result id too: unique, at most 64 bytes
+    title: str
+    description: str
+    reply: Reply
+    open_label: str
+    start_payload: str | None  # the deep link that opens this fact; None: no link
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from bot.core.actions import Action
-from bot.core.domain import Block, Button, Reply, Subscription
+from bot.core.domain import Block, Button, Reply, Subscription, Topic
 from bot.core.schedule import (
     COMMON_ZONES,
     DEFAULT_ZONES,
@@ -37,9 +37,15 @@ def _slot(at: dt.time) -> str:
 class Subscribing:
     """Replies for the subscription flow; ``tr`` and the chat come from the conversation."""
 
-    def __init__(self, store: Subscriptions, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        store: Subscriptions,
+        clock: Callable[[], dt.datetime],
+        topics: Callable[[], tuple[Topic, ...]] = tuple,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._topics = topics  # a getter: a content reload is seen at the next /settings
 
     # ---- /subscribe -----------------------------------------------------------------------
 
@@ -168,7 +174,44 @@ class Subscribing:
                 else tr.gettext("When nothing is new: no message"),
             ),
         ]
+        if self._topics():
+            lines.append(Block("text", self._topics_line(tr, sub)))
         return self._with_settings(tr, sub, tuple(lines))
+
+    def _topics_line(self, tr: Translator, sub: Subscription) -> str:
+        chosen = [
+            t.label.get(tr.lang)
+            for t in self._topics()
+            if sub.topics is not None and t.id in sub.topics
+        ]
+        if sub.topics is None or not chosen:
+            return tr.gettext("Topics: all")
+        return tr.gettext("Topics: {topics}").format(topics=", ".join(chosen))
+
+    def _topic_rows(self, tr: Translator, sub: Subscription) -> tuple[tuple[Button, ...], ...]:
+        """A button per topic: a check mark on those the digest covers; a press toggles."""
+        buttons = [
+            Button(
+                ("✓ " if sub.covers(t.id) else "") + t.label.get(tr.lang),
+                Action("subtop", t.id).encode(),
+            )
+            for t in self._topics()
+        ]
+        return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+
+    def toggle_topic(self, tr: Translator, chat_id: int, topic: str) -> Reply:
+        """Covers ``topic`` or stops covering it; all topics chosen again means every topic,
+        and the last one cannot be taken away (a digest of nothing is no digest)."""
+        sub = self._store.get(chat_id)
+        if sub is None:
+            return self.settings(tr, chat_id)
+        every = tuple(t.id for t in self._topics())
+        chosen = [t for t in every if sub.covers(t)]
+        chosen = [t for t in chosen if t != topic] if topic in chosen else [*chosen, topic]
+        if chosen:
+            ordered = tuple(t for t in every if t in chosen)
+            self._store.put(replace(sub, topics=None if ordered == every else ordered))
+        return self.settings(tr, chat_id)
 
     def _with_settings(
         self, tr: Translator, sub: Subscription, blocks: tuple[Block, ...]
@@ -203,6 +246,7 @@ class Subscribing:
                     Action("set", "quiet").encode(),
                 ),
             ),
+            *self._topic_rows(tr, sub),
             (Button(tr.gettext("Unsubscribe"), Action("set", "unsub").encode()),),
         )
         return Reply(tr.lang, (*blocks, Block("note", state)), rows)

@@ -107,7 +107,7 @@ class DigestService:
         them was a fifth of the CPU per message when broadcasting).
         """
         library = self._library()
-        changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at, now))
+        changed = tuple(f.id for f in changed_facts(library, sub.last_sent_at, now, sub.topics))
         if not changed and sub.skip_empty:
             return None
         # Dates are the reader's, not the server's: an evening digest in Montréal is already
@@ -116,7 +116,7 @@ class DigestService:
         since = sub.last_sent_at.astimezone(zone)
         today = day or now.astimezone(zone).date()
         previous = self._previous_day(sub, since)
-        key = (sub.lang, sub.locale, today, changed, None if changed else previous)
+        key = (sub.lang, sub.locale, today, sub.topics, changed, None if changed else previous)
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]
         reply = _digest_reply(library, sub, since, now, today, previous)
@@ -248,7 +248,7 @@ def _digest_reply(
     """What changed since ``since``, or (a digest with no news) the quiet digest, which
     names the day of the previous one."""
     tr = translator(sub.lang, sub.locale)
-    blocks = compose_digest(library, since, now, tr, today) or quiet_digest(
+    blocks = compose_digest(library, since, now, tr, today, sub.topics) or quiet_digest(
         library, previous, tr, today
     )
     return Reply(sub.lang, tuple(blocks))

@@ -65,6 +65,12 @@ class QuestionEngine:
         """A reply for text that cannot be a question (empty, too long), else None."""
         return refuse_question(self._languages.translator_for(who), text)
 
+    def lookup(self, words: str, lang: Lang, limit: int = 10) -> tuple[str, ...]:
+        """Facts matching ``words``, best first, by the index's ranking (inline mode): the
+        facts a question would cite, and weaker matches after them; no memory, no decline."""
+        result = self._index().search(words, lang, k=limit)
+        return tuple(hit.fact_id for hit in result.hits[:limit])
+
     def prime(self, chat: int, topic: str) -> None:
         """The next question in this chat is about ``topic`` (an "Ask about this" button)."""
         self.memory.prime(chat, topic)

@@ -84,6 +84,7 @@ def _doc(sub: Subscription) -> dict[str, Any]:
         "skip_empty": sub.skip_empty,
         "paused": sub.paused,
         "active": sub.active,
+        "topics": None if sub.topics is None else list(sub.topics),
     }
 
 
@@ -101,4 +102,6 @@ def _from_doc(doc: dict[str, Any]) -> Subscription:
         skip_empty=bool(doc.get("skip_empty", False)),
         paused=bool(doc.get("paused", False)),
         active=bool(doc.get("active", True)),
+        # Documents from before topic choice have no "topics": every topic.
+        topics=None if doc.get("topics") is None else tuple(str(t) for t in doc["topics"]),
     )

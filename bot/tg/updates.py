@@ -45,7 +45,16 @@ def argument_of(context: BotContext) -> str:
 
 def _update_type(update: Update) -> str:
     """The Bot API field that carries this update: message, callback_query, …"""
-    for name in ("message", "edited_message", "callback_query", "channel_post", "my_chat_member"):
+    kinds = (
+        "message",
+        "edited_message",
+        "callback_query",
+        "inline_query",
+        "chosen_inline_result",
+        "channel_post",
+        "my_chat_member",
+    )
+    for name in kinds:
         if getattr(update, name, None) is not None:
             return name
     return "other"

@@ -82,6 +82,8 @@ DEFAULT_BOT_FIRST_NAME: Final = "PartnerBrief Test"
 MAX_MESSAGE_LENGTH: Final = 4096
 MAX_CALLBACK_DATA_BYTES: Final = 64
 MAX_CALLBACK_ANSWER_LENGTH: Final = 200
+MAX_INLINE_RESULTS: Final = 50
+MAX_INLINE_RESULT_ID_BYTES: Final = 64
 MAX_COMMANDS: Final = 100
 MAX_COMMAND_LENGTH: Final = 32
 MAX_COMMAND_DESCRIPTION_LENGTH: Final = 256
@@ -194,6 +196,7 @@ _BOOL_FIELDS: Final = frozenset(
         "allow_sending_without_reply",
         "disable_web_page_preview",
         "allow_paid_broadcast",
+        "is_personal",
     }
 )
 
@@ -1372,6 +1375,18 @@ class _Query:
     answered: bool = False
 
 
+@dataclass(frozen=True)
+class InlineAnswer:
+    """An accepted answerInlineQuery: its results as sent, each message parsed like
+    sendMessage parses text (``plain_texts``: what a user would see once a result is sent)."""
+
+    query_id: str
+    results: list[JSON]
+    plain_texts: list[str]
+    cache_time: int | None
+    is_personal: bool
+
+
 # --------------------------------------------------------------------------------------------
 # The double
 # --------------------------------------------------------------------------------------------
@@ -1442,6 +1457,7 @@ class BotApiDouble:
             ("editMessageReplyMarkup", self._m_edit_message_reply_markup),
             ("deleteMessage", self._m_delete_message),
             ("answerCallbackQuery", self._m_answer_callback_query),
+            ("answerInlineQuery", self._m_answer_inline_query),
             ("sendChatAction", self._m_send_chat_action),
             ("getChatMember", self._m_get_chat_member),
             ("setMyCommands", self._m_set_my_commands),
@@ -1478,6 +1494,8 @@ class BotApiDouble:
         self._queries: dict[str, _Query] = {}
         self._query_ids = itertools.count(4_000_000_000_000_000_001)
         self._answers: list[CallbackAnswer] = []
+        self._inline_queries: dict[str, _Query] = {}
+        self._inline_answers: list[InlineAnswer] = []
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._chat_buckets: dict[int, _Bucket] = {}
         self._global_bucket: _Bucket | None = None
@@ -1747,6 +1765,54 @@ class BotApiDouble:
                 }
             )
             return query_id
+
+    def send_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        language_code: str | None = "en",
+        first_name: str = "Test",
+        username: str | None = None,
+        offset: str = "",
+        chat_type: str | None = "sender",
+    ) -> str:
+        """Enqueues an inline query (``@bot <query>`` typed in a chat); returns its id.
+
+        Telegram sends at most 256 characters of query; longer is refused here, as a real
+        client cannot type it.
+        """
+        if len(query) > 256:
+            raise ValueError("an inline query holds at most 256 characters")
+        with self._cond:
+            user = self._remember_user(user_id, first_name, username, language_code)
+            query_id = str(next(self._query_ids))
+            self._inline_queries[query_id] = _Query(time.monotonic())
+            inline: JSON = {"id": query_id, "from": user, "query": query, "offset": offset}
+            if chat_type is not None:
+                inline["chat_type"] = chat_type
+            self._enqueue({"inline_query": inline})
+            return query_id
+
+    def inline_answers(self) -> list[InlineAnswer]:
+        """The bot's accepted answerInlineQuery calls, in order."""
+        with self._cond:
+            return list(self._inline_answers)
+
+    async def await_inline_answer(
+        self,
+        query_id: str,
+        timeout: float = 10,  # noqa: ASYNC109 - mirrors await_for
+    ) -> InlineAnswer:
+        """The accepted answer to ``query_id``, once the bot gave it."""
+
+        def answered() -> InlineAnswer | None:
+            return next((a for a in self._inline_answers if a.query_id == query_id), None)
+
+        await self.await_for(lambda _: answered() is not None, timeout=timeout)
+        found = answered()
+        assert found is not None
+        return found
 
     def webhook(self) -> tuple[str, str]:
         """The URL and secret token the bot registered with setWebhook ("" when none)."""
@@ -2457,6 +2523,69 @@ class BotApiDouble:
             )
         )
         return True
+
+    def _m_answer_inline_query(self, params: JSON) -> bool:
+        query_id = _opt_str(params, "inline_query_id") or ""
+        query = self._inline_queries.get(query_id)
+        if (
+            query is None
+            or query.answered
+            or time.monotonic() - query.created > self.callback_query_timeout
+        ):
+            raise _bad_request(QUERY_TOO_OLD.removeprefix("Bad Request: "))
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise _bad_request("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise _bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        plain_texts: list[str] = []
+        for result in results:
+            plain_texts.append(self._inline_result(result, seen))
+        query.answered = True
+        self._inline_answers.append(
+            InlineAnswer(
+                query_id,
+                results,
+                plain_texts,
+                _opt_int(params, "cache_time"),
+                params.get("is_personal") is True,
+            )
+        )
+        return True
+
+    def _inline_result(self, result: Any, seen: set[str]) -> str:
+        """Checks one InlineQueryResultArticle as Telegram does; returns its visible text."""
+        if not isinstance(result, dict):
+            raise _bad_request("can't parse inline query result: must be an Object")
+        result_id = result.get("id")
+        if not isinstance(result_id, str) or not (
+            1 <= len(result_id.encode("utf-8")) <= MAX_INLINE_RESULT_ID_BYTES
+        ):
+            raise _bad_request("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise _bad_request("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if result.get("type") != "article":
+            raise _bad_request("RESULT_TYPE_INVALID")
+        title = result.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise _bad_request("RESULT_TITLE_EMPTY")
+        if "reply_markup" in result:
+            markup = _validate_reply_markup(result["reply_markup"])
+            if markup is None or set(markup) != {"inline_keyboard"}:
+                raise _bad_request("REPLY_MARKUP_INVALID")
+            for row in markup["inline_keyboard"]:
+                for button in row:
+                    if "callback_data" not in button and "url" not in button:
+                        raise _bad_request("BUTTON_TYPE_INVALID")
+        content = result.get("input_message_content")
+        if not isinstance(content, dict) or not isinstance(content.get("message_text"), str):
+            raise _bad_request("MESSAGE_EMPTY")
+        _, plain, _ = self._parse_message_text(
+            {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+        )
+        return plain
 
     def _m_send_chat_action(self, params: JSON) -> bool:
         chat_id = self._chat_id(params)
