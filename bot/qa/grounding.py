@@ -427,37 +427,72 @@ def check_sentence(
     ``MIN_SUPPORT`` must be found in the cited facts, in either language, as written, stemmed,
     by a shared beginning or through a synonym of the vocabulary.
     """
+    body = _CITATION.sub(" ", sentence).strip()
+    short = _excerpt(" ".join(body.split()))
+    texts, refused = _cited_texts(sentence, facts, short)
+    if refused is not None:
+        return refused
+    numbers = _numbers(body)
+    if (why := _numbers_held(numbers, texts)) is not None:
+        return GuardResult(False, why)
+    support = _Support.of(texts, vocabulary)
+    tokens = words(fold(body))
+    if (why := _names_held(body, tokens, support, vocabulary)) is not None:
+        return GuardResult(False, why)
+    if _negated(tokens) and not support.negated:
+        return GuardResult(False, f"a negation the cited facts do not make in {short!r}")
+    return _words_held(tokens, numbers, support, vocabulary, short)
+
+
+def _cited_texts(
+    sentence: str, facts: Mapping[int, Sequence[str]], short: str
+) -> tuple[list[str], GuardResult | None]:
+    """The texts of the facts the sentence cites, or why it cites none it may."""
     cited: set[int] = set()
     for match in _CITATION.finditer(sentence):
         cited.update(int(n) for n in re.split(r"\s*[,;]\s*", match.group(1).strip()))
-    body = _CITATION.sub(" ", sentence).strip()
-    short = _excerpt(" ".join(body.split()))
     if not cited:
-        return GuardResult(False, f"no citation in {short!r}")
+        return [], GuardResult(False, f"no citation in {short!r}")
     unknown = sorted(cited - set(facts))
     if unknown:
-        return GuardResult(False, f"cites unknown fact(s) {unknown}")
-    texts = [text for n in sorted(cited) for text in facts[n]]
+        return [], GuardResult(False, f"cites unknown fact(s) {unknown}")
+    return [text for n in sorted(cited) for text in facts[n]], None
+
+
+def _numbers_held(numbers: Sequence[_Number], texts: Sequence[str]) -> str | None:
     allowed = [number for text in texts for number in _numbers(text)]
-    numbers = _numbers(body)
     for number in numbers:
         if not any(number.matches(known) for known in allowed):
-            return GuardResult(False, f"number {number.text} is not in the cited facts")
-    support = _Support.of(texts, vocabulary)
-    tokens = words(fold(body))
+            return f"number {number.text} is not in the cited facts"
+    return None
+
+
+def _names_held(
+    body: str, tokens: Sequence[str], support: _Support, vocabulary: Vocabulary
+) -> str | None:
+    """Names and months must be the cited facts' own: why not, else None."""
     for name in _names(body):
         # Without an elided article or a possessive: d'OpenAI, OpenAI's.
         parts = [p for p in words(fold(name)) if len(p) > 1 and p not in _FUNCTION_WORDS]
         if parts and not all(part in support.tokens for part in parts):
-            return GuardResult(False, f"name {name!r} is not in the cited facts")
+            return f"name {name!r} is not in the cited facts"
     for token in tokens:
         if token in vocabulary.names and token not in support.tokens:
-            return GuardResult(False, f"name {token!r} is not in the cited facts")
+            return f"name {token!r} is not in the cited facts"
         month = _MONTHS.get(token)
         if month is not None and token not in _FUNCTION_WORDS and month not in support.months:
-            return GuardResult(False, f"month {token!r} is not in the cited facts")
-    if _negated(tokens) and not support.negated:
-        return GuardResult(False, f"a negation the cited facts do not make in {short!r}")
+            return f"month {token!r} is not in the cited facts"
+    return None
+
+
+def _words_held(
+    tokens: Sequence[str],
+    numbers: Sequence[_Number],
+    support: _Support,
+    vocabulary: Vocabulary,
+    short: str,
+) -> GuardResult:
+    """At least ``MIN_SUPPORT`` of the content words are the cited facts'."""
     ignored = _FUNCTION_WORDS | _FIGURE_WORDS | vocabulary.stopwords
     content = [t for t in tokens if len(t) > 1 and not t.isdigit() and t not in ignored]
     if not content:
