@@ -81,11 +81,13 @@ def source_blocks(citations: Citations, tr: Translator) -> list[Block]:
     cited = citations.cited()
     if not cited:
         return []
-    blocks = [Block("title", tr.gettext("Sources"))]
-    blocks += [
+    return [Block("title", tr.gettext("Sources")), *_source_lines(cited, tr)]
+
+
+def _source_lines(cited: list[tuple[int, Source]], tr: Translator) -> list[Block]:
+    return [
         Block("source", source_line(source, tr), number=n, url=source.url) for n, source in cited
     ]
-    return blocks
 
 
 def compose_briefing(library: Library, briefing_id: str, tr: Translator) -> list[Block]:
@@ -107,12 +109,8 @@ def compose_sources(library: Library, tr: Translator) -> list[Block]:
     citations = Citations(library)
     for fact in library.facts.values():
         citations.cite(fact)
-    cited = citations.cited()
-    blocks = [Block("title", tr.gettext("Sources used by partnerbrief"))]
-    blocks += [
-        Block("source", source_line(source, tr), number=n, url=source.url) for n, source in cited
-    ]
-    return blocks
+    title = Block("title", tr.gettext("Sources used by partnerbrief"))
+    return [title, *_source_lines(citations.cited(), tr)]
 
 
 def compose_fact_card(library: Library, fact_id: str, tr: Translator) -> list[Block]:

@@ -135,14 +135,14 @@ async def test_per_user_hourly_limit(phraser: Phraser) -> None:
     assert phraser.allow(8)
 
 
-def test_cli_ask_uses_the_llm_when_configured(server: FakeLLMServer) -> None:
-    server.script(Reply(content="More than $13 billion [1]."))
+def _cli_ask(llm: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ask --json QUESTION`` with only these LLM settings, succeeded."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         **timetravel.child_env(),
-        "LLM_BASE_URL": server.base_url,
         "LLM_MODEL": "test",
         "LANG": "C.UTF-8",
+        **llm,
     }
     result = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--json", QUESTION],
@@ -153,7 +153,12 @@ def test_cli_ask_uses_the_llm_when_configured(server: FakeLLMServer) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    payload = json.loads(result.stdout)
+    return result
+
+
+def test_cli_ask_uses_the_llm_when_configured(server: FakeLLMServer) -> None:
+    server.script(Reply(content="More than $13 billion [1]."))
+    payload = json.loads(_cli_ask({"LLM_BASE_URL": server.base_url}).stdout)
     assert payload["answer"].startswith("More than $13 billion [1][2].\nSources\n[1] ")
     assert payload["found"] is True and payload["citations"][0]["n"] == 1
     assert (payload["phrasing"], payload["phrasing_reason"]) == ("llm", None)
@@ -204,23 +209,7 @@ async def test_a_model_the_server_lacks_is_reported_once_and_clears_when_fixed(
 
 def test_cli_ask_json_says_why_the_llm_was_not_used() -> None:
     with FakeLLMServer.llama_cpp(api_key="sk-right") as llama:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            **timetravel.child_env(),
-            "LLM_BASE_URL": llama.base_url,
-            "LLM_MODEL": "test",
-            "LLM_API_KEY": "sk-wrong-key",
-            "LANG": "C.UTF-8",
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "ask", "--json", QUESTION],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 0, result.stderr
+        result = _cli_ask({"LLM_BASE_URL": llama.base_url, "LLM_API_KEY": "sk-wrong-key"})
     payload = json.loads(result.stdout)
     assert (payload["phrasing"], payload["phrasing_reason"]) == ("extract", "misconfigured")
     assert payload["answer"].startswith("More than $13 billion")
