@@ -58,6 +58,7 @@ def linkable_fact(fact_id: str) -> bool:
     return _PAYLOAD.fullmatch(FACT_PREFIX + fact_id) is not None
 
 
-def start_url(bot_username: str, link: DeepLink) -> str:
-    """The t.me link that opens the bot on ``link``."""
-    return f"https://t.me/{bot_username}?start={link.encode()}"
+def start_url(bot_username: str, link: DeepLink | str) -> str:
+    """The t.me link that opens the bot on ``link`` (or on a payload already encoded)."""
+    payload = link if isinstance(link, str) else link.encode()
+    return f"https://t.me/{bot_username}?start={payload}"

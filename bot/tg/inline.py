@@ -15,6 +15,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.core.deeplinks import start_url
 from bot.core.domain import InlineCard, Who
 from bot.core.textsplit import TELEGRAM_TEXT_LIMIT
 from bot.tg.context import BotContext
@@ -32,7 +33,7 @@ def article(card: InlineCard, bot_username: str) -> InlineQueryResultArticle:
     html = render_html(card.reply, TELEGRAM_TEXT_LIMIT)[0]
     markup = None
     if card.start_payload is not None:
-        url = f"https://t.me/{bot_username}?start={card.start_payload}"
+        url = start_url(bot_username, card.start_payload)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(card.open_label, url=url)]])
     return InlineQueryResultArticle(
         id=card.fact_id,
