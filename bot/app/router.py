@@ -324,12 +324,12 @@ class Router:
     def _briefing(self, tr: Translator, briefing_id: str) -> Reply:
         blocks = compose_briefing(self._library(), briefing_id, tr)
         keyboard = self._topic_keyboard(tr, exclude=briefing_id)
-        if briefing_id != "overview" and self._engine is not None:
-            ask = Button(tr.gettext("Ask about this"), Action("ask", briefing_id).encode())
-            keyboard = ((ask,), *keyboard)
         if briefing_id != "overview" and has_chart(self._library(), briefing_id):
             chart = Button(tr.gettext("Chart"), Action("chart", briefing_id).encode())
             keyboard = ((chart,), *keyboard)
+        if briefing_id != "overview" and self._engine is not None:  # the first row: Ask
+            ask = Button(tr.gettext("Ask about this"), Action("ask", briefing_id).encode())
+            keyboard = ((ask,), *keyboard)
         return Reply(tr.lang, tuple(blocks), keyboard)
 
     def _topic_words(self, tr: Translator) -> list[str]:
