@@ -48,6 +48,11 @@ COMMANDS: tuple[Command, ...] = (
         route=lambda r, who, arg: r.brief(who, arg),
     ),
     Command(
+        "chart",
+        lambda tr: tr.gettext("a chart of a topic's figures over time, e.g. /chart stakes"),
+        route=lambda r, who, arg: r.chart(who, arg),
+    ),
+    Command(
         "ask",
         lambda tr: tr.gettext("ask a question; in private chats, just write it"),
         route=lambda r, who, arg: r.text(who, arg),

@@ -16,6 +16,7 @@ from bot.compose.briefing import (
     fact_text,
     status_name,
 )
+from bot.compose.chart import compose_chart_reply, has_chart
 from bot.core.actions import SUBSCRIPTION_VERBS, Action, parse_action
 from bot.core.deeplinks import DeepLink, linkable_fact, parse_deeplink, start_url
 from bot.core.domain import Block, Button, InlineCard, Library, Reply, Who
@@ -123,6 +124,20 @@ class Router:
             ask = Button(tr.gettext("Ask about this"), Action("ask", fact.topic).encode())
             keyboard = ((ask,), *keyboard)
         return Reply(tr.lang, tuple(compose_fact_card(library, fact_id, tr)), keyboard)
+
+    def chart(self, who: Who, argument: str | None) -> Reply:
+        """/chart <topic>: the topic's figure series as a picture, or why there is none."""
+        tr = self.translator_for(who)
+        library = self._library()
+        topic = (
+            library.topic_for_alias(argument.split()[0]) if argument and argument.strip() else None
+        )
+        if topic is None or topic == "overview":
+            text = tr.gettext("Which topic should I chart? Try one of: {topics}.").format(
+                topics=", ".join(self._topic_words(tr))
+            )
+            return Reply(tr.lang, (Block("text", text),))
+        return compose_chart_reply(library, topic, tr)
 
     def share(self, who: Who, argument: str | None) -> Reply:
         """A link that opens a briefing (the overview without an argument)."""
@@ -246,6 +261,8 @@ class Router:
             return Reply(tr.lang, (Block("text", text),))
         if action.verb == "brief":
             return self._briefing(tr, action.argument)
+        if action.verb == "chart":
+            return compose_chart_reply(library, action.argument, tr)
         # Admin broadcast buttons are handled by the Telegram adapter, never here.
         return self.stale(who)
 
@@ -307,7 +324,10 @@ class Router:
     def _briefing(self, tr: Translator, briefing_id: str) -> Reply:
         blocks = compose_briefing(self._library(), briefing_id, tr)
         keyboard = self._topic_keyboard(tr, exclude=briefing_id)
-        if briefing_id != "overview" and self._engine is not None:
+        if briefing_id != "overview" and has_chart(self._library(), briefing_id):
+            chart = Button(tr.gettext("Chart"), Action("chart", briefing_id).encode())
+            keyboard = ((chart,), *keyboard)
+        if briefing_id != "overview" and self._engine is not None:  # the first row: Ask
             ask = Button(tr.gettext("Ask about this"), Action("ask", briefing_id).encode())
             keyboard = ((ask,), *keyboard)
         return Reply(tr.lang, tuple(blocks), keyboard)

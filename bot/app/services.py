@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.app.admin import Admin
+from bot.app.charts import ChartCache
 from bot.app.flood import FloodGuard
 from bot.app.router import Router
 from bot.app.stats import Stats
@@ -112,6 +113,7 @@ class Services:
         self.users = users
         self._knowledge = Knowledge.of(facts.library(), load_lexicon(settings.content_dir))
         self.flood = FloodGuard()
+        self.charts = ChartCache()  # rendered charts and their Telegram file_ids
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)

@@ -51,6 +51,7 @@ def parse_action(data: str | None, library: Library) -> Action | None:
     valid = {
         "brief": len(args) == 1 and args[0] in library.briefings,
         "ask": len(args) == 1 and args[0] in {t.id for t in library.topics},
+        "chart": len(args) == 1 and args[0] in {t.id for t in library.topics},
         "subt": len(args) == 1 and _ascii_digits(args[0], 4),
         "subz": len(args) == 2 and _ascii_digits(args[0], 4) and _ascii_digits(args[1]),
         "set": len(args) == 1 and args[0] in _SETTINGS,

@@ -184,12 +184,48 @@ class Block:
 
 
 @dataclass(frozen=True)
+class ChartPoint:
+    """One bar of a chart: its position's label (a date), its value and the value as shown."""
+
+    label: str
+    value: float
+    value_label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart to draw, every text already in the reader's language (bot/compose/chart.py).
+
+    ``revision`` is a digest of the facts it shows: with the topic and the locale it keys the
+    rendered image (and Telegram's file_id for it).
+    """
+
+    topic: str
+    lang: Lang
+    locale: str
+    revision: str
+    title: str
+    x_label: str
+    y_label: str
+    points: tuple[ChartPoint, ...]
+    y_ticks: tuple[tuple[float, str], ...]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.topic, self.locale, self.revision)
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What the core answers: blocks to render, optional buttons, and the language used."""
+    """What the core answers: blocks to render, optional buttons, and the language used.
+
+    With a ``chart``, the reply is a picture and its blocks are the caption.
+    """
 
     lang: Lang
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
+    chart: Chart | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, format_time, get_date_format
 from babel.numbers import (
+    format_compact_currency,
     format_compact_decimal,
     format_currency,
     format_decimal,
@@ -149,6 +150,12 @@ class Translator:
             amount=compact,
             symbol=get_currency_symbol(currency, locale=self.locale),
             currency=self.pgettext("of currency", currency),
+        )
+
+    def money_short(self, amount: float, currency: str) -> str:
+        """A compact amount for a chart's axis: "150 Md $US", "$150B"."""
+        return format_compact_currency(
+            amount, currency, format_type="short", fraction_digits=1, locale=self.locale
         )
 
     def figure(self, figure: Figure) -> str:

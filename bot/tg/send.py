@@ -7,6 +7,7 @@ shorter or as plain text: what was delivered is never delivered twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -17,9 +18,11 @@ from telegram.ext import ExtBot
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from bot.core.domain import Reply
-from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack_groups
+from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack, pack_groups
 from bot.tg.context import BotContext
 from bot.tg.render import fit, keyboard, reply_pieces
+
+CAPTION_LIMIT = 1024  # Telegram's, in UTF-16 units after entity parsing
 
 log = logging.getLogger(__name__)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -38,7 +41,48 @@ def safe_to_retry(error: BaseException) -> bool:
 
 async def send_reply(context: BotContext, chat_id: int, reply: Reply) -> None:
     """A reply to a user; network failures go to the error handler."""
+    if reply.chart is not None:
+        await send_chart(context, chat_id, reply)
+        return
     await deliver(context.bot, chat_id, reply, retries=1)
+
+
+def caption_of(reply: Reply) -> str:
+    """The reply's blocks as an HTML caption: whole blocks only, within Telegram's limit."""
+    messages = pack(fit(reply_pieces(reply), CAPTION_LIMIT), CAPTION_LIMIT)
+    return messages[0] if messages else ""
+
+
+async def send_chart(context: BotContext, chat_id: int, reply: Reply) -> None:
+    """A chart as a photo: drawn off the event loop and uploaded once, then sent by file_id."""
+    chart = reply.chart
+    assert chart is not None
+    charts = context.services.charts
+    caption = caption_of(reply)
+    markup = keyboard(reply)
+    file_id = charts.file_id(chart)
+    if file_id is not None:
+        try:
+            await context.bot.send_photo(
+                chat_id, file_id, caption=caption, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            return
+        except BadRequest as exc:
+            if "file" not in exc.message.lower():
+                raise
+            log.warning("Telegram forgot chart %s (%s); uploading again", chart.key, exc.message)
+            charts.forget(chart)
+    png = await asyncio.to_thread(charts.png, chart)
+    message = await context.bot.send_photo(
+        chat_id,
+        png,
+        caption=caption,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup,
+        filename=f"{chart.topic}-{chart.lang}.png",
+    )
+    if message.photo:
+        charts.remember(chart, message.photo[-1].file_id)
 
 
 async def deliver(

@@ -131,7 +131,7 @@ def test_every_payload_the_bot_emits_parses_back_and_fits_telegram(
     library = services.library()
     emitted = _emitted(services)
     verbs = {data.split(":")[1] for data in emitted}
-    assert verbs == {"brief", "ask", *SUBSCRIPTION_VERBS, BROADCAST_VERB}, verbs
+    assert verbs == {"brief", "ask", "chart", *SUBSCRIPTION_VERBS, BROADCAST_VERB}, verbs
     for data in emitted:
         assert 1 <= len(data.encode()) <= MAX_PAYLOAD_BYTES, data
         action = parse_action(data, library)

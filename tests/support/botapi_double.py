@@ -80,6 +80,9 @@ DEFAULT_BOT_USERNAME: Final = "partnerbrief_test_bot"
 DEFAULT_BOT_FIRST_NAME: Final = "PartnerBrief Test"
 
 MAX_MESSAGE_LENGTH: Final = 4096
+MAX_CAPTION_LENGTH: Final = 1024
+MAX_PHOTO_BYTES: Final = 10 * 1024 * 1024
+WRONG_FILE_ID: Final = "wrong file identifier/HTTP URL specified"
 MAX_CALLBACK_DATA_BYTES: Final = 64
 MAX_CALLBACK_ANSWER_LENGTH: Final = 200
 MAX_INLINE_RESULTS: Final = 50
@@ -304,6 +307,42 @@ class SentMessage:
             for button in row
             if "callback_data" in button
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class SentPhoto:
+    """A photo the bot sent: ``uploaded`` holds the bytes when it came as a multipart upload,
+    None when the bot named an earlier photo by its ``file_id``."""
+
+    message_id: int
+    chat_id: int
+    file_id: str
+    uploaded: bytes | None
+    width: int
+    height: int
+    caption: str
+    parse_mode: str | None
+    plain_caption: str
+    caption_entities: tuple[JSON, ...]
+    reply_markup: JSON | None
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG, None for anything else (Telegram cannot process it)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data.startswith(b"\xff\xd8"):
+        pos = 2
+        while pos + 9 < len(data):
+            if data[pos] != 0xFF:
+                return None
+            marker, length = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+                return int(width), int(height)
+            pos += 2 + length
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1453,6 +1492,7 @@ class BotApiDouble:
             ("getWebhookInfo", self._m_get_webhook_info),
             ("sendMessage", self._m_send_message),
             ("sendMessageDraft", self._m_send_message_draft),
+            ("sendPhoto", self._m_send_photo),
             ("editMessageText", self._m_edit_message_text),
             ("editMessageReplyMarkup", self._m_edit_message_reply_markup),
             ("deleteMessage", self._m_delete_message),
@@ -1491,6 +1531,9 @@ class BotApiDouble:
         self._bot_message_ids: dict[int, list[int]] = {}
         self._next_message_id: dict[int, int] = {}
         self._drafts: list[Draft] = []
+        self._photos: list[SentPhoto] = []
+        self._files: dict[str, tuple[int, int, int]] = {}  # file_id -> width, height, bytes
+        self._file_numbers = itertools.count(1)
         self._queries: dict[str, _Query] = {}
         self._query_ids = itertools.count(4_000_000_000_000_000_001)
         self._answers: list[CallbackAnswer] = []
@@ -1956,6 +1999,25 @@ class BotApiDouble:
                 if sent is not None and (include_deleted or not sent.deleted):
                     result.append(sent)
             return result
+
+    def photos(self, chat_id: int | None = None) -> list[SentPhoto]:
+        """Accepted sendPhoto calls, oldest first, optionally for one chat."""
+        with self._cond:
+            return [p for p in self._photos if chat_id is None or p.chat_id == chat_id]
+
+    async def await_photos(
+        self,
+        chat_id: int,
+        count: int,
+        timeout: float = 10.0,  # noqa: ASYNC109 - mirrors await_messages
+    ) -> list[SentPhoto]:
+        """Waits until the bot has sent at least ``count`` photos to the chat; returns them."""
+        await self.await_for(
+            lambda d: len(d.photos(chat_id)) >= count,
+            timeout,
+            description=f"{count} photo(s) in chat {chat_id}",
+        )
+        return self.photos(chat_id)
 
     def drafts(self, chat_id: int | None = None) -> list[Draft]:
         """Accepted sendMessageDraft calls, optionally for one chat."""
@@ -2430,6 +2492,88 @@ class BotApiDouble:
         reply_json = dict(stored.json)
         reply_json.pop("reply_to_message", None)
         return reply_json
+
+    def _m_send_photo(self, params: JSON) -> JSON:
+        chat_id = self._chat_id(params)
+        self._check_reachable(chat_id)
+        photo = params.get("photo")
+        if isinstance(photo, UploadedFile):
+            if len(photo.data) > MAX_PHOTO_BYTES:
+                raise _bad_request("file is too big")
+            size = _image_size(photo.data)
+            if size is None:
+                raise _bad_request("IMAGE_PROCESS_FAILED")
+            file_id = f"AgACAgIAAxkDAAI{next(self._file_numbers):06d}photo"
+            self._files[file_id] = (*size, len(photo.data))
+            uploaded: bytes | None = photo.data
+        elif isinstance(photo, str) and photo:
+            if photo.startswith("attach://"):
+                raise _bad_request("wrong HTTP URL specified")
+            if photo not in self._files:
+                raise _bad_request(WRONG_FILE_ID)
+            file_id, uploaded = photo, None
+        else:
+            raise _bad_request("there is no photo in the request")
+        caption = _opt_str(params, "caption") or ""
+        parse_mode = _opt_str(params, "parse_mode")
+        raw_entities = params.get("caption_entities")
+        if raw_entities not in (None, "", []):
+            plain, entities = self._explicit_entities(caption, raw_entities)
+        else:
+            plain, entities = parse_text(caption, parse_mode)
+        if utf16_len(plain) > MAX_CAPTION_LENGTH:
+            raise _bad_request("message caption is too long")
+        markup = _validate_reply_markup(params.get("reply_markup"))
+        self._flood_check(chat_id)
+        width, height, size_bytes = self._files[file_id]
+        sent = SentPhoto(
+            message_id=self._new_message_id(chat_id),
+            chat_id=chat_id,
+            file_id=file_id,
+            uploaded=uploaded,
+            width=width,
+            height=height,
+            caption=caption,
+            parse_mode=parse_mode,
+            plain_caption=plain,
+            caption_entities=tuple(entities),
+            reply_markup=markup,
+        )
+        # Telegram answers every size it keeps, smallest first; the largest is what was sent.
+        scale = min(1.0, 90 / max(width, height))
+        sizes = [
+            {
+                "file_id": f"{file_id}-s",
+                "file_unique_id": f"{file_id[-12:]}s",
+                "width": max(1, round(width * scale)),
+                "height": max(1, round(height * scale)),
+                "file_size": max(1, size_bytes // 50),
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": file_id[-12:],
+                "width": width,
+                "height": height,
+                "file_size": size_bytes,
+            },
+        ]
+        message: JSON = {
+            "message_id": sent.message_id,
+            "from": self._bot_user,
+            "chat": self._chats[chat_id],
+            "date": int(time.time()),
+            "photo": sizes,
+        }
+        if plain:
+            message["caption"] = plain
+        if entities:
+            message["caption_entities"] = list(entities)
+        inline = _inline_part(markup)
+        if inline is not None:
+            message["reply_markup"] = inline
+        self._store(chat_id, _Stored(message, from_bot=True))
+        self._photos.append(sent)
+        return message
 
     def _m_send_message_draft(self, params: JSON) -> bool:
         chat_id = self._chat_id(params)
