@@ -36,6 +36,19 @@ def settings_for(double: BotApiDouble, data_dir: Path, **overrides: Any) -> Sett
     )
 
 
+@pytest.fixture
+async def polling_bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
+    """The application long-polling the double, on a data directory of the test's own."""
+    async with polling(settings_for(double, tmp_path / "data")) as app:
+        yield app
+
+
+def assert_all_accepted(double: BotApiDouble) -> None:
+    """Every call the bot made was one Telegram would accept."""
+    refused = [c for c in double.calls() if not c.ok]
+    assert refused == [], [(c.method, c.description) for c in refused]
+
+
 class Clock:
     """A clock the test sets: the services read the time from it."""
 

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import polling, settings_for
+from tests.tg.conftest import assert_all_accepted
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def polling_bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    async with polling(settings_for(double, tmp_path / "data")) as app:
-        yield app
-
-
-def _accepted(double: BotApiDouble) -> None:
-    refused = [c for c in double.calls() if not c.ok]
-    assert refused == [], [(c.method, c.description) for c in refused]
 
 
 async def test_chart_in_french_is_uploaded_once_then_resent_by_file_id(
@@ -45,7 +31,7 @@ async def test_chart_in_french_is_uploaded_once_then_resent_by_file_id(
     [english] = await double.await_photos(2, 1)
     assert english.uploaded is not None and english.file_id != first.file_id
     assert english.plain_caption.startswith("Stakes: amounts over time")
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_chart_button_and_no_series(
@@ -64,7 +50,7 @@ async def test_chart_button_and_no_series(
     [_, none] = await double.await_messages(4, 2)
     assert "pas encore assez de chiffres datés" in none.plain_text
     assert double.photos(4) == []
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 def test_send_photo_validation(double: BotApiDouble) -> None:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import polling, settings_for
+from tests.tg.conftest import assert_all_accepted
 
 pytestmark = pytest.mark.e2e
 
 FACT = "stakes-microsoft-27pct-of-openai-group"
-
-
-@pytest.fixture
-async def polling_bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    async with polling(settings_for(double, tmp_path / "data")) as app:
-        yield app
-
-
-def _accepted(double: BotApiDouble) -> None:
-    refused = [c for c in double.calls() if not c.ok]
-    assert refused == [], [(c.method, c.description) for c in refused]
 
 
 async def test_brief_payload_opens_the_topic_in_the_readers_language(
@@ -38,7 +24,7 @@ async def test_brief_payload_opens_the_topic_in_the_readers_language(
     double.send_text(2, "/start brief_ipo", language_code="en")
     [english] = await double.await_messages(2, 1)
     assert "Why it matters" in english.plain_text
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_fact_payload_opens_a_fact_card(
@@ -54,7 +40,7 @@ async def test_fact_payload_opens_a_fact_card(
     double.send_text(4, f"/start fact_{FACT}", language_code="fr")
     [french] = await double.await_messages(4, 1)
     assert "Statut : annoncé" in french.plain_text and "27" in french.plain_text
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_subscribe_payload_opens_the_subscribe_flow(
@@ -64,7 +50,7 @@ async def test_subscribe_payload_opens_the_subscribe_flow(
     [menu] = await double.await_messages(5, 1)
     assert "At what time" in menu.plain_text
     assert any(data.startswith("v1:subt:") for data in menu.callback_data)
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +71,7 @@ async def test_bad_payloads_get_the_welcome(
     double.send_text(6, f"/start {payload}", language_code="en")
     [welcome] = await double.await_messages(6, 1)
     assert welcome.plain_text.startswith("Hello! I am partnerbrief.")
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_share_link_round_trips_to_the_briefing(
@@ -108,4 +94,4 @@ async def test_share_link_round_trips_to_the_briefing(
     double.send_text(7, "/share nope", language_code="en")
     messages = await double.await_messages(7, 4)
     assert "I don't know the topic" in messages[-1].plain_text
-    _accepted(double)
+    assert_all_accepted(double)

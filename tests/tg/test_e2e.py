@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,9 @@ from bot.tg.app import BotApplication
 from tests import timetravel
 from tests.conftest import REPO
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import polling, settings_for
+from tests.tg.conftest import assert_all_accepted
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def polling_bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    async with polling(settings_for(double, tmp_path / "data")) as app:
-        yield app
-
-
-def _all_sends_accepted(double: BotApiDouble) -> None:
-    refused = [c for c in double.calls() if not c.ok]
-    assert refused == [], [(c.method, c.description) for c in refused]
 
 
 @pytest.mark.parametrize(
@@ -77,7 +65,7 @@ async def test_start_brief_button_and_lang_over_http(
     assert ("Sources" in messages[-1].plain_text) and (
         ("Why it matters" in messages[-1].plain_text) == (other == "en")
     )
-    _all_sends_accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_commands_menu_is_published_in_both_languages(
@@ -104,7 +92,7 @@ async def test_bad_input_gets_clear_replies(
         double.send_text(user, text, language_code="fr")
         messages = await double.await_messages(user, index)
         assert expected in messages[-1].plain_text, (text[:20], messages[-1].plain_text)
-    _all_sends_accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_every_briefing_fits_telegram_in_both_languages(
@@ -117,7 +105,7 @@ async def test_every_briefing_fits_telegram_in_both_languages(
             double.send_text(99, f"/brief {topic}".strip(), language_code=lang)
             count += 1
             await double.await_messages(99, count)
-    _all_sends_accepted(double)
+    assert_all_accepted(double)
 
 
 def test_python_m_bot_runs_against_the_double_and_stops_on_sigterm(

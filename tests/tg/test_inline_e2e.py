@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.tg.app import BotApplication
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import polling, settings_for
+from tests.tg.conftest import assert_all_accepted
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-async def bot(double: BotApiDouble, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    async with polling(settings_for(double, tmp_path / "data")) as app:
-        yield app
-
-
-def _accepted(double: BotApiDouble) -> None:
-    refused = [c for c in double.calls() if not c.ok]
-    assert refused == [], [(c.method, c.description) for c in refused]
-
-
 async def test_words_give_fact_cards_with_a_deep_link(
-    double: BotApiDouble, bot: BotApplication
+    double: BotApiDouble, polling_bot: BotApplication
 ) -> None:
     query_id = double.send_inline_query(10, "Microsoft stake OpenAI", language_code="en")
     answer = await double.await_inline_answer(query_id)
@@ -49,27 +36,29 @@ async def test_words_give_fact_cards_with_a_deep_link(
     double.send_text(10, f"/start {payload}", language_code="en")
     [opened] = await double.await_messages(10, 1)
     assert "Status:" in opened.plain_text
-    _accepted(double)
+    assert_all_accepted(double)
 
 
-async def test_language_comes_from_the_user(double: BotApiDouble, bot: BotApplication) -> None:
+async def test_language_comes_from_the_user(
+    double: BotApiDouble, polling_bot: BotApplication
+) -> None:
     query_id = double.send_inline_query(11, "participation Microsoft", language_code="fr")
     answer = await double.await_inline_answer(query_id)
     assert answer.results and all("Statut :" in t for t in answer.plain_texts)
     assert any("27 %" in t or "27\u202f%" in t or "27\xa0%" in t for t in answer.plain_texts)
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_empty_query_offers_the_overview_headline_facts(
-    double: BotApiDouble, bot: BotApplication
+    double: BotApiDouble, polling_bot: BotApplication
 ) -> None:
-    library = bot.bot_data.services.library() if bot.bot_data.services else None
+    library = polling_bot.bot_data.services.library() if polling_bot.bot_data.services else None
     assert library is not None
     query_id = double.send_inline_query(12, "", language_code="en")
     answer = await double.await_inline_answer(query_id)
     expected = list(library.briefings["overview"].fact_ids[:10])
     assert [r["id"] for r in answer.results] == expected
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 @pytest.mark.parametrize(
@@ -83,18 +72,18 @@ async def test_empty_query_offers_the_overview_headline_facts(
     ],
 )
 async def test_junk_gets_an_empty_answer(
-    double: BotApiDouble, bot: BotApplication, junk: str
+    double: BotApiDouble, polling_bot: BotApplication, junk: str
 ) -> None:
     assert len(junk) <= 256
     query_id = double.send_inline_query(13, junk, language_code="en")
     answer = await double.await_inline_answer(query_id)
     assert answer.results == []
     assert double.internal_errors() == []
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_inline_queries_go_through_the_flood_gate(
-    double: BotApiDouble, bot: BotApplication
+    double: BotApiDouble, polling_bot: BotApplication
 ) -> None:
     ids = [double.send_inline_query(14, "ipo", language_code="en") for _ in range(30)]
     await double.await_for(lambda d: len(d.inline_answers()) >= 20, timeout=15)
@@ -108,7 +97,7 @@ async def test_inline_queries_go_through_the_flood_gate(
     await double.await_messages(15, 1)
     await asyncio.sleep(0.3)
     assert double.messages(14) == []
-    _accepted(double)
+    assert_all_accepted(double)
 
 
 async def test_the_double_refuses_what_telegram_refuses(double: BotApiDouble) -> None:
