@@ -1,0 +1,1 @@
+"""The newsroom: feeds in, candidates out; an editor's approval makes them facts."""
