@@ -231,7 +231,7 @@ class Block:
 
 @dataclass(frozen=True)
 class ChartPoint:
-    """One bar of a chart, placed at its date: the date as shown, the value and as shown."""
+    """One bar of a chart, placed at its date: the date as shown, the value, the value as shown."""
 
     day: dt.date
     label: str
