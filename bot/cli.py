@@ -164,7 +164,7 @@ def _content_check(settings: Settings) -> int:
         )
     print(
         f"{content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
-        f"sources, {len(library.briefings)} briefings)"
+        f"sources, {len(library.briefings)} briefings, {len(library.charts)} chart series)"
     )
     return 0
 

@@ -11,7 +11,18 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from bot.core.domain import Bilingual, Briefing, Fact, Figure, Library, Source, Status, Topic
+from bot.core.domain import (
+    Bilingual,
+    Briefing,
+    ChartSeries,
+    Fact,
+    Figure,
+    Library,
+    SeriesPoint,
+    Source,
+    Status,
+    Topic,
+)
 from bot.store.atomic import AtomicJSONStorage
 
 FACTS_FILE = "facts.json"
@@ -92,6 +103,7 @@ class FactStore:
             "briefings": {
                 str(i): _briefing_doc(b) for i, b in enumerate(library.briefings.values(), 1)
             },
+            "charts": {str(i): _series_doc(c) for i, c in enumerate(library.charts, 1)},
             "meta": {"1": {"content_digest": digest}},
         }
         if data != storage.read():
@@ -110,7 +122,10 @@ class FactStore:
         sources = {doc["id"]: _source_from(doc) for doc in self._db.table("sources").all()}
         topics = tuple(_topic_from(doc) for doc in self._db.table("topics").all())
         briefings = {doc["id"]: _briefing_from(doc) for doc in self._db.table("briefings").all()}
-        return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+        charts = tuple(_series_from(doc) for doc in self._db.table("charts").all())
+        return Library(
+            facts=facts, sources=sources, topics=topics, briefings=briefings, charts=charts
+        )
 
 
 def news_instant(updated: dt.date, imported: dt.datetime) -> dt.datetime:
@@ -255,4 +270,28 @@ def _briefing_from(doc: dict[str, Any]) -> Briefing:
         Bilingual(doc["headline_fr"], doc["headline_en"]),
         tuple(doc["facts"]),
         Bilingual(doc["why_fr"], doc["why_en"]),
+    )
+
+
+def _series_doc(series: ChartSeries) -> dict[str, Any]:
+    return {
+        "id": series.id,
+        "topics": list(series.topics),
+        "unit": series.unit,
+        "label_fr": series.label.fr,
+        "label_en": series.label.en,
+        "points": [
+            {"fact": p.fact_id, "figure": p.figure, "qualifier": p.qualifier}
+            for p in series.points
+        ],
+    }
+
+
+def _series_from(doc: dict[str, Any]) -> ChartSeries:
+    return ChartSeries(
+        doc["id"],
+        tuple(doc["topics"]),
+        doc["unit"],
+        Bilingual(doc["label_fr"], doc["label_en"]),
+        tuple(SeriesPoint(p["fact"], p["figure"], p.get("qualifier")) for p in doc["points"]),
     )

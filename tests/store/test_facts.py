@@ -22,6 +22,7 @@ def test_first_import_adds_everything_and_reads_back(tmp_path: Path, library: Li
         k: dataclasses.replace(f, changed_at=None) for k, f in stored.facts.items()
     }
     assert dataclasses.replace(stored, facts=without_instants) == library
+    assert stored.charts == library.charts and stored.charts, "chart series are stored too"
     assert store.content_digest() == "d1"
     store.close()
 
