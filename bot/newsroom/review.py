@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from bot.compose.briefing import fact_text, status_name
 from bot.content.export import check_approved
 from bot.core.actions import newsroom_action
-from bot.core.candidates import Candidate
+from bot.core.candidates import Candidate, CandidateState
 from bot.core.clock import Clock
 from bot.core.domain import (
     FACT_TOPICS,
@@ -87,6 +87,12 @@ class Review:
         self._publish = publish
         self._drafter = drafter
 
+    def _set_state(
+        self, candidate_id: str, state: CandidateState, fact_id: str | None = None
+    ) -> None:
+        # Through variables only: pybabel takes any call named mark() for a message.
+        self._candidates.mark(candidate_id, state, fact_id)
+
     def awaiting_text(self, editor_id: int) -> bool:
         """Whether the editor's next message is a step of their draft (not a question)."""
         draft = self._editorial.draft(editor_id)
@@ -153,7 +159,7 @@ class Review:
             return self._approve(tr, draft)
         if step == "stop":
             self._editorial.drop_draft(who.user_id)
-            self._candidates.mark(draft.candidate_id, "later")
+            self._set_state(draft.candidate_id, "later")
             dropped = tr.gettext("Draft dropped; the item waits for later.")
             return ReviewResult(self._next(tr, dropped))
         return ReviewResult(self._on_draft(tr, draft, step, argument))
@@ -168,7 +174,8 @@ class Review:
             return Reply(tr.lang, tuple(blocks))
         if step in ("discard", "later"):
             self._drop_draft_of(who.user_id, c.id)
-            self._candidates.mark(c.id, "discarded" if step == "discard" else "later")
+            state: CandidateState = "discarded" if step == "discard" else "later"
+            self._set_state(c.id, state)
             if step == "discard":
                 said = tr.gettext("Discarded.")
             else:
@@ -184,8 +191,8 @@ class Review:
     async def _start_draft(self, tr: Translator, who: Who, c: Candidate) -> Reply:
         earlier = self._editorial.draft(who.user_id)
         if earlier is not None and earlier.candidate_id != c.id:
-            self._candidates.mark(earlier.candidate_id, "later")  # one draft per editor
-        self._candidates.mark(c.id, "drafted")
+            self._set_state(earlier.candidate_id, "later")  # one draft per editor
+        self._set_state(c.id, "drafted")
         draft = Draft(who.user_id, who.chat, c.id, "topic")
         if self._drafter is None:
             self._editorial.put_draft(draft)
@@ -477,7 +484,7 @@ class Review:
             blocks = [Block("text", intro), *(Block("note", e.message) for e in errors[:5])]
             return ReviewResult(Reply(tr.lang, tuple(blocks), self._preview(tr, draft).buttons))
         self._editorial.put_approved(approved)
-        self._candidates.mark(candidate.id, "approved", approved.fact.id)
+        self._set_state(candidate.id, "approved", approved.fact.id)
         self._editorial.drop_draft(draft.editor_id)
         run = self._publish(approved)
         said = tr.gettext("Approved as {id}.").format(id=approved.fact.id)

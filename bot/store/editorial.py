@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.core.domain import Bilingual, Fact, Figure, Source, Status
 from bot.core.editorial import Approved, Draft
-from bot.store.journal import JournaledTables
+from bot.store.journal import JournaledTables, load_tables
 
 EDITORIAL_FILE = "editorial.json"
 _APPROVED, _DRAFTS, _RUNS = "approved", "drafts", "corrections"
@@ -37,6 +37,23 @@ class CorrectionRun:
     report: str = ""
 
 
+_KEYS = {
+    _APPROVED: lambda doc: str(doc["fact"]["id"]),
+    _DRAFTS: lambda doc: str(doc["editor"]),
+    _RUNS: lambda doc: str(doc["id"]),
+}
+
+
+def read_approved(data_dir: Path) -> list[Approved]:
+    """The approved facts as the file and its journal hold them, without opening the store
+    (``content export`` runs beside a running bot)."""
+    path = data_dir / EDITORIAL_FILE
+    if not path.exists():
+        return []
+    docs = load_tables(path, _KEYS)[_APPROVED].values()
+    return sorted((_approved_from(d) for d in docs), key=lambda a: (a.approved_at, a.fact.id))
+
+
 class EditorialStore:
     def __init__(self, tables: JournaledTables) -> None:
         self._tables = tables
@@ -46,12 +63,7 @@ class EditorialStore:
 
     @classmethod
     def open(cls, data_dir: Path) -> EditorialStore:
-        keys = {
-            _APPROVED: lambda doc: str(doc["fact"]["id"]),
-            _DRAFTS: lambda doc: str(doc["editor"]),
-            _RUNS: lambda doc: str(doc["id"]),
-        }
-        return cls(JournaledTables(data_dir / EDITORIAL_FILE, keys, compact_every=200))
+        return cls(JournaledTables(data_dir / EDITORIAL_FILE, _KEYS, compact_every=200))
 
     def close(self) -> None:
         self._tables.close()
