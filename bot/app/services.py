@@ -250,10 +250,14 @@ class Services:
         return [f for f in ids if f in served][:limit]
 
     def translator_for_chat(self, chat_id: int) -> Translator:
-        """A chat's language: its digest's when it has one, else its reader's choice."""
+        """A chat's language: its digest's when it has one, else the reader's choice, else the
+        language we last told it facts in."""
         sub = self.subscriptions.get(chat_id)
         if sub is not None:
             return translator(sub.lang, sub.locale)
+        told = self.receipts.lang(chat_id)
+        if self.languages.chosen(chat_id) is None and told in ("fr", "en"):
+            return translator("fr" if told == "fr" else "en")
         return self.languages.translator_for(Who(chat_id))
 
     def knowledge(self) -> Knowledge:

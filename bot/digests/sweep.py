@@ -37,8 +37,9 @@ Outcome = Literal["sent", "blocked", "failed"]
 # Digests already composed in a sweep, by what decides their text, with the library they
 # came from (a reload in the middle of a sweep must not serve the old content).
 Composed = dict[tuple[object, ...], tuple[Library, Reply]]
-# Told once a reply is delivered: the chat, the fact revisions it carried, when (receipts).
-Told = Callable[[int, tuple[tuple[str, int], ...], dt.datetime], None]
+# Told once a reply is delivered: the chat, the fact revisions it carried, when, in which
+# language (receipts).
+Told = Callable[[int, tuple[tuple[str, int], ...], dt.datetime, str], None]
 # One delivery of a fan-out: the chat, its ledger key, and the reply (None: nothing to send).
 Job = tuple[int, dt.date, Callable[[], Reply | None]]
 
@@ -227,7 +228,7 @@ class DigestService:
                     return
                 outcome = await deliver_once(sender, ledger, chat_id, key, reply, now)
             if outcome == "sent" and reply.facts and self._told is not None:
-                self._told(chat_id, reply.facts, now)
+                self._told(chat_id, reply.facts, now, reply.lang)
             if outcome == "blocked" and self._subscriptions.set_active(chat_id, False, save=False):
                 blocked.append(chat_id)
             counts[outcome] += 1

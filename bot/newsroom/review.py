@@ -118,9 +118,7 @@ class Review:
         blocks.append(
             Block(
                 "note",
-                tr.ngettext("{n} item waiting.", "{n} items waiting.", waiting).format(
-                    n=tr.number(waiting)
-                ),
+                tr.gettext("Items waiting: {n}.").format(n=tr.number(waiting)),
             )
         )
         buttons = (
@@ -489,11 +487,9 @@ class Review:
         run = self._publish(approved)
         said = tr.gettext("Approved as {id}.").format(id=approved.fact.id)
         if run is not None:
-            said += " " + tr.ngettext(
-                "A correction goes to {n} reader.",
-                "A correction goes to {n} readers.",
-                len(run.targets),
-            ).format(n=tr.number(len(run.targets)))
+            said += " " + tr.gettext("Readers owed a correction: {n}.").format(
+                n=tr.number(len(run.targets))
+            )
         return ReviewResult(self._next(tr, said), run)
 
     def approval(

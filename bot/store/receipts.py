@@ -46,12 +46,19 @@ class ReceiptStore:
     def sync(self) -> None:
         self._tables.sync()
 
-    def record(self, chat_id: int, facts: Iterable[tuple[str, int]], at: dt.datetime) -> None:
-        """``chat_id`` was told these (fact id, revision) at ``at``; the first telling of a
-        revision is the one kept. Nothing new: nothing written."""
+    def record(
+        self,
+        chat_id: int,
+        facts: Iterable[tuple[str, int]],
+        at: dt.datetime,
+        lang: str | None = None,
+    ) -> None:
+        """``chat_id`` was told these (fact id, revision) at ``at``, in ``lang``; the first
+        telling of a revision is the one kept. Nothing new: nothing written."""
         doc = self._tables.table(_TABLE).get(str(chat_id))
         got: dict[str, list[Any]] = dict(doc["got"]) if doc else {}
-        changed = False
+        known_lang = doc.get("lang") if doc else None
+        changed = lang is not None and lang != known_lang
         for fact_id, revision in facts:
             known = got.get(fact_id)
             if known is not None and known[0] == revision:
@@ -66,7 +73,14 @@ class ReceiptStore:
             dropped = next(iter(got))
             del got[dropped]
             self._readers.get(dropped, set()).discard(chat_id)
-        self._tables.put(_TABLE, str(chat_id), {"chat": chat_id, "got": got})
+        self._tables.put(
+            _TABLE, str(chat_id), {"chat": chat_id, "got": got, "lang": lang or known_lang}
+        )
+
+    def lang(self, chat_id: int) -> str | None:
+        """The language this chat was last told facts in (a correction is written in it)."""
+        doc = self._tables.table(_TABLE).get(str(chat_id))
+        return None if doc is None else doc.get("lang")
 
     def told(self, chat_id: int, fact_id: str) -> tuple[int, dt.datetime] | None:
         """(revision, when) this chat was last told of ``fact_id``, if it still remembers."""

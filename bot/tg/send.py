@@ -48,7 +48,7 @@ async def send_reply(context: BotContext, chat_id: int, reply: Reply) -> None:
     if reply.facts:
         # Delivered: this chat now knows these revisions (corrections go by it).
         services = context.services
-        services.receipts.record(chat_id, reply.facts, services.clock())
+        services.receipts.record(chat_id, reply.facts, services.clock(), reply.lang)
 
 
 def caption_of(reply: Reply) -> str:
