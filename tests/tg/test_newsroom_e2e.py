@@ -160,3 +160,31 @@ async def test_review_approve_digest_and_correct_only_the_readers_of_the_old_fig
         assert services.library().facts[OLD].status.value == "superseded"
         assert services.corrections.running() == []
     assert len(double.messages(READ_BRIEFING)) == 2
+
+
+async def test_readers_cannot_review_and_a_discarded_item_is_not_proposed_again(
+    double: BotApiDouble, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    put_candidate(data_dir)
+    settings = settings_for(double, data_dir, admin_ids=frozenset({EDITOR}))
+    async with polling(settings, clock=Clock(AT)) as app:
+        services = app.bot_data.services
+        assert services is not None
+        double.send_text(READ_OTHER, "/queue", language_code="en")
+        [unknown] = await double.await_messages(READ_OTHER, 1)
+        assert "I don't know the command /queue" in unknown.plain_text
+        card = await _editor_says(double, "/queue", 1)
+        double.send_text(READ_OTHER, "/brief", language_code="en")
+        [_, overview] = await double.await_messages(READ_OTHER, 2)
+        # A reader forging the editor's payload under their own message gets a stale button.
+        double.press_button(READ_OTHER, overview.message_id, "v1:nr:discard:c15bn", strict=False)
+        [*_, stale] = await double.await_messages(READ_OTHER, 3)
+        assert "no longer valid" in stale.plain_text
+        candidate = services.candidates.get("c15bn")
+        assert candidate is not None and candidate.state == "new"
+        done = await _press(double, card, "v1:nr:discard:c15bn", 2)
+        assert "Discarded." in done.plain_text and "queue is empty" in done.plain_text
+        again = await _editor_says(double, "/queue", 3)
+        assert "queue is empty" in again.plain_text
+        assert_all_accepted(double)
