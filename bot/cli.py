@@ -9,12 +9,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app.logsetup import configure_logging
 from bot.app.services import build_conversation, default_lang
 from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
+from bot.content.export import check_approved, export_yaml
 from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
 from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
@@ -25,6 +27,7 @@ from bot.qa.engine import Asked
 from bot.qa.phrasing import Phrased, Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
+from bot.store.editorial import read_approved
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
 
@@ -71,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     content_sub = content.add_subparsers(dest="action", required=True)
     content_sub.add_parser("check", help="validate content/ and report file:line errors")
     content_sub.add_parser("load", help="import content/ into the fact store")
+    export = content_sub.add_parser(
+        "export", help="print the newsroom's approved facts as content/ YAML (sources, facts)"
+    )
+    export.add_argument("--out", type=Path, default=None, help="write to this file instead")
     return parser
 
 
@@ -138,7 +145,24 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         return _ask(settings, args.question, args.lang, clock, as_json=args.json)
     if args.action == "check":
         return _content_check(settings)
+    if args.action == "export":
+        return _content_export(settings, args.out)
     return _content_load(settings, clock())
+
+
+def _content_export(settings: Settings, out: Path | None) -> int:
+    """Approved facts as YAML, checked as content check checks facts.yaml (exit 5 if not)."""
+    approved = read_approved(settings.data_dir)
+    text = export_yaml(approved)
+    errors = check_approved(approved, load_library(settings.content_dir))
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text, encoding="utf-8")
+    for error in errors:
+        print(error, file=sys.stderr)
+    print(f"{len(approved)} approved facts exported", file=sys.stderr)
+    return EXIT_CONTENT if errors else 0
 
 
 def _content_check(settings: Settings) -> int:

@@ -19,6 +19,7 @@ from bot.core.actions import BROADCAST_VERB, Action
 from bot.core.clock import Clock
 from bot.core.domain import Block, Button, Reply
 from bot.i18n.translator import Translator
+from bot.newsroom.review import Review
 from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.facts import ImportReport
 from bot.store.ledger import Ledger, remove_ledger
@@ -57,6 +58,8 @@ class Admin:
         self._stats = stats
         self._clock = clock
         self._reload = reload
+        # The newsroom's review (/queue); the root sets it once built.
+        self.review: Review | None = None
         self._remove_stale_ledgers()
 
     def allowed(self, user_id: int) -> bool:
@@ -92,6 +95,13 @@ class Admin:
                 )
             )
         return Reply(tr.lang, tuple(blocks))
+
+    def queue(self, tr: Translator) -> Reply:
+        """/queue: the next newsroom candidate to review."""
+        if self.review is None:
+            empty = tr.gettext("Nothing to review: the queue is empty.")
+            return Reply(tr.lang, (Block("text", empty),))
+        return self.review.queue(tr)
 
     def reload(self, tr: Translator) -> Reply:
         report = self._reload()

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from bot.app.admin import Admin
 from bot.app.charts import ChartCache
 from bot.app.flood import FloodGuard
@@ -16,25 +18,36 @@ from bot.config import Settings
 from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import content_digest, load_library
 from bot.core.clock import Clock
-from bot.core.domain import Lang, Library
+from bot.core.domain import Lang, Library, Who
+from bot.core.editorial import Approved, merge_library
 from bot.digests.subscribing import Subscribing
 from bot.digests.sweep import DigestService
 from bot.i18n.languages import Languages, Preferences
-from bot.i18n.translator import check_catalogs
+from bot.i18n.translator import Translator, check_catalogs, translator
+from bot.newsroom.corrections import Corrections
+from bot.newsroom.drafting import LLMDrafter
+from bot.newsroom.review import Review
 from bot.qa.deciding import Confirmer
 from bot.qa.dense import shared_embedder
 from bot.qa.engine import QuestionEngine
+from bot.qa.grounding import unsupported_numbers
+from bot.qa.llm_client import ChatClient, LLMSettings
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
+from bot.store.candidates import NEWSROOM_FILE, CandidateStore
+from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
+from bot.store.receipts import RECEIPTS_FILE, ReceiptStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
+# The data directory's databases, checked at start-up (a corrupted one is moved aside).
+STORE_FILES = (FACTS_FILE, USERS_FILE, LEDGER_FILE, NEWSROOM_FILE, EDITORIAL_FILE, RECEIPTS_FILE)
 
 
 def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> ImportReport | None:
@@ -82,6 +95,7 @@ def build_conversation(
     subscribing: Subscribing | None = None,
     stats: Stats | None = None,
     confirmer: Confirmer | None = None,
+    latest: Callable[[], list[str]] | None = None,
 ) -> Conversation:
     """The one wiring of router, engine and languages: the application and the CLI's one-shot
     commands (which take no data-directory lock) both build theirs here."""
@@ -91,7 +105,7 @@ def build_conversation(
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
         engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer)
-    router = Router(library, languages, engine=engine, subscribing=subscribing)
+    router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
     return Conversation(router, engine, languages)
 
 
@@ -111,7 +125,10 @@ class Services:
         self.lock = lock
         self.facts = facts
         self.users = users
-        self._knowledge = Knowledge.of(facts.library(), load_lexicon(settings.content_dir))
+        self.candidates = CandidateStore.open(settings.data_dir)
+        self.editorial = EditorialStore.open(settings.data_dir)
+        self.receipts = ReceiptStore.open(settings.data_dir)
+        self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
         self.flood = FloodGuard()
         self.charts = ChartCache()  # rendered charts and their Telegram file_ids
         self.stats = Stats()
@@ -124,6 +141,7 @@ class Services:
             self.ledger,
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
             stats=self.stats,
+            told=self.receipts.record,
         )
         # Getters, so that a later content reload is seen by the conversation at once.
         conversation = build_conversation(
@@ -135,6 +153,7 @@ class Services:
             subscribing=Subscribing(
                 self.subscriptions, clock, topics=lambda: self.library().topics
             ),
+            latest=self.latest_approved,
         )
         self.router = conversation.router
         self.languages = conversation.languages
@@ -153,6 +172,25 @@ class Services:
         )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings, clock)
+        self.corrections = Corrections(
+            self.editorial,
+            self.receipts,
+            self.library,
+            self.translator_for_chat,
+            settings.data_dir,
+            clock,
+        )
+        self._drafting_http, drafter = _drafter(settings, clock)
+        self.review = Review(
+            self.candidates,
+            self.editorial,
+            self.library,
+            clock,
+            matches=lambda text, lang: self.engine.lookup(text, lang, 5),
+            publish=self.publish,
+            drafter=drafter,
+        )
+        self.admin.review = self.review
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
@@ -162,7 +200,7 @@ class Services:
         lock.acquire()
         try:
             stamp = clock().strftime("%Y%m%dT%H%M%SZ")
-            quarantine_corrupted(settings.data_dir, (FACTS_FILE, USERS_FILE, LEDGER_FILE), stamp)
+            quarantine_corrupted(settings.data_dir, STORE_FILES, stamp)
             facts = FactStore(settings.data_dir)
             report = sync_content(facts, settings, clock())
             if report is not None:
@@ -192,8 +230,35 @@ class Services:
         report = self.facts.import_library(
             library, content_digest(self.settings.content_dir), self.clock()
         )
-        self._knowledge = Knowledge.of(self.facts.library(), lexicon)  # one atomic swap
+        self._knowledge = Knowledge.of(self._served(), lexicon)  # one atomic swap
         return report
+
+    def _served(self) -> Library:
+        """content/ as imported, with every approved fact joined in."""
+        return merge_library(self.facts.library(), self.editorial.approved())
+
+    def publish(self, approved: Approved) -> CorrectionRun | None:
+        """An approval goes live: the Library (index, briefings, digests) is rebuilt with it
+        in one swap, and the corrections it owes are planned."""
+        self._knowledge = Knowledge.of(self._served(), self._knowledge.lexicon)
+        return self.corrections.plan(approved)
+
+    def latest_approved(self, limit: int = 5) -> list[str]:
+        """The ids of the last approved facts the Library serves, newest first."""
+        served = self.library().facts
+        ids = [a.fact.id for a in reversed(self.editorial.approved())]
+        return [f for f in ids if f in served][:limit]
+
+    def translator_for_chat(self, chat_id: int) -> Translator:
+        """A chat's language: its digest's when it has one, else the reader's choice, else the
+        language we last told it facts in."""
+        sub = self.subscriptions.get(chat_id)
+        if sub is not None:
+            return translator(sub.lang, sub.locale)
+        told = self.receipts.lang(chat_id)
+        if self.languages.chosen(chat_id) is None and told in ("fr", "en"):
+            return translator("fr" if told == "fr" else "en")
+        return self.languages.translator_for(Who(chat_id))
 
     def knowledge(self) -> Knowledge:
         """The current content: read it once per request and use that one value."""
@@ -210,10 +275,34 @@ class Services:
         if self.phraser is not None:
             await self.phraser.aclose()
             self.phraser = None
+        if self._drafting_http is not None:
+            await self._drafting_http.aclose()
+            self._drafting_http = None
         self.close()
 
     def close(self) -> None:
+        self.receipts.close()
+        self.editorial.close()
+        self.candidates.close()
         self.ledger.close()
         self.users.close()
         self.facts.close()
         self.lock.release()
+
+
+def _drafter(
+    settings: Settings, clock: Clock
+) -> tuple[httpx.AsyncClient | None, LLMDrafter | None]:
+    """The newsroom's drafting model when LLM_BASE_URL is set: its own client, since a draft
+    is longer than an answer and must not count against readers' hourly limit."""
+    if not settings.llm_base_url:
+        return None, None
+    llm = LLMSettings(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model or "default",
+        api_key=settings.llm_api_key,
+        deadline=settings.llm_deadline,
+        max_tokens=800,
+    )
+    http = ChatClient.new_http_client(llm)
+    return http, LLMDrafter(ChatClient(llm, http, clock=clock), unsupported_numbers)

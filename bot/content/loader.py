@@ -586,3 +586,27 @@ def _series_point(
         )
         return None
     return SeriesPoint(fact_id, figure.name, qualifier), day
+
+
+def check_facts_text(
+    text: str,
+    sources: dict[str, Source],
+    *,
+    taken: set[str] | frozenset[str] = frozenset(),
+    path: Path = Path("approved-facts.yaml"),
+) -> tuple[dict[str, Fact], list[ContentError]]:
+    """Validate a ``facts:`` YAML document as ``content check`` validates facts.yaml, against
+    ``sources``; an id in ``taken`` (content/'s own) is a duplicate."""
+    check = _Checker(path)
+    seen = set(taken)
+    facts: dict[str, Fact] = {}
+    document = None
+    try:
+        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        check.error(1, f"invalid YAML: {exc}")
+    if document is not None:
+        for node in check.items(document, "facts"):
+            if (fact := _fact(node, check, seen, sources)) is not None:
+                facts[fact.id] = fact
+    return facts, check.errors

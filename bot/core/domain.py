@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -282,6 +282,14 @@ class Reply:
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     chart: Chart | None = None
+    # The fact revisions this reply tells its reader, (fact id, revision): recorded once it is
+    # delivered, so that a later correction reaches whoever was told the older version.
+    facts: tuple[tuple[str, int], ...] = ()
+
+
+def told(facts: Iterable[Fact]) -> tuple[tuple[str, int], ...]:
+    """The (fact id, revision) pairs a reply carrying ``facts`` tells, each once."""
+    return tuple(dict.fromkeys((fact.id, fact.revision) for fact in facts))
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from telegram.request import BaseRequest
 from bot.app.commands import COMMANDS, menu
 from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
-from bot.core.actions import BROADCAST_PATTERN, SUBSCRIPTION_PATTERN
+from bot.core.actions import BROADCAST_PATTERN, NEWSROOM_PATTERN, SUBSCRIPTION_PATTERN
 from bot.core.clock import Clock, system_clock
 from bot.i18n.translator import translator
-from bot.tg import admin, buttons, commands, delivery, inline, questions, updates
+from bot.tg import admin, buttons, commands, delivery, inline, newsroom, questions, updates
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
@@ -112,10 +112,19 @@ def _add_handlers(app: BotApplication, settings: Settings) -> None:
     # Must come after every CommandHandler: it catches whatever command they did not take.
     app.add_handler(MessageHandler(filters.COMMAND & new_messages, commands.unknown_command))
     app.add_handler(CallbackQueryHandler(admin.broadcast_button, pattern=BROADCAST_PATTERN))
+    app.add_handler(CallbackQueryHandler(newsroom.review_button, pattern=NEWSROOM_PATTERN))
     app.add_handler(CallbackQueryHandler(buttons.digest_button, pattern=SUBSCRIPTION_PATTERN))
     app.add_handler(CallbackQueryHandler(buttons.button))
     # @bot <words> in any chat; the flood gate above counts these like messages.
     app.add_handler(InlineQueryHandler(inline.inline_query))
+    # An admin's private message may be a step of a newsroom draft (else it is a question).
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & new_messages & admins & filters.ChatType.PRIVATE,
+            newsroom.review_text,
+            block=False,
+        )
+    )
     # Plain text is a question in private chats; in groups only when addressed to the bot,
     # which questions.question decides (people in groups mostly talk to each other).
     app.add_handler(
@@ -148,6 +157,9 @@ async def _post_init(app: BotApplication) -> None:
     # already has it.
     if app.bot_data.services.admin.interrupted_broadcasts() and app.job_queue is not None:
         app.job_queue.run_once(_resume_broadcasts, when=0.5, name="resume-broadcasts")
+    # Likewise corrections an approval owed and a restart cut short.
+    if app.bot_data.services.corrections.running() and app.job_queue is not None:
+        app.job_queue.run_once(_resume_corrections, when=0.5, name="resume-corrections")
     if app.bot_data.own_signals:
         _handle_stop_signals(app)
     if settings.http_port:
@@ -159,6 +171,12 @@ async def _resume_broadcasts(context: BotContext) -> None:
     for interrupted in context.services.admin.interrupted_broadcasts():
         log.info("resuming broadcast %s", interrupted.id)
         admin.start_broadcast(context.application, interrupted)
+
+
+async def _resume_corrections(context: BotContext) -> None:
+    for interrupted in context.services.corrections.running():
+        log.info("resuming corrections %s", interrupted.id)
+        newsroom.start_corrections(context.application, interrupted)
 
 
 async def _post_stop(app: BotApplication) -> None:
