@@ -80,7 +80,7 @@ def merge_library(base: Library, approved: Sequence[Approved]) -> Library:
         topic = briefings.get(new.topic)
         if not replaced and topic is not None and len(topic.fact_ids) < MAX_BRIEFING_FACTS:
             briefings[new.topic] = replace(topic, fact_ids=(*topic.fact_ids, new.id))
-    return Library(facts=facts, sources=sources, topics=base.topics, briefings=briefings)
+    return replace(base, facts=facts, sources=sources, briefings=briefings)
 
 
 # Where an editor is in turning a candidate into a fact: the guided conversation asks for the

@@ -49,3 +49,9 @@ def test_an_id_content_has_never_replaces_the_curated_fact(library: Library) -> 
 def test_fact_ids_never_collide() -> None:
     assert fact_id_for("ipo", "A/b", set()) == "ipo-news-a-b"
     assert fact_id_for("ipo", "ab", {"ipo-news-ab", "ipo-news-ab-2"}) == "ipo-news-ab-3"
+
+
+def test_the_chart_series_of_content_stay_in_the_served_library(library: Library) -> None:
+    assert library.charts, "content/charts.yaml declares at least one series"
+    merged = merge_library(library, [approved(library, "stakes-news-c1", OLD)])
+    assert merged.charts == library.charts
