@@ -12,9 +12,14 @@ from bot.store.journal import JournaledTables, KeyOf
 
 NEWSROOM_FILE = "newsroom.json"
 CANDIDATES = "candidates"
-# Tables of newsroom.json and the field each is keyed by; the intake adds its own (feed
-# status, seen guids) here.
-TABLE_KEYS: dict[str, KeyOf] = {CANDIDATES: lambda doc: str(doc["id"])}
+FEEDS = "feeds"  # the intake's status of each feed (bot/store/feeds.py), by feed URL
+SEEN = "seen"  # item keys the intake has taken in (bot/store/feeds.py), by key
+# Tables of newsroom.json and the field each is keyed by.
+TABLE_KEYS: dict[str, KeyOf] = {
+    CANDIDATES: lambda doc: str(doc["id"]),
+    FEEDS: lambda doc: str(doc["url"]),
+    SEEN: lambda doc: str(doc["key"]),
+}
 
 # Review order: new stories first (oldest first, so nothing waits forever), then those put back.
 _QUEUE_ORDER: dict[CandidateState, int] = {"new": 0, "later": 1}
