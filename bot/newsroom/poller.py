@@ -114,6 +114,11 @@ class Intake:
         finally:
             self._running = None
 
+    async def aclose(self) -> None:
+        """Stop a cycle under way and close the client (the store is the root's)."""
+        self.request_stop()
+        await self._client.aclose()
+
     def request_stop(self) -> None:
         if self._running is not None:
             self._running.cancel()
