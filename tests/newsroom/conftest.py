@@ -53,7 +53,7 @@ async def running_intake(
     clock: Clock,
     relevance: Relevance,
     *,
-    timeout: float = 5.0,
+    deadline: float = 5.0,
     max_bytes: int = 1_000_000,
     **options: Any,
 ) -> AsyncIterator[tuple[Intake, CandidateStore]]:
@@ -61,10 +61,10 @@ async def running_intake(
     intake = Intake(
         feeds,
         store,
-        new_client(timeout),
+        new_client(deadline),
         clock,
         lambda: relevance,
-        timeout=timeout,
+        timeout=deadline,
         max_bytes=max_bytes,
         **options,
     )
