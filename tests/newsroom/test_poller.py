@@ -210,7 +210,7 @@ async def test_the_faults_of_real_feeds_show_in_the_status_and_spare_the_rest(
     ) as (intake, store):
         poll = asyncio.ensure_future(intake.poll_due())
         beats = 0
-        while not poll.done():  # noqa: ASYNC110 - counting the loop's turns is the point
+        while not poll.done():  # the loop turns while feeds stall and stream
             await asyncio.sleep(0.01)
             beats += 1
         report = poll.result()
