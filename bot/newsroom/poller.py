@@ -18,7 +18,8 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -29,8 +30,8 @@ from bot.newsroom.dedupe import Deduper
 from bot.newsroom.fetch import Fetched, fetch, retry_after
 from bot.newsroom.parsing import Item, ParsedFeed, parse_feed
 from bot.newsroom.relevance import Relevance
-from bot.store.candidates import CandidateStore
-from bot.store.feeds import FeedStatus, FeedStatusStore, SeenKeys
+from bot.store.candidates import FEEDS, SEEN, CandidateStore
+from bot.store.feeds import FeedStatus, FeedStatusStore, SeenKeys, seen_docs, status_doc
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ class CycleReport:
     new_stories: int = 0
     new_links: int = 0
     errors: int = 0
+
+
+@dataclass
+class _Batch:
+    """One feed's poll, written to newsroom.json at once (one fsync, not one per story)."""
+
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+    seen: dict[str, str | None] = field(default_factory=dict)
+    new_stories: int = 0
+    new_links: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ class Intake:
         self._dedupe = Deduper(candidates.all())
         self._pruned: dt.datetime | None = None
         self._running: asyncio.Task[CycleReport] | None = None
+        # One parser thread: under the GIL more would not parse faster, only take more turns
+        # from the event loop.
+        self._parser = ThreadPoolExecutor(1, thread_name_prefix="feed-parse")
 
     def statuses(self) -> list[FeedStatus]:
         """Each feed in force, in the configured order, as last polled (or never)."""
@@ -118,6 +132,7 @@ class Intake:
         """Stop a cycle under way and close the client (the store is the root's)."""
         self.request_stop()
         await self._client.aclose()
+        self._parser.shutdown(wait=True, cancel_futures=True)
 
     def request_stop(self) -> None:
         if self._running is not None:
@@ -155,8 +170,8 @@ class Intake:
             parsed = None
             if fetched.body is not None:
                 # feedparser is pure-Python CPU work: 50-200 ms for a large feed.
-                parsed = await asyncio.to_thread(
-                    self._parse, fetched.body, fetched.url, fetched.content_type
+                parsed = await asyncio.get_running_loop().run_in_executor(
+                    self._parser, self._parse, fetched.body, fetched.url, fetched.content_type
                 )
             return self._record(spec, before, fetched, parsed)
         except asyncio.CancelledError:
@@ -171,13 +186,14 @@ class Intake:
     ) -> tuple[int, int, bool]:
         now = self._clock()
         error, detail = fetched.error, fetched.detail
-        new_stories = new_links = 0
+        batch = _Batch()
         items = before.items
         if parsed is not None:  # a body came: whether it was a feed is the parser's say
             error, detail = parsed.error, parsed.warning
             if error is None:
                 items = len(parsed.items)
-                new_stories, new_links = self._take_in(spec, parsed.items, now)
+                self._take_in(spec, parsed.items, now, batch)
+        new_stories, new_links = batch.new_stories, batch.new_links
         moved = fetched.url if fetched.url != spec.url else None
         if error is None:
             status = replace(
@@ -216,33 +232,39 @@ class Intake:
                 moved_to=moved,
             )
             log.warning("feed %s: %s %s (%d in a row)", spec.url, error, detail, errors)
-        self._statuses.put(status)
+        self._candidates.put_many(
+            batch.candidates.values(),
+            {SEEN: seen_docs(batch.seen.items(), now), FEEDS: {spec.url: status_doc(status)}},
+            # A power cut may lose this poll (never a kill -9): the next poll redoes it, to
+            # the same candidate ids. Not worth an fsync's milliseconds per feed on the loop.
+            sync=False,
+        )
+        for candidate in batch.candidates.values():
+            self._dedupe.add(candidate)
         return new_stories, new_links, error is None
 
-    def _take_in(self, spec: FeedSpec, items: Sequence[Item], now: dt.datetime) -> tuple[int, int]:
+    def _take_in(
+        self, spec: FeedSpec, items: Sequence[Item], now: dt.datetime, batch: _Batch
+    ) -> None:
         relevance = self._relevance()
-        seen: dict[str, str | None] = {}
-        new_stories = new_links = 0
         for item in items:
             guid_key = f"g:{spec.url}:{item.guid}" if item.guid else None
             url_key = f"u:{item.url}" if item.url else None
             keys = [k for k in (guid_key, url_key) if k]
             if not keys:
                 keys = [f"t:{spec.url}:{item.title}"]
-            if any(k in self._seen or k in seen for k in keys):
+            if any(k in self._seen or k in batch.seen for k in keys):
                 # A feed that renews every guid still repeats its links: the new guid is
                 # not worth remembering (it would grow the table at every fetch).
                 continue
-            story = self._story(spec, item, relevance, now)
+            story = self._story(spec, item, relevance, now, batch)
             if story is not None:
-                new_stories += story.new
-                new_links += story.links_added
-            seen.update(dict.fromkeys(keys, story.id if story else None))
-        self._seen.add(seen.items(), now)
-        return new_stories, new_links
+                batch.new_stories += story.new
+                batch.new_links += story.links_added
+            batch.seen.update(dict.fromkeys(keys, story.id if story else None))
 
     def _story(
-        self, spec: FeedSpec, item: Item, relevance: Relevance, now: dt.datetime
+        self, spec: FeedSpec, item: Item, relevance: Relevance, now: dt.datetime, batch: _Batch
     ) -> _Story | None:
         """The candidate an item is a copy of (its link added), or a new one if it is
         relevant; None when it is neither."""
@@ -251,39 +273,38 @@ class Intake:
             item.title, now
         )
         if known is not None:
-            return _Story(known, False, self._add_link(known, link))
+            return _Story(known, False, self._add_link(known, link, batch))
         matched = relevance.matched(item.lines)
         if not matched:
             return None
         candidate = Candidate(
-            id=self._new_id(item.url or f"{spec.url}#{item.guid or item.title}"),
+            id=self._new_id(item.url or f"{spec.url}#{item.guid or item.title}", batch),
             title=item.title,
             text=item.text,
             links=(link,) if item.url else (),
             first_seen=now,
             matched=matched,
         )
-        self._candidates.put(candidate)
+        batch.candidates[candidate.id] = candidate
         self._dedupe.add(candidate)
         return _Story(candidate.id, True, 0)
 
-    def _add_link(self, candidate_id: str, link: Link) -> int:
+    def _add_link(self, candidate_id: str, link: Link, batch: _Batch) -> int:
         """One link per outlet: another copy from an outlet already listed adds nothing."""
-        candidate = self._candidates.get(candidate_id)
+        candidate = batch.candidates.get(candidate_id) or self._candidates.get(candidate_id)
         if candidate is None or not link.url:
             return 0
         if any(had.outlet == link.outlet or had.url == link.url for had in candidate.links):
             return 0
-        grown = replace(candidate, links=(*candidate.links, link))
-        self._candidates.put(grown)
-        self._dedupe.add(grown)
+        batch.candidates[candidate_id] = replace(candidate, links=(*candidate.links, link))
         return 1
 
-    def _new_id(self, basis: str) -> str:
+    def _new_id(self, basis: str, batch: _Batch) -> str:
         digest = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
         for size in (10, 12, 16):
-            if self._candidates.get(digest[:size]) is None:
-                return digest[:size]
+            ident = digest[:size]
+            if self._candidates.get(ident) is None and ident not in batch.candidates:
+                return ident
         raise RuntimeError(f"no free candidate id for {basis!r}")
 
     def _prune(self, now: dt.datetime) -> None:

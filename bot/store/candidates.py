@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import JournaledTables, KeyOf
+from bot.store.journal import Doc, JournaledTables, KeyOf
 
 NEWSROOM_FILE = "newsroom.json"
 CANDIDATES = "candidates"
@@ -47,6 +48,22 @@ class CandidateStore:
     def put(self, candidate: Candidate) -> None:
         self._tables.put(CANDIDATES, candidate.id, _doc(candidate))
         self._all[candidate.id] = candidate
+
+    def put_many(
+        self,
+        candidates: Iterable[Candidate],
+        also: Mapping[str, Mapping[str, Doc | None]] | None = None,
+        *,
+        sync: bool = True,
+    ) -> None:
+        """Candidates, and changes to the other tables of newsroom.json (``also``), in one
+        journal write: the intake writes each feed's poll so, without fsync (``sync``; see
+        JournaledTables.put_tables)."""
+        changed = list(candidates)
+        docs: dict[str, Doc | None] = {c.id: _doc(c) for c in changed}
+        self._tables.put_tables({CANDIDATES: docs, **(also or {})}, sync=sync)
+        for candidate in changed:
+            self._all[candidate.id] = candidate
 
     def mark(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None

@@ -62,7 +62,7 @@ class FeedStatusStore:
         return _status_from_doc(doc) if doc is not None else None
 
     def put(self, status: FeedStatus) -> None:
-        self._tables.put(FEEDS, status.url, _status_doc(status))
+        self._tables.put(FEEDS, status.url, status_doc(status))
 
     def all(self) -> list[FeedStatus]:
         return [_status_from_doc(doc) for doc in self._tables.table(FEEDS).values()]
@@ -83,10 +83,7 @@ class SeenKeys:
 
     def add(self, keys: Iterable[tuple[str, str | None]], at: dt.datetime) -> None:
         """Record ``(key, candidate id or None)`` pairs in one journal write."""
-        docs: dict[str, dict[str, Any] | None] = {
-            key: {"key": key, "at": at.isoformat(), "candidate": cid} for key, cid in keys
-        }
-        self._tables.put_many(SEEN, docs)
+        self._tables.put_many(SEEN, seen_docs(keys, at))
 
     def prune(self, before: dt.datetime) -> int:
         """Forget keys first seen before ``before``; returns how many."""
@@ -103,7 +100,15 @@ def _when(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _status_doc(s: FeedStatus) -> dict[str, Any]:
+def seen_docs(
+    keys: Iterable[tuple[str, str | None]], at: dt.datetime
+) -> dict[str, dict[str, Any] | None]:
+    """The SEEN table's documents for ``(key, candidate id or None)`` pairs."""
+    return {key: {"key": key, "at": at.isoformat(), "candidate": cid} for key, cid in keys}
+
+
+def status_doc(s: FeedStatus) -> dict[str, Any]:
+    """The FEEDS table's document for a status."""
     return {
         "url": s.url,
         "name": s.name,
