@@ -5,8 +5,8 @@ as soon as its body is parsed: nothing waits on the slowest feed but the cycle's
 a poll learns is written before the next poll starts, so a restart picks up where it was:
 conditional-GET validators, the next due time, back-off and the keys of every item judged.
 
-An item is taken in once: its feed's guid, or its canonical URL, seen before ends it there;
-otherwise a copy of a known story (same URL, or a near-identical headline within a
+An item is taken in once: its guid, or its canonical URL, seen before in that feed ends it
+there; otherwise a copy of a known story (same URL, or a near-identical headline within a
 fortnight) adds its outlet's link to that candidate, and a relevant new story becomes a new
 candidate. An irrelevant item is remembered by its keys too, so it is not judged again.
 """
@@ -249,7 +249,10 @@ class Intake:
         relevance = self._relevance()
         for item in items:
             guid_key = f"g:{spec.url}:{item.guid}" if item.guid else None
-            url_key = f"u:{item.url}" if item.url else None
+            # Per feed, as guids are: another feed's copy of a URL may read as irrelevant
+            # (a bare headline) where this one does not; copies across feeds meet in the
+            # candidates (Deduper), not here.
+            url_key = f"u:{spec.url}:{item.url}" if item.url else None
             keys = [k for k in (guid_key, url_key) if k]
             if not keys:
                 keys = [f"t:{spec.url}:{item.title}"]

@@ -20,7 +20,10 @@ T0 = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
             "https://example.com/a/b?id=7",
         ),
         ("http://example.com:8080/?b=2&a=1&fbclid=zz", "http://example.com:8080/?a=1&b=2"),
-        ("https://blogs.example.com/post?ocid=AID&mc_cid=1&ref=home", "https://blogs.example.com/post"),
+        (
+            "https://blogs.example.com/post?ocid=AID&mc_cid=1&ref=home",
+            "https://blogs.example.com/post",
+        ),
         ("/relative/story", "https://feeds.example.org/relative/story"),
     ],
 )

@@ -283,3 +283,22 @@ async def test_a_stop_request_ends_a_cycle_held_by_a_silent_feed(
         report = await asyncio.wait_for(poll, 5)
         assert report.polled == 0
         assert FeedStatusStore(store.tables).all() == []
+
+
+async def test_an_irrelevant_looking_copy_seen_first_does_not_hide_the_story(
+    server: FeedServer, tmp_path: Path, relevance: Relevance
+) -> None:
+    """A bare headline at the same URL, read first elsewhere, leaves the real item its say."""
+    server.feed("/bare.xml", rss([FeedItem("Read more", DEAL_EN.link)]))
+    server.feed("/full.xml", rss([DEAL_EN]))
+    clock = Clock()
+    async with running_intake(tmp_path, [spec(server, "/bare.xml")], clock, relevance) as (
+        intake,
+        store,
+    ):
+        assert (await intake.poll_due()).new_stories == 0
+    feeds = [spec(server, "/bare.xml"), spec(server, "/full.xml", "Full")]
+    async with running_intake(tmp_path, feeds, clock, relevance) as (intake, store):
+        assert (await intake.poll_due()).new_stories == 1
+        [story] = store.all()
+        assert [link.outlet for link in story.links] == ["Full"]
