@@ -181,6 +181,14 @@ async def bench(feed_count: int, cycles: int) -> None:
         )
         gc.collect()
         before = rss_mib()
+        # The machine's own noise: the same heartbeat with nothing to poll.
+        idle: list[float] = []
+        stop_idle = asyncio.Event()
+        idle_beat = asyncio.create_task(_heartbeat(idle, stop_idle))
+        await asyncio.sleep(2)
+        stop_idle.set()
+        await idle_beat
+        idle.sort()
         times: list[float] = []
         stalls: list[float] = []
         rss_after_first = 0.0
@@ -219,6 +227,10 @@ async def bench(feed_count: int, cycles: int) -> None:
             f"event loop stalls: median {statistics.median(stalls) * 1000:.1f} ms, "
             f"p99 {stalls[int(len(stalls) * 0.99)] * 1000:.1f} ms, "
             f"max {stalls[-1] * 1000:.1f} ms"
+        )
+        print(
+            f"idle loop, same heartbeat: median {statistics.median(idle) * 1000:.1f} ms, "
+            f"p99 {idle[int(len(idle) * 0.99)] * 1000:.1f} ms, max {idle[-1] * 1000:.1f} ms"
         )
         print(f"candidates: {len(store.all())}, item keys seen: {len(SeenKeys(store.tables))}")
         print(f"RSS before: {before:.1f} MiB, after cycle 1: {rss_after_first:.1f} MiB, ", end="")
