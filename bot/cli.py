@@ -17,6 +17,7 @@ from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
 from bot.content.export import check_approved, export_yaml
+from bot.content.feeds import FeedSpec, load_feeds
 from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
 from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
@@ -176,6 +177,11 @@ def _content_check(settings: Settings) -> int:
     # The seed map too, so that one run reports every problem; its seed lives beside the repo.
     map_path, root = content_dir / SEED_MAP_FILE, content_dir.resolve().parent
     errors.extend(check_seed_map(map_path, content_dir / "facts.yaml", root))
+    feeds: tuple[FeedSpec, ...] = ()
+    try:
+        feeds = load_feeds(content_dir, dt.timedelta(minutes=settings.feed_interval_minutes))
+    except ContentInvalid as exc:
+        errors.extend(exc.errors)
     if errors or library is None:
         raise ContentInvalid(errors)
     load_lexicon(content_dir)
@@ -188,7 +194,8 @@ def _content_check(settings: Settings) -> int:
         )
     print(
         f"{content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
-        f"sources, {len(library.briefings)} briefings, {len(library.charts)} chart series)"
+        f"sources, {len(library.briefings)} briefings, {len(library.charts)} chart series, "
+        f"{len(feeds)} feeds)"
     )
     return 0
 

@@ -147,3 +147,20 @@ def test_content_export_prints_approved_facts_as_checked_yaml(tmp_path: Path) ->
     facts = yaml.safe_load("facts:" + result.stdout.split("\nfacts:", 1)[1])
     assert facts["facts"][0]["id"] == "ipo-news-c1"
     assert "1 approved facts exported" in result.stderr
+
+
+def test_content_check_validates_feeds_yaml_with_file_and_line(tmp_path: Path) -> None:
+    """A bad URL and a too-short interval in feeds.yaml fail the check at their lines."""
+    broken = tmp_path / "content"
+    shutil.copytree(CONTENT, broken)
+    feeds = broken / "feeds.yaml"
+    text = feeds.read_text(encoding="utf-8")
+    text = text.replace('url: "https://blogs.microsoft.com/feed/"', 'url: "blogs.microsoft.com"')
+    feeds.write_text(text.replace("interval: 60", "interval: 1", 1), encoding="utf-8")
+    result = run("content", "check", env={"BOT_CONTENT_DIR": str(broken)})
+    assert result.returncode == 5
+    lines = text.splitlines()
+    bad_url = next(n for n, line in enumerate(lines, 1) if "blogs.microsoft.com" in line) - 1
+    assert f"{feeds}:{bad_url}: url must be http(s) with a host" in result.stderr
+    assert "'interval' must be at least 5 minutes, got 1" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
-"""Admin commands (BOT_ADMIN_IDS only): /stats, /reload and /broadcast with a confirmation.
+"""Admin commands (BOT_ADMIN_IDS only): /stats, /reload, /feeds and /broadcast with a
+confirmation.
 
 Broadcasts live in the store (bot/store/broadcasts.py): a preview's buttons still work after
 a restart, a broadcast cut short by one is resumed at the next start, and each broadcast's
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from bot.core.actions import BROADCAST_VERB, Action
 from bot.core.clock import Clock
 from bot.core.domain import Block, Button, Reply
 from bot.i18n.translator import Translator
+from bot.newsroom.report import feeds_reply
 from bot.newsroom.review import Review
 from bot.store.broadcasts import Broadcast, BroadcastStore
+from bot.store.candidates import CandidateStore
 from bot.store.facts import ImportReport
+from bot.store.feeds import FeedStatus
 from bot.store.ledger import Ledger, remove_ledger
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.users import UserStore
@@ -48,6 +52,8 @@ class Admin:
         stats: Stats,
         clock: Clock,
         reload: Callable[[], ImportReport],
+        feeds: Callable[[], Sequence[FeedStatus]] | None = None,  # None: the newsroom is off
+        candidates: CandidateStore | None = None,
     ) -> None:
         self._admin_ids = admin_ids
         self._data_dir = data_dir
@@ -60,6 +66,8 @@ class Admin:
         self._reload = reload
         # The newsroom's review (/queue); the root sets it once built.
         self.review: Review | None = None
+        self._feeds = feeds
+        self._candidates = candidates
         self._remove_stale_ledgers()
 
     def allowed(self, user_id: int) -> bool:
@@ -102,6 +110,12 @@ class Admin:
             empty = tr.gettext("Nothing to review: the queue is empty.")
             return Reply(tr.lang, (Block("text", empty),))
         return self.review.queue(tr)
+
+    def feeds(self, tr: Translator, now: dt.datetime) -> Reply:
+        """Each feed's last fetch, answer, items, errors, next poll and back-off."""
+        statuses = self._feeds() if self._feeds is not None else None
+        waiting = len(self._candidates.queue()) if self._candidates is not None else 0
+        return feeds_reply(tr, statuses, waiting, now)
 
     def reload(self, tr: Translator) -> Reply:
         report = self._reload()

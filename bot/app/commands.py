@@ -120,6 +120,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("stats", admin_route=lambda a, tr, who, arg, now: a.stats(tr, now)),
     Command("reload", admin_route=lambda a, tr, who, arg, now: a.reload(tr)),
     Command("queue", admin_route=lambda a, tr, who, arg, now: a.queue(tr)),
+    Command("feeds", admin_route=lambda a, tr, who, arg, now: a.feeds(tr, now)),
     Command(
         "broadcast",
         admin_route=lambda a, tr, who, arg, now: a.prepare_broadcast(

@@ -26,6 +26,10 @@ from bot.i18n.languages import Languages, Preferences
 from bot.i18n.translator import Translator, check_catalogs, translator
 from bot.newsroom.corrections import Corrections
 from bot.newsroom.drafting import LLMDrafter
+from bot.newsroom.feeds import feeds_in_force
+from bot.newsroom.fetch import new_client
+from bot.newsroom.poller import Intake
+from bot.newsroom.relevance import Relevance
 from bot.newsroom.review import Review
 from bot.qa.deciding import Confirmer
 from bot.qa.dense import shared_embedder
@@ -119,16 +123,22 @@ class Services:
         facts: FactStore,
         users: UserStore,
         clock: Clock,
+        candidates: CandidateStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.lock = lock
         self.facts = facts
         self.users = users
-        self.candidates = CandidateStore.open(settings.data_dir)
+        # The newsroom's stories (newsroom.json), for the intake and for editors alike.
+        self.candidates = candidates or CandidateStore.open(settings.data_dir)
         self.editorial = EditorialStore.open(settings.data_dir)
         self.receipts = ReceiptStore.open(settings.data_dir)
         self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
+        self._relevance: tuple[Knowledge, Relevance] | None = None
+        # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
+        # built here, once, and closed in aclose() with the other network clients.
+        self.intake = self._intake(settings, clock)
         self.flood = FloodGuard()
         self.charts = ChartCache()  # rendered charts and their Telegram file_ids
         self.stats = Stats()
@@ -169,6 +179,8 @@ class Services:
             stats=self.stats,
             clock=clock,
             reload=self.reload,
+            feeds=self.intake.statuses if self.intake is not None else None,
+            candidates=self.candidates,
         )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings, clock)
@@ -192,6 +204,27 @@ class Services:
         )
         self.admin.review = self.review
 
+    def _intake(self, settings: Settings, clock: Clock) -> Intake | None:
+        if not settings.newsroom:
+            return None
+        return Intake(
+            feeds_in_force(settings),
+            self.candidates,
+            new_client(settings.feed_timeout),
+            clock,
+            self.relevance,
+            timeout=settings.feed_timeout,
+            max_bytes=settings.feed_max_bytes,
+        )
+
+    def relevance(self) -> Relevance:
+        """What makes a feed item news for us, from the content in force (rebuilt after a
+        reload: new facts may name new entities)."""
+        knowledge = self._knowledge
+        if self._relevance is None or self._relevance[0] is not knowledge:
+            self._relevance = (knowledge, Relevance.of(knowledge.library, knowledge.lexicon))
+        return self._relevance[1]
+
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
         """Check catalogs, own the data directory, bring the fact store up to date."""
@@ -212,12 +245,14 @@ class Services:
                     report.unchanged,
                 )
             users = UserStore(settings.data_dir)
+            candidates = CandidateStore.open(settings.data_dir)
         except BaseException:
             lock.release()
             raise
         try:
-            return cls(settings, lock, facts, users, clock)
+            return cls(settings, lock, facts, users, clock, candidates)
         except BaseException:
+            candidates.close()
             users.close()
             facts.close()
             lock.release()
@@ -271,13 +306,15 @@ class Services:
         return self._knowledge.index
 
     async def aclose(self) -> None:
-        """Close the LLM client, then the stores."""
+        """Close the LLM and feed clients, then the stores."""
         if self.phraser is not None:
             await self.phraser.aclose()
             self.phraser = None
         if self._drafting_http is not None:
             await self._drafting_http.aclose()
             self._drafting_http = None
+        if self.intake is not None:
+            await self.intake.aclose()
         self.close()
 
     def close(self) -> None:

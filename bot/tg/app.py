@@ -31,7 +31,17 @@ from bot.config import SUPPORTED_LANGS, Settings
 from bot.core.actions import BROADCAST_PATTERN, NEWSROOM_PATTERN, SUBSCRIPTION_PATTERN
 from bot.core.clock import Clock, system_clock
 from bot.i18n.translator import translator
-from bot.tg import admin, buttons, commands, delivery, inline, newsroom, questions, updates
+from bot.tg import (
+    admin,
+    buttons,
+    commands,
+    delivery,
+    inline,
+    intake,
+    newsroom,
+    questions,
+    updates,
+)
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
@@ -153,6 +163,7 @@ async def _post_init(app: BotApplication) -> None:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
     await publish_commands(app)
     schedule_digests(app)
+    schedule_intake(app)
     # A broadcast a restart cut short goes on once the application runs; its ledger knows who
     # already has it.
     if app.bot_data.services.admin.interrupted_broadcasts() and app.job_queue is not None:
@@ -205,6 +216,9 @@ def _handle_stop_signals(app: BotApplication) -> None:
         services = app.bot_data.services
         if services is not None:
             services.digests.request_stop()
+            # A stalled feed would hold the job, and so the shutdown, up to its timeout.
+            if services.intake is not None:
+                services.intake.request_stop()
         app.stop_running()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -225,6 +239,30 @@ def schedule_digests(app: BotApplication) -> None:
         interval=delivery.SWEEP_SECONDS,
         first=1.0,
         name="digest-sweep",
+        job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
+    )
+
+
+def schedule_intake(app: BotApplication) -> None:
+    """The feed poller, only when the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): other
+    deployments, and every test not about feeds, make no request to any feed.
+
+    A job rather than a task of our own: the job queue already owns the digest sweep's
+    lifecycle (started after post_init, stopped before post_shutdown closes the client), and
+    PTB keeps no jobs across restarts, so each start schedules it again; when each feed is
+    due comes from the store, not from the job. Coalesced and never overlapping, like the
+    sweep: a cycle held by a slow feed is not run twice.
+    """
+    services = app.bot_data.require_services()
+    if services.intake is None:
+        return
+    if app.job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    app.job_queue.run_repeating(
+        intake.poll_feeds,
+        interval=intake.TICK_SECONDS,
+        first=1.0,
+        name="feed-poll",
         job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
     )
 
