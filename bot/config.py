@@ -40,6 +40,9 @@ class Settings:
     http_port: int | None = None  # set: /healthz, /readyz and /metrics on this port
     http_listen: str = "0.0.0.0"  # noqa: S104 - probes come from outside the container
     log_format: str = "text"  # or "json"
+    # Set: the stores live in PostgreSQL (bot/store/pg/) instead of the data directory's files.
+    # Hidden from repr whole: its password may sit anywhere in a URL or a conninfo string.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def has_token(self) -> bool:
@@ -87,6 +90,7 @@ class Settings:
             http_port=_optional_port(get("BOT_HTTP_PORT"), "BOT_HTTP_PORT"),
             http_listen=get("BOT_HTTP_LISTEN") or "0.0.0.0",  # noqa: S104
             log_format=log_format,
+            database_url=get("DATABASE_URL"),
         )
 
 

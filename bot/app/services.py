@@ -24,6 +24,8 @@ from bot.i18n.translator import check_catalogs
 from bot.qa.deciding import Confirmer
 from bot.qa.dense import shared_embedder
 from bot.qa.engine import QuestionEngine
+from bot.qa.memory import CHATS, DEFAULT_TTL, ChatMemory
+from bot.qa.memory import TABLE_KEYS as CHAT_KEYS
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
@@ -31,7 +33,9 @@ from bot.store.broadcasts import BroadcastStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
+from bot.store.pg.backend import PgBackend
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,7 @@ def build_conversation(
     subscribing: Subscribing | None = None,
     stats: Stats | None = None,
     confirmer: Confirmer | None = None,
+    memory: ChatMemory | None = None,
 ) -> Conversation:
     """The one wiring of router, engine and languages: the application and the CLI's one-shot
     commands (which take no data-directory lock) both build theirs here."""
@@ -90,7 +95,9 @@ def build_conversation(
     if index is not None:
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
-        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer)
+        engine = QuestionEngine(
+            index, languages, stats=stats, confirmer=confirmer, memory=memory
+        )
     router = Router(library, languages, engine=engine, subscribing=subscribing)
     return Conversation(router, engine, languages)
 
@@ -101,14 +108,16 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        lock: DataDirLock,
+        lock: DataDirLock | None,
         facts: FactStore,
         users: UserStore,
         clock: Clock,
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.lock = lock
+        self.lock = lock  # TinyDB's data directory only: PostgreSQL is shared by replicas
+        self.backend: Backend = backend or TinyDBBackend(settings.data_dir)
         self.facts = facts
         self.users = users
         self._knowledge = Knowledge.of(facts.library(), load_lexicon(settings.content_dir))
@@ -117,7 +126,18 @@ class Services:
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
-        self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
+        self.ledger = Ledger(self.backend, today=lambda: clock().date())
+        self._chat_tables: Tables | None = None
+        memory = None
+        if self.backend.kind != "tinydb":
+            # Follow-ups may reach any replica: the memory they lean on lives in the store.
+            def seconds() -> float:
+                return clock().timestamp()
+
+            self._chat_tables = self.backend.open_tables(
+                CHATS, CHAT_KEYS, keep=lambda _, doc: seconds() - float(doc["at"]) <= DEFAULT_TTL
+            )
+            memory = ChatMemory(clock=seconds, tables=self._chat_tables)
         self.digests = DigestService(
             self.library,
             self.subscriptions,
@@ -132,6 +152,7 @@ class Services:
             default_lang(settings),
             index=self.index,
             stats=self.stats,
+            memory=memory,
             subscribing=Subscribing(
                 self.subscriptions, clock, topics=lambda: self.library().topics
             ),
@@ -142,7 +163,7 @@ class Services:
         self.engine = conversation.engine
         self.admin = Admin(
             settings.admin_ids,
-            settings.data_dir,
+            self.backend,
             users=users,
             subscriptions=self.subscriptions,
             broadcasts=self.broadcasts,
@@ -156,14 +177,32 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
-        """Check catalogs, own the data directory, bring the fact store up to date."""
+        """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
+        and migrate it), bring the fact store up to date."""
         check_catalogs()
+        if settings.database_url:
+            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir)
+            try:
+                return cls._open_on(settings, clock, None, pg)
+            except BaseException:
+                pg.close()
+                raise
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
             stamp = clock().strftime("%Y%m%dT%H%M%SZ")
             quarantine_corrupted(settings.data_dir, (FACTS_FILE, USERS_FILE, LEDGER_FILE), stamp)
-            facts = FactStore(settings.data_dir)
+            return cls._open_on(settings, clock, lock, TinyDBBackend(settings.data_dir))
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_on(
+        cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
+    ) -> Services:
+        facts = FactStore(backend)
+        try:
             report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
@@ -173,16 +212,15 @@ class Services:
                     len(report.removed),
                     report.unchanged,
                 )
-            users = UserStore(settings.data_dir)
+            users = UserStore(backend)
         except BaseException:
-            lock.release()
+            facts.close()
             raise
         try:
-            return cls(settings, lock, facts, users, clock)
+            return cls(settings, lock, facts, users, clock, backend)
         except BaseException:
             users.close()
             facts.close()
-            lock.release()
             raise
 
     def reload(self) -> ImportReport:
@@ -214,6 +252,11 @@ class Services:
 
     def close(self) -> None:
         self.ledger.close()
+        if self._chat_tables is not None:
+            self._chat_tables.close()
         self.users.close()
         self.facts.close()
-        self.lock.release()
+        if isinstance(self.backend, PgBackend):
+            self.backend.close()
+        if self.lock is not None:
+            self.lock.release()
