@@ -1,4 +1,4 @@
-"""The command line: ``python -m bot [run|console|brief|content check|content load]``."""
+"""The command line: ``python -m bot [run|console|brief|ask|digest|content …|store migrate]``."""
 
 from __future__ import annotations
 
@@ -27,8 +27,13 @@ from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
+from bot.store.pg.backend import DatabaseUnavailable, PgBackend
+from bot.store.pg.migrate import MigrationFailed, SchemaTooNew
+from bot.store.transfer import copy_to_postgres
 
 EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
+# PostgreSQL (DATABASE_URL): unreachable; migrated by a newer bot; a migration that failed.
+EXIT_DATABASE, EXIT_SCHEMA_NEWER, EXIT_MIGRATION = 7, 8, 9
 
 
 class _MemoryPrefs:
@@ -71,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     content_sub = content.add_subparsers(dest="action", required=True)
     content_sub.add_parser("check", help="validate content/ and report file:line errors")
     content_sub.add_parser("load", help="import content/ into the fact store")
+    store = sub.add_parser("store", help="move the stores between backends")
+    store_sub = store.add_subparsers(dest="action", required=True)
+    migrate = store_sub.add_parser(
+        "migrate", help="copy BOT_DATA_DIR's TinyDB files into PostgreSQL (idempotent)"
+    )
+    migrate.add_argument("--from", dest="source", choices=("tinydb",), required=True)
+    migrate.add_argument("--to", dest="target", required=True, help="a PostgreSQL URL")
     return parser
 
 
@@ -96,6 +108,15 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     except StoreCorrupted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA_NEWER
+    except MigrationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MIGRATION
 
 
 def _configure_logging(command: str, settings: Settings) -> None:
@@ -136,6 +157,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         return _digest(settings, args.lang, args.since, clock())
     if command == "ask":
         return _ask(settings, args.question, args.lang, clock, as_json=args.json)
+    if command == "store":
+        return _store_migrate(settings, args.target)
     if args.action == "check":
         return _content_check(settings)
     return _content_load(settings, clock())
@@ -293,4 +316,20 @@ def _content_load(settings: Settings, now: dt.datetime) -> int:
     ):
         for fact_id in ids:
             print(f"  {label}: {fact_id}")
+    return 0
+
+
+def _store_migrate(settings: Settings, url: str) -> int:
+    """Copy the data directory into PostgreSQL, holding its lock so no bot writes meanwhile."""
+    with DataDirLock(settings.data_dir):
+        backend = PgBackend(url)
+        try:
+            copied = copy_to_postgres(settings.data_dir, backend)
+        finally:
+            backend.close()
+    for c in copied:
+        print(f"{c.namespace}/{c.table}: {c.written} copied, {c.unchanged} already there")
+    written = sum(c.written for c in copied)
+    unchanged = sum(c.unchanged for c in copied)
+    print(f"{written} documents copied, {unchanged} already there, to {backend.target}")
     return 0

@@ -22,9 +22,9 @@ from bot.store.tables import AtomicTables, Backend, TinyDBBackend, backend_of
 
 FACTS_FILE = "facts.json"
 FACTS = "facts"
-_TABLES = ("facts", "sources", "topics", "briefings", "meta")
+TABLES = ("facts", "sources", "topics", "briefings", "meta")
 # Documents are numbered, as in TinyDB's file: the number keeps the content's order.
-_NUMBERED = {name: (lambda doc: "") for name in _TABLES}
+_NUMBERED = {name: (lambda doc: "") for name in TABLES}
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class FactStore:
         assert self._tables is not None
         return {
             name: dict(sorted(self._tables.table(name).items(), key=lambda kv: int(kv[0])))
-            for name in _TABLES
+            for name in TABLES
         }
 
     def _write(self, data: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -80,7 +80,7 @@ class FactStore:
             return
         assert self._tables is not None
         changes: dict[str, dict[str, dict[str, Any] | None]] = {}
-        for name in _TABLES:
+        for name in TABLES:
             old, new = self._tables.table(name), data.get(name, {})
             changed: dict[str, dict[str, Any] | None] = {k: None for k in old if k not in new}
             changed |= {k: doc for k, doc in new.items() if old.get(k) != doc}

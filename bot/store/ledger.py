@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import journal_line, journal_path
+from bot.store.journal import KeyOf, journal_line, journal_path
 from bot.store.tables import Backend, TinyDBBackend, backend_of
 
 LEDGER_FILE = "ledger.json"
@@ -28,6 +28,7 @@ SENDING = "sending"
 FINAL = frozenset({"sent", "skipped", "blocked"})
 KEEP_DAYS = 35
 _TABLE = "deliveries"
+TABLE_KEYS: dict[str, KeyOf] = {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))}
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Ledger:
             _upgrade_journal(journal_path(backend.data_dir / f"{name}.json"))
         self._tables = backend.open_tables(
             name,
-            {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))},
+            TABLE_KEYS,
             compact_every=compact_every,
             durable=False,
             keep=lambda _, doc: str(doc["date"]) >= _horizon(today()),
