@@ -86,3 +86,14 @@ def postgres() -> Iterator[PostgresServer]:
 def database_url(postgres: PostgresServer) -> str:
     """A fresh, empty database on the session's server."""
     return postgres.new_database()
+
+
+@pytest.fixture
+def own_postgres(postgres: PostgresServer) -> Iterator[PostgresServer]:
+    """A server of this test's own, to stop, kill and restart without disturbing the others."""
+    bindir = server_binaries()
+    assert bindir is not None  # the session's server started
+    server = PostgresServer(bindir)
+    server.start()
+    yield server
+    server.close()

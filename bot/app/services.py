@@ -39,6 +39,8 @@ from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
+# Groups of changes waiting for PostgreSQL beyond which /readyz says the replica is behind.
+UNWRITTEN_BACKLOG = 10_000
 
 
 def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> ImportReport | None:
@@ -232,6 +234,19 @@ class Services:
         )
         self._knowledge = Knowledge.of(self.facts.library(), lexicon)  # one atomic swap
         return report
+
+    async def database_problem(self) -> str | None:
+        """Why the database does not answer now (for /readyz); None when it does, or when the
+        store is the data directory's files."""
+        if not isinstance(self.backend, PgBackend):
+            return None
+        problem = await self.backend.ping()
+        if problem is None and not self.backend.ready:
+            problem = f"PostgreSQL at {self.backend.target}: writes are waiting to be retried"
+        if problem is None and self.backend.unwritten > UNWRITTEN_BACKLOG:
+            count = self.backend.unwritten
+            problem = f"PostgreSQL at {self.backend.target}: {count} writes waiting"
+        return problem
 
     def knowledge(self) -> Knowledge:
         """The current content: read it once per request and use that one value."""

@@ -91,9 +91,11 @@ class PostgresServer:
         )
 
     def start(self) -> None:
+        # fsync=off only skips flushing the kernel's cache: a killed server still keeps every
+        # commit it acknowledged (synchronous_commit stays on), which the tests rely on.
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run(
             "pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-o", options,

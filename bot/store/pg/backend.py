@@ -198,8 +198,15 @@ class PgBackend:
         delay = 0.2
         while True:
             try:
-                await self._commit(groups)
-            except psycopg.OperationalError as exc:
+                try:
+                    await self._commit(groups)
+                except psycopg.DataError:
+                    # Refused for what it holds, not for where the database is: no retry helps.
+                    log.exception("PostgreSQL refused a write; its changes go one group at a time")
+                    await self._commit_each(groups)
+            except Exception as exc:
+                # Unreachable, restarting, or misconfigured (a table dropped by hand): the
+                # changes wait in memory, and the writer tries again.
                 if self._online:
                     log.warning(
                         "PostgreSQL at %s is unreachable (%s): changes wait in memory",
@@ -208,12 +215,8 @@ class PgBackend:
                     )
                     self._online = False
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 2.0)
                 continue
-            except psycopg.Error:
-                # Refused for what it holds, not for where the database is: no retry helps.
-                log.exception("PostgreSQL refused a write; trying its changes one group at a time")
-                await self._commit_each(groups)
             if not self._online:
                 log.info("PostgreSQL at %s is back: queued changes written", self.target)
                 self._online = True
@@ -223,9 +226,7 @@ class PgBackend:
         for group in groups:
             try:
                 await self._commit([group])
-            except psycopg.OperationalError:
-                raise
-            except psycopg.Error:
+            except psycopg.DataError:
                 log.exception("dropping a change PostgreSQL refuses: %s", group[:1])
 
     async def _commit(self, groups: list[list[Op]]) -> None:
