@@ -90,13 +90,12 @@ class PostgresServer:
             timeout=120,
         )
 
-    def start(self) -> None:
+    def start(self, *, durable: bool = False) -> None:
         # fsync=off only skips flushing the kernel's cache: a killed server still keeps every
         # commit it acknowledged (synchronous_commit stays on), which the tests rely on.
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c fsync=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             "pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-o", options,
             "-w", "-t", "60", "start",
