@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -261,15 +262,26 @@ class PgBackend:
     async def _load(self, namespace: str, tables: Iterable[str]) -> dict[str, dict[str, Doc]]:
         assert self._pool is not None
         loaded: dict[str, dict[str, Doc]] = {name: {} for name in tables}
-        async with self._pool.connection() as conn, conn.cursor() as cur:
-            await cur.execute(
-                "SELECT tbl, key, doc::text FROM documents WHERE namespace = %s", (namespace,)
-            )
-            loads = json.loads
-            for tbl, key, text in await cur.fetchall():
-                rows = loaded.get(tbl)
-                if rows is not None:
-                    rows[key] = loads(text)
+        # Millions of new dicts would set off the cyclic collector over and over (each pass
+        # walks everything loaded so far): documents hold no cycles, so it waits till the end.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cur:
+                # doc as text, decoded here: psycopg's jsonb loader is the same json.loads.
+                await cur.execute(
+                    "SELECT tbl, key, doc::text FROM documents WHERE namespace = %s",
+                    (namespace,),
+                )
+                loads = json.loads
+                while batch := await cur.fetchmany(50_000):
+                    for tbl, key, text in batch:
+                        rows = loaded.get(tbl)
+                        if rows is not None:
+                            rows[key] = loads(text)
+        finally:
+            if collecting:
+                gc.enable()
         return loaded
 
     async def _names(self, prefix: str) -> list[str]:
