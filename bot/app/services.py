@@ -97,9 +97,7 @@ def build_conversation(
     if index is not None:
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
-        engine = QuestionEngine(
-            index, languages, stats=stats, confirmer=confirmer, memory=memory
-        )
+        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing)
     return Conversation(router, engine, languages)
 

@@ -109,7 +109,9 @@ class PgBackend:
         self._online = True
         self._closed = False
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="pg-store", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="pg-store", daemon=True
+        )
         self._thread.start()
         self._wake = asyncio.Event()
         self._committed = asyncio.Condition()
@@ -351,24 +353,24 @@ class PgBackend:
             target = self._queued
             return self._cond.wait_for(lambda: self._done >= target, limit)
 
-    async def written(self, timeout: float) -> bool:
+    async def written(self, within: float) -> bool:
         with self._cond:
             target = self._queued
             if self._done >= target:
                 return True
         future = asyncio.run_coroutine_threadsafe(self._wait_committed(target), self._loop)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            await asyncio.wait_for(asyncio.wrap_future(future), within)
         except TimeoutError:
             future.cancel()
             return False
         return True
 
-    async def ping(self, timeout: float = 3.0) -> str | None:
+    async def ping(self, within: float = 3.0) -> str | None:
         """None when the database answers now, else why not (for /readyz)."""
         future = asyncio.run_coroutine_threadsafe(self._ping(), self._loop)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            await asyncio.wait_for(asyncio.wrap_future(future), within)
         except (TimeoutError, psycopg.Error) as exc:
             future.cancel()
             return f"PostgreSQL at {self.target} does not answer ({type(exc).__name__})"
