@@ -376,7 +376,7 @@ class PgBackend:
             return f"PostgreSQL at {self.target} does not answer ({type(exc).__name__})"
         return None
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (waiting up to ``timeout``), spill the rest, stop."""
         if self._closed:
             return
