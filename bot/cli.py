@@ -1,4 +1,4 @@
-"""The command line: ``python -m bot [run|console|brief|content check|content load]``."""
+"""The command line: ``python -m bot [run|console|brief|ask|digest|content …|store migrate]``."""
 
 from __future__ import annotations
 
@@ -28,11 +28,16 @@ from bot.qa.engine import Asked
 from bot.qa.phrasing import Phrased, Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
-from bot.store.editorial import read_approved
+from bot.store.editorial import EditorialStore, read_approved
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
+from bot.store.pg.backend import DatabaseUnavailable, PgBackend
+from bot.store.pg.migrate import MigrationFailed, SchemaTooNew
+from bot.store.transfer import copy_to_postgres
 
 EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
+# PostgreSQL (DATABASE_URL): unreachable; migrated by a newer bot; a migration that failed.
+EXIT_DATABASE, EXIT_SCHEMA_NEWER, EXIT_MIGRATION = 7, 8, 9
 
 
 class _MemoryPrefs:
@@ -79,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="print the newsroom's approved facts as content/ YAML (sources, facts)"
     )
     export.add_argument("--out", type=Path, default=None, help="write to this file instead")
+    store = sub.add_parser("store", help="move the stores between backends")
+    store_sub = store.add_subparsers(dest="action", required=True)
+    migrate = store_sub.add_parser(
+        "migrate", help="copy BOT_DATA_DIR's TinyDB files into PostgreSQL (idempotent)"
+    )
+    migrate.add_argument("--from", dest="source", choices=("tinydb",), required=True)
+    migrate.add_argument("--to", dest="target", required=True, help="a PostgreSQL URL")
     return parser
 
 
@@ -104,6 +116,15 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     except StoreCorrupted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA_NEWER
+    except MigrationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MIGRATION
 
 
 def _configure_logging(command: str, settings: Settings) -> None:
@@ -144,6 +165,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         return _digest(settings, args.lang, args.since, clock())
     if command == "ask":
         return _ask(settings, args.question, args.lang, clock, as_json=args.json)
+    if command == "store":
+        return _store_migrate(settings, args.target)
     if args.action == "check":
         return _content_check(settings)
     if args.action == "export":
@@ -153,7 +176,16 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
 
 def _content_export(settings: Settings, out: Path | None) -> int:
     """Approved facts as YAML, checked as content check checks facts.yaml (exit 5 if not)."""
-    approved = read_approved(settings.data_dir)
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
+        try:
+            store = EditorialStore.open(backend)
+            approved = store.approved()
+            store.close()
+        finally:
+            backend.close()
+    else:
+        approved = read_approved(settings.data_dir)
     text = export_yaml(approved)
     errors = check_approved(approved, load_library(settings.content_dir))
     if out is None:
@@ -288,7 +320,14 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
     # The fact store knows when each fact last changed; without one, content/ dates are used.
     # Reading needs no lock: the store is replaced atomically, never written in place.
     library = load_library(settings.content_dir)
-    if (settings.data_dir / FACTS_FILE).exists():
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
+        try:
+            stored = FactStore(backend).library()
+        finally:
+            backend.close()
+        library = stored if stored.facts else library
+    elif (settings.data_dir / FACTS_FILE).exists():
         store = FactStore(settings.data_dir)
         library = store.library()
         store.close()
@@ -307,12 +346,22 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
 
 def _content_load(settings: Settings, now: dt.datetime) -> int:
     library = load_library(settings.content_dir)
-    with DataDirLock(settings.data_dir):
-        store = FactStore(settings.data_dir)
+    digest = content_digest(settings.content_dir)
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
         try:
-            report = store.import_library(library, content_digest(settings.content_dir), now)
-        finally:
+            store = FactStore(backend)
+            report = store.import_library(library, digest, now)
             store.close()
+        finally:
+            backend.close()
+    else:
+        with DataDirLock(settings.data_dir):
+            store = FactStore(settings.data_dir)
+            try:
+                report = store.import_library(library, digest, now)
+            finally:
+                store.close()
     print(
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} "
         f"removed, {report.unchanged} unchanged"
@@ -324,4 +373,20 @@ def _content_load(settings: Settings, now: dt.datetime) -> int:
     ):
         for fact_id in ids:
             print(f"  {label}: {fact_id}")
+    return 0
+
+
+def _store_migrate(settings: Settings, url: str) -> int:
+    """Copy the data directory into PostgreSQL, holding its lock so no bot writes meanwhile."""
+    with DataDirLock(settings.data_dir):
+        backend = PgBackend(url)
+        try:
+            copied = copy_to_postgres(settings.data_dir, backend)
+        finally:
+            backend.close()
+    for c in copied:
+        print(f"{c.namespace}/{c.table}: {c.written} copied, {c.unchanged} already there")
+    written = sum(c.written for c in copied)
+    unchanged = sum(c.unchanged for c in copied)
+    print(f"{written} documents copied, {unchanged} already there, to {backend.target}")
     return 0

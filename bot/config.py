@@ -46,6 +46,9 @@ class Settings:
     feed_interval_minutes: float = 30.0  # for BOT_FEEDS, and feeds.yaml entries without one
     feed_timeout: float = 20.0  # seconds for one whole fetch, headers to last byte
     feed_max_bytes: int = 2_000_000  # a body past this is dropped unread
+    # Set: the stores live in PostgreSQL (bot/store/pg/) instead of the data directory's files.
+    # Hidden from repr whole: its password may sit anywhere in a URL or a conninfo string.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def has_token(self) -> bool:
@@ -105,6 +108,7 @@ class Settings:
             feed_interval_minutes=interval,
             feed_timeout=feed_timeout,
             feed_max_bytes=max_bytes,
+            database_url=get("DATABASE_URL"),
         )
 
 

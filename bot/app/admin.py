@@ -28,6 +28,7 @@ from bot.store.facts import ImportReport
 from bot.store.feeds import FeedStatus
 from bot.store.ledger import Ledger, remove_ledger
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.tables import Backend, backend_of
 from bot.store.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Admin:
     def __init__(
         self,
         admin_ids: Collection[int],
-        data_dir: Path,
+        where: Path | Backend,
         *,
         users: UserStore,
         subscriptions: SubscriptionStore,
@@ -56,7 +57,7 @@ class Admin:
         candidates: CandidateStore | None = None,
     ) -> None:
         self._admin_ids = admin_ids
-        self._data_dir = data_dir
+        self._backend = backend_of(where)
         self._users = users
         self._subscriptions = subscriptions
         self._broadcasts = broadcasts
@@ -193,21 +194,20 @@ class Admin:
     def finish_broadcast(self, broadcast: Broadcast, report: str) -> None:
         """Keep the report, drop the delivery ledger it no longer needs."""
         self._broadcasts.finish(broadcast, "done", report)
-        remove_ledger(self._data_dir, _LEDGER_PREFIX + broadcast.id)
+        remove_ledger(self._backend, _LEDGER_PREFIX + broadcast.id)
 
     def _remove_stale_ledgers(self) -> None:
         """Ledgers of broadcasts that are not running (left by a version that kept them all)."""
         running = {_LEDGER_PREFIX + b.id for b in self.interrupted_broadcasts()}
-        data_dir = self._data_dir
-        for path in data_dir.glob(_LEDGER_PREFIX + "*.json"):
-            if path.stem not in running:
-                log.info("removing the delivery ledger of a finished broadcast: %s", path.name)
-                remove_ledger(data_dir, path.stem)
+        for name in self._backend.names(_LEDGER_PREFIX):
+            if name not in running:
+                log.info("removing the delivery ledger of a finished broadcast: %s", name)
+                remove_ledger(self._backend, name)
 
     def broadcast_ledger(self, broadcast_id: str) -> Ledger:
         clock = self._clock
         return Ledger(
-            self._data_dir,
+            self._backend,
             today=lambda: clock().date(),
             name=_LEDGER_PREFIX + broadcast_id,
         )

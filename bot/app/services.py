@@ -36,6 +36,8 @@ from bot.qa.dense import shared_embedder
 from bot.qa.engine import QuestionEngine
 from bot.qa.grounding import unsupported_numbers
 from bot.qa.llm_client import ChatClient, LLMSettings
+from bot.qa.memory import CHATS, DEFAULT_TTL, ChatMemory
+from bot.qa.memory import TABLE_KEYS as CHAT_KEYS
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
@@ -45,13 +47,17 @@ from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
+from bot.store.pg.backend import PgBackend
 from bot.store.receipts import RECEIPTS_FILE, ReceiptStore
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
 # The data directory's databases, checked at start-up (a corrupted one is moved aside).
 STORE_FILES = (FACTS_FILE, USERS_FILE, LEDGER_FILE, NEWSROOM_FILE, EDITORIAL_FILE, RECEIPTS_FILE)
+# Groups of changes waiting for PostgreSQL beyond which /readyz says the replica is behind.
+UNWRITTEN_BACKLOG = 10_000
 
 
 def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> ImportReport | None:
@@ -100,6 +106,7 @@ def build_conversation(
     stats: Stats | None = None,
     confirmer: Confirmer | None = None,
     latest: Callable[[], list[str]] | None = None,
+    memory: ChatMemory | None = None,
 ) -> Conversation:
     """The one wiring of router, engine and languages: the application and the CLI's one-shot
     commands (which take no data-directory lock) both build theirs here."""
@@ -108,7 +115,7 @@ def build_conversation(
     if index is not None:
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
-        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer)
+        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
     return Conversation(router, engine, languages)
 
@@ -119,21 +126,22 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        lock: DataDirLock,
+        lock: DataDirLock | None,
         facts: FactStore,
         users: UserStore,
         clock: Clock,
-        candidates: CandidateStore | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.lock = lock
+        self.lock = lock  # TinyDB's data directory only: PostgreSQL is shared by replicas
+        self.backend: Backend = backend or TinyDBBackend(settings.data_dir)
         self.facts = facts
         self.users = users
         # The newsroom's stories (newsroom.json), for the intake and for editors alike.
-        self.candidates = candidates or CandidateStore.open(settings.data_dir)
-        self.editorial = EditorialStore.open(settings.data_dir)
-        self.receipts = ReceiptStore.open(settings.data_dir)
+        self.candidates = CandidateStore.open(self.backend)
+        self.editorial = EditorialStore.open(self.backend)
+        self.receipts = ReceiptStore.open(self.backend)
         self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
         self._relevance: tuple[Knowledge, Relevance] | None = None
         # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
@@ -144,7 +152,18 @@ class Services:
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
-        self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
+        self.ledger = Ledger(self.backend, today=lambda: clock().date())
+        self._chat_tables: Tables | None = None
+        memory = None
+        if self.backend.kind != "tinydb":
+            # Follow-ups may reach any replica: the memory they lean on lives in the store.
+            def seconds() -> float:
+                return clock().timestamp()
+
+            self._chat_tables = self.backend.open_tables(
+                CHATS, CHAT_KEYS, keep=lambda _, doc: seconds() - float(doc["at"]) <= DEFAULT_TTL
+            )
+            memory = ChatMemory(clock=seconds, tables=self._chat_tables)
         self.digests = DigestService(
             self.library,
             self.subscriptions,
@@ -160,6 +179,7 @@ class Services:
             default_lang(settings),
             index=self.index,
             stats=self.stats,
+            memory=memory,
             subscribing=Subscribing(
                 self.subscriptions, clock, topics=lambda: self.library().topics
             ),
@@ -171,7 +191,7 @@ class Services:
         self.engine = conversation.engine
         self.admin = Admin(
             settings.admin_ids,
-            settings.data_dir,
+            self.backend,
             users=users,
             subscriptions=self.subscriptions,
             broadcasts=self.broadcasts,
@@ -189,7 +209,7 @@ class Services:
             self.receipts,
             self.library,
             self.translator_for_chat,
-            settings.data_dir,
+            self.backend,
             clock,
         )
         self._drafting_http, drafter = _drafter(settings, clock)
@@ -227,14 +247,32 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
-        """Check catalogs, own the data directory, bring the fact store up to date."""
+        """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
+        and migrate it), bring the fact store up to date."""
         check_catalogs()
+        if settings.database_url:
+            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir)
+            try:
+                return cls._open_on(settings, clock, None, pg)
+            except BaseException:
+                pg.close()
+                raise
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
             stamp = clock().strftime("%Y%m%dT%H%M%SZ")
             quarantine_corrupted(settings.data_dir, STORE_FILES, stamp)
-            facts = FactStore(settings.data_dir)
+            return cls._open_on(settings, clock, lock, TinyDBBackend(settings.data_dir))
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_on(
+        cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
+    ) -> Services:
+        facts = FactStore(backend)
+        try:
             report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
@@ -244,18 +282,15 @@ class Services:
                     len(report.removed),
                     report.unchanged,
                 )
-            users = UserStore(settings.data_dir)
-            candidates = CandidateStore.open(settings.data_dir)
+            users = UserStore(backend)
         except BaseException:
-            lock.release()
+            facts.close()
             raise
         try:
-            return cls(settings, lock, facts, users, clock, candidates)
+            return cls(settings, lock, facts, users, clock, backend)
         except BaseException:
-            candidates.close()
             users.close()
             facts.close()
-            lock.release()
             raise
 
     def reload(self) -> ImportReport:
@@ -295,6 +330,19 @@ class Services:
             return translator("fr" if told == "fr" else "en")
         return self.languages.translator_for(Who(chat_id))
 
+    async def database_problem(self) -> str | None:
+        """Why the database does not answer now (for /readyz); None when it does, or when the
+        store is the data directory's files."""
+        if not isinstance(self.backend, PgBackend):
+            return None
+        problem = await self.backend.ping()
+        if problem is None and not self.backend.ready:
+            problem = f"PostgreSQL at {self.backend.target}: writes are waiting to be retried"
+        if problem is None and self.backend.unwritten > UNWRITTEN_BACKLOG:
+            count = self.backend.unwritten
+            problem = f"PostgreSQL at {self.backend.target}: {count} writes waiting"
+        return problem
+
     def knowledge(self) -> Knowledge:
         """The current content: read it once per request and use that one value."""
         return self._knowledge
@@ -322,9 +370,14 @@ class Services:
         self.editorial.close()
         self.candidates.close()
         self.ledger.close()
+        if self._chat_tables is not None:
+            self._chat_tables.close()
         self.users.close()
         self.facts.close()
-        self.lock.release()
+        if isinstance(self.backend, PgBackend):
+            self.backend.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _drafter(

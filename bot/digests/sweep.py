@@ -95,6 +95,10 @@ class DigestService:
         """Shutting down: sends in flight finish, no new one starts (those stay due)."""
         self._stopping = True
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def with_last_sent(self, sub: Subscription) -> Subscription:
         last = self._ledger.last_sent(sub.chat_id)
         return sub if last is None or last <= sub.last_sent_at else replace(sub, last_sent_at=last)
@@ -143,6 +147,11 @@ class DigestService:
         """Deliver every digest due at ``now``; one failing chat never stops the others."""
         async with self._lock:  # a slow sweep and the next minute's must not overlap
             counts: Counter[str] = Counter()
+            if not self._ledger.ready:
+                # The store is away (PostgreSQL): a send it could not record might go out
+                # twice. Everything stays due; the next minute's sweep looks again.
+                log.warning("digest sweep waits: the store does not take writes now")
+                return SweepReport({"waiting": 1})
             due = []
             for sub in self._subscriptions.all():
                 decision = decide(sub, now, False, self._catch_up)
@@ -217,8 +226,8 @@ class DigestService:
 
         async def one(chat_id: int, key: dt.date, compose: Callable[[], Reply | None]) -> None:
             async with gate:
-                if self._stopping:
-                    # Not in the ledger, so still due: the next start sends it.
+                if self._stopping or not ledger.ready:
+                    # Not in the ledger, so still due: the next sweep (or start) sends it.
                     counts["deferred"] += 1
                     return
                 reply = compose()
@@ -255,6 +264,10 @@ class DigestService:
                 interrupted = interrupted or result
         if interrupted is not None:
             raise interrupted
+
+
+# How long a send waits for its intent to be durable before it is left for a later sweep.
+INTENT_WAIT = 5.0
 
 
 def _digest_reply(
@@ -296,6 +309,10 @@ async def deliver_once(
     """
     done = ledger.parts_sent(chat_id, key)
     ledger.record(chat_id, key, SENDING, now, parts=done)
+    if not await ledger.written(INTENT_WAIT):
+        # The intent is not durable (the database went away): sending now could send twice
+        # after a crash. Still "sending", so not final: a later sweep resumes it.
+        return "deferred"
 
     def progress(parts: int) -> None:
         ledger.record(chat_id, key, SENDING, now, parts=parts)

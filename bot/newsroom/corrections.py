@@ -23,6 +23,7 @@ from bot.i18n.translator import Translator
 from bot.store.editorial import CorrectionRun, EditorialStore
 from bot.store.ledger import Ledger, remove_ledger
 from bot.store.receipts import ReceiptStore
+from bot.store.tables import Backend
 
 log = logging.getLogger(__name__)
 LEDGER_PREFIX = "correction-"
@@ -35,14 +36,14 @@ class Corrections:
         receipts: ReceiptStore,
         library: Callable[[], Library],
         translator_for: Callable[[int], Translator],
-        data_dir: Path,
+        where: Path | Backend,
         clock: Clock,
     ) -> None:
         self._editorial = editorial
         self._receipts = receipts
         self._library = library
         self._translator_for = translator_for
-        self._data_dir = data_dir
+        self._where = where
         self._clock = clock
 
     def plan(self, approved: Approved) -> CorrectionRun | None:
@@ -86,12 +87,12 @@ class Corrections:
 
     def ledger(self, run: CorrectionRun) -> Ledger:
         clock = self._clock
-        return Ledger(self._data_dir, today=lambda: clock().date(), name=LEDGER_PREFIX + run.id)
+        return Ledger(self._where, today=lambda: clock().date(), name=LEDGER_PREFIX + run.id)
 
     def finish(self, run: CorrectionRun, report: str) -> None:
         """Keep the report, drop the run's delivery ledger."""
         self._editorial.put_run(replace(run, state="done", report=report))
-        remove_ledger(self._data_dir, LEDGER_PREFIX + run.id)
+        remove_ledger(self._where, LEDGER_PREFIX + run.id)
 
 
 def _bind(note: Callable[[int], Reply | None], chat_id: int) -> Callable[[], Reply | None]:

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import Doc, JournaledTables, KeyOf
+from bot.store.journal import Doc, KeyOf
+from bot.store.tables import Backend, Tables, backend_of
 
 NEWSROOM_FILE = "newsroom.json"
+NEWSROOM = "newsroom"
 CANDIDATES = "candidates"
 FEEDS = "feeds"  # the intake's status of each feed (bot/store/feeds.py), by feed URL
 SEEN = "seen"  # item keys the intake has taken in (bot/store/feeds.py), by key
@@ -27,16 +29,16 @@ _QUEUE_ORDER: dict[CandidateState, int] = {"new": 0, "later": 1}
 
 
 class CandidateStore:
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(CANDIDATES).values()}
 
     @classmethod
-    def open(cls, data_dir: Path) -> CandidateStore:
-        return cls(JournaledTables(data_dir / NEWSROOM_FILE, TABLE_KEYS))
+    def open(cls, where: Path | Backend) -> CandidateStore:
+        return cls(backend_of(where).open_tables(NEWSROOM, TABLE_KEYS))
 
     @property
-    def tables(self) -> JournaledTables:
+    def tables(self) -> Tables:
         return self._tables
 
     def close(self) -> None:

@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 from bot.core.domain import Bilingual, Fact, Figure, Source, Status
 from bot.core.editorial import Approved, Draft
-from bot.store.journal import JournaledTables, load_tables
+from bot.store.journal import load_tables
+from bot.store.tables import Backend, Tables, backend_of
 
-EDITORIAL_FILE = "editorial.json"
+EDITORIAL = "editorial"
+EDITORIAL_FILE = f"{EDITORIAL}.json"
 _APPROVED, _DRAFTS, _RUNS = "approved", "drafts", "corrections"
 
 RunState = Literal["running", "done"]
@@ -55,15 +57,15 @@ def read_approved(data_dir: Path) -> list[Approved]:
 
 
 class EditorialStore:
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._approved = {
             doc["fact"]["id"]: _approved_from(doc) for doc in tables.table(_APPROVED).values()
         }
 
     @classmethod
-    def open(cls, data_dir: Path) -> EditorialStore:
-        return cls(JournaledTables(data_dir / EDITORIAL_FILE, _KEYS, compact_every=200))
+    def open(cls, where: Path | Backend) -> EditorialStore:
+        return cls(backend_of(where).open_tables(EDITORIAL, _KEYS, compact_every=200))
 
     def close(self) -> None:
         self._tables.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.store.candidates import FEEDS, SEEN
-from bot.store.journal import JournaledTables
+from bot.store.tables import Tables
 
 # Why a poll failed, as /feeds names it (bot/newsroom/report.py words each kind).
 FeedErrorKind = Literal[
@@ -54,7 +54,7 @@ class FeedStatus:
 
 
 class FeedStatusStore:
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
     def get(self, url: str) -> FeedStatus | None:
@@ -71,7 +71,7 @@ class FeedStatusStore:
 class SeenKeys:
     """Item keys already judged, each with when it was first seen and the candidate it fed."""
 
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
     def __contains__(self, key: str) -> bool:

@@ -13,15 +13,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import JournaledTables
+from bot.store.tables import Backend, Tables, backend_of
 
-RECEIPTS_FILE = "receipts.json"
+RECEIPTS = "receipts"
+RECEIPTS_FILE = f"{RECEIPTS}.json"
 KEEP_PER_CHAT = 200
 _TABLE = "chats"
 
 
 class ReceiptStore:
-    def __init__(self, tables: JournaledTables, keep: int = KEEP_PER_CHAT) -> None:
+    def __init__(self, tables: Tables, keep: int = KEEP_PER_CHAT) -> None:
         self._tables = tables
         self._keep = keep
         # fact id -> chats that hold a receipt for it (rebuilt at opening)
@@ -31,9 +32,9 @@ class ReceiptStore:
                 self._readers.setdefault(fact_id, set()).add(int(doc["chat"]))
 
     @classmethod
-    def open(cls, data_dir: Path, keep: int = KEEP_PER_CHAT) -> ReceiptStore:
-        tables = JournaledTables(
-            data_dir / RECEIPTS_FILE,
+    def open(cls, where: Path | Backend, keep: int = KEEP_PER_CHAT) -> ReceiptStore:
+        tables = backend_of(where).open_tables(
+            RECEIPTS,
             {_TABLE: lambda doc: str(doc["chat"])},
             compact_every=5000,
             durable=False,  # as the ledger: a kill -9 loses nothing, sync() after a sweep
