@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from bot.store.candidates import CandidateStore
 from bot.store.feeds import FeedStatus, FeedStatusStore, SeenKeys
+from tests.store.conftest import Where
 
 T0 = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
 
 
-def test_a_feed_status_comes_back_whole_after_a_reopen(tmp_path: Path) -> None:
+def test_a_feed_status_comes_back_whole_after_a_reopen(where: Where) -> None:
     """Every field, validators and back-off included."""
     status = FeedStatus(
         "https://a.example/feed",
@@ -29,23 +29,23 @@ def test_a_feed_status_comes_back_whole_after_a_reopen(tmp_path: Path) -> None:
         backoff=dt.timedelta(hours=1, minutes=30),
         moved_to="https://b.example/feed",
     )
-    store = CandidateStore.open(tmp_path)
+    store = CandidateStore.open(where())
     FeedStatusStore(store.tables).put(status)
     store.close()
-    reopened = CandidateStore.open(tmp_path)
+    reopened = CandidateStore.open(where())
     assert FeedStatusStore(reopened.tables).get(status.url) == status
     assert FeedStatusStore(reopened.tables).all() == [status]
     reopened.close()
 
 
-def test_seen_keys_survive_a_reopen_and_old_ones_are_pruned(tmp_path: Path) -> None:
+def test_seen_keys_survive_a_reopen_and_old_ones_are_pruned(where: Where) -> None:
     """A key remembers its candidate; prune forgets keys first seen before the cutoff."""
-    store = CandidateStore.open(tmp_path)
+    store = CandidateStore.open(where())
     seen = SeenKeys(store.tables)
     seen.add([("g:old", None)], T0)
     seen.add([("g:new", "c1")], T0 + dt.timedelta(days=30))
     store.close()
-    store = CandidateStore.open(tmp_path)
+    store = CandidateStore.open(where())
     seen = SeenKeys(store.tables)
     assert "g:old" in seen and seen.candidate_of("g:new") == "c1"
     assert seen.prune(T0 + dt.timedelta(days=1)) == 1

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from bot.store.receipts import ReceiptStore
+from tests.store.conftest import Where
 
 AT = dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC)
 
 
-def test_readers_are_those_told_before_the_instant_and_survive_a_restart(tmp_path: Path) -> None:
-    store = ReceiptStore.open(tmp_path)
+def test_readers_are_those_told_before_the_instant_and_survive_a_restart(where: Where) -> None:
+    store = ReceiptStore.open(where())
     store.record(1, [("a", 1), ("b", 1)], AT, "fr")
     store.record(2, [("a", 1)], AT + dt.timedelta(hours=2), "en")
     store.record(1, [("a", 1)], AT + dt.timedelta(hours=3))  # the first telling is kept
     store.close()
-    reopened = ReceiptStore.open(tmp_path)
+    reopened = ReceiptStore.open(where())
     try:
         assert reopened.readers("a", before=AT + dt.timedelta(hours=1)) == [1]
         assert reopened.readers("a", before=AT + dt.timedelta(hours=3)) == [1, 2]
@@ -26,8 +26,8 @@ def test_readers_are_those_told_before_the_instant_and_survive_a_restart(tmp_pat
         reopened.close()
 
 
-def test_each_chat_keeps_only_its_last_facts(tmp_path: Path) -> None:
-    store = ReceiptStore.open(tmp_path, keep=3)
+def test_each_chat_keeps_only_its_last_facts(where: Where) -> None:
+    store = ReceiptStore.open(where(), keep=3)
     try:
         for n in range(5):
             store.record(7, [(f"f{n}", 1)], AT + dt.timedelta(minutes=n))
