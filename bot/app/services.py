@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -38,11 +41,12 @@ from bot.qa.grounding import unsupported_numbers
 from bot.qa.llm_client import ChatClient, LLMSettings
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
-from bot.store.atomic import quarantine_corrupted
+from bot.store.atomic import StoreCorrupted, quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
 from bot.store.candidates import NEWSROOM_FILE, CandidateStore
 from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
+from bot.store.journal import journal_path
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
 from bot.store.receipts import RECEIPTS_FILE, ReceiptStore
@@ -50,6 +54,7 @@ from bot.store.subscriptions import SubscriptionStore
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
+_S = TypeVar("_S")
 # The data directory's databases, checked at start-up (a corrupted one is moved aside).
 STORE_FILES = (FACTS_FILE, USERS_FILE, LEDGER_FILE, NEWSROOM_FILE, EDITORIAL_FILE, RECEIPTS_FILE)
 
@@ -123,7 +128,10 @@ class Services:
         facts: FactStore,
         users: UserStore,
         clock: Clock,
-        candidates: CandidateStore | None = None,
+        candidates: CandidateStore,
+        editorial: EditorialStore,
+        receipts: ReceiptStore,
+        ledger: Ledger,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -131,9 +139,9 @@ class Services:
         self.facts = facts
         self.users = users
         # The newsroom's stories (newsroom.json), for the intake and for editors alike.
-        self.candidates = candidates or CandidateStore.open(settings.data_dir)
-        self.editorial = EditorialStore.open(settings.data_dir)
-        self.receipts = ReceiptStore.open(settings.data_dir)
+        self.candidates = candidates
+        self.editorial = editorial
+        self.receipts = receipts
         self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
         self._relevance: tuple[Knowledge, Relevance] | None = None
         # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
@@ -144,7 +152,7 @@ class Services:
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
-        self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
+        self.ledger = ledger
         self.digests = DigestService(
             self.library,
             self.subscriptions,
@@ -227,14 +235,20 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
-        """Check catalogs, own the data directory, bring the fact store up to date."""
+        """Check catalogs, own the data directory, bring the fact store up to date.
+
+        Exception-safe: when a later store fails to open, the stores already opened are
+        closed and the data-directory lock released, in reverse order, before the error
+        goes up (the CLI turns StoreCorrupted into exit code 6)."""
         check_catalogs()
-        lock = DataDirLock(settings.data_dir)
-        lock.acquire()
-        try:
+        data_dir = settings.data_dir
+        with ExitStack() as opened:
+            lock = DataDirLock(data_dir)
+            lock.acquire()
+            opened.callback(lock.release)
             stamp = clock().strftime("%Y%m%dT%H%M%SZ")
-            quarantine_corrupted(settings.data_dir, STORE_FILES, stamp)
-            facts = FactStore(settings.data_dir)
+            quarantine_corrupted(data_dir, STORE_FILES, stamp)
+            facts = opened.enter_context(closing(FactStore(data_dir)))
             report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
@@ -244,19 +258,22 @@ class Services:
                     len(report.removed),
                     report.unchanged,
                 )
-            users = UserStore(settings.data_dir)
-            candidates = CandidateStore.open(settings.data_dir)
-        except BaseException:
-            lock.release()
-            raise
-        try:
-            return cls(settings, lock, facts, users, clock, candidates)
-        except BaseException:
-            candidates.close()
-            users.close()
-            facts.close()
-            lock.release()
-            raise
+            users = opened.enter_context(
+                closing(_readable(data_dir, USERS_FILE, stamp, UserStore))
+            )
+            candidates = _readable(data_dir, NEWSROOM_FILE, stamp, CandidateStore.open)
+            opened.enter_context(closing(candidates))
+            editorial = _readable(data_dir, EDITORIAL_FILE, stamp, EditorialStore.open)
+            opened.enter_context(closing(editorial))
+            receipts = _readable(data_dir, RECEIPTS_FILE, stamp, ReceiptStore.open)
+            opened.enter_context(closing(receipts))
+            ledger = Ledger(data_dir, today=lambda: clock().date())
+            opened.enter_context(closing(ledger))
+            services = cls(
+                settings, lock, facts, users, clock, candidates, editorial, receipts, ledger
+            )
+            opened.pop_all()  # open: from here on aclose()/close() own them
+            return services
 
     def reload(self) -> ImportReport:
         """Re-read content/ (for /reload): import what changed and swap in the new index."""
@@ -325,6 +342,27 @@ class Services:
         self.users.close()
         self.facts.close()
         self.lock.release()
+
+
+def _readable(data_dir: Path, name: str, stamp: str, opener: Callable[[Path], _S]) -> _S:
+    """A store opened by ``opener``; one whose documents do not read as the store's (valid
+    JSON, wrong shape) is moved aside like a file that does not parse, and StoreCorrupted
+    raised."""
+    try:
+        return opener(data_dir)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        path = data_dir / name
+        moved = []
+        for damaged in (path, journal_path(path)):
+            if damaged.exists():
+                damaged.rename(damaged.with_name(f"{damaged.name}.corrupt-{stamp}"))
+                moved.append(f"{damaged.name}.corrupt-{stamp}")
+        raise StoreCorrupted(
+            path,
+            f"a document does not read ({type(exc).__name__}: {exc}); moved aside to "
+            f"{', '.join(moved) or 'nothing'}. Restore it from a backup, or start again to "
+            "begin with an empty file",
+        ) from exc
 
 
 def _drafter(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import Doc, JournaledTables, KeyOf
+from bot.store.journal import Doc, JournaledTables, KeyOf, opened_with
 
 NEWSROOM_FILE = "newsroom.json"
 CANDIDATES = "candidates"
@@ -33,7 +33,7 @@ class CandidateStore:
 
     @classmethod
     def open(cls, data_dir: Path) -> CandidateStore:
-        return cls(JournaledTables(data_dir / NEWSROOM_FILE, TABLE_KEYS))
+        return opened_with(JournaledTables(data_dir / NEWSROOM_FILE, TABLE_KEYS), cls)
 
     @property
     def tables(self) -> JournaledTables:

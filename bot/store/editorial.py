@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.core.domain import Bilingual, Fact, Figure, Source, Status
 from bot.core.editorial import Approved, Draft
-from bot.store.journal import JournaledTables, load_tables
+from bot.store.journal import JournaledTables, load_tables, opened_with
 
 EDITORIAL_FILE = "editorial.json"
 _APPROVED, _DRAFTS, _RUNS = "approved", "drafts", "corrections"
@@ -63,7 +63,9 @@ class EditorialStore:
 
     @classmethod
     def open(cls, data_dir: Path) -> EditorialStore:
-        return cls(JournaledTables(data_dir / EDITORIAL_FILE, _KEYS, compact_every=200))
+        return opened_with(
+            JournaledTables(data_dir / EDITORIAL_FILE, _KEYS, compact_every=200), cls
+        )
 
     def close(self) -> None:
         self._tables.close()

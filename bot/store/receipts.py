@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import JournaledTables
+from bot.store.journal import JournaledTables, opened_with
 
 RECEIPTS_FILE = "receipts.json"
 KEEP_PER_CHAT = 200
@@ -38,7 +38,7 @@ class ReceiptStore:
             compact_every=5000,
             durable=False,  # as the ledger: a kill -9 loses nothing, sync() after a sweep
         )
-        return cls(tables, keep)
+        return opened_with(tables, lambda opened: cls(opened, keep))
 
     def close(self) -> None:
         self._tables.close()
