@@ -90,8 +90,7 @@ class Review:
     def _set_state(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None
     ) -> None:
-        # Through variables only: pybabel takes any call named mark() for a message.
-        self._candidates.mark(candidate_id, state, fact_id)
+        self._candidates.set_state(candidate_id, state, fact_id)
 
     def awaiting_text(self, editor_id: int) -> bool:
         """Whether the editor's next message is a step of their draft (not a question)."""

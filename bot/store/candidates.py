@@ -65,7 +65,7 @@ class CandidateStore:
         for candidate in changed:
             self._all[candidate.id] = candidate
 
-    def mark(
+    def set_state(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None
     ) -> Candidate | None:
         found = self._all.get(candidate_id)

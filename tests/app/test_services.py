@@ -179,7 +179,7 @@ def test_a_store_that_fails_to_open_closes_the_ones_opened_before_and_frees_the_
     data_dir = tmp_path / "data"
     _open(data_dir, FIRST_RUN).close()
     _corrupt_receipts(data_dir)
-    with pytest.raises(StoreCorrupted, match="receipts.json.*moved aside"):
+    with pytest.raises(StoreCorrupted, match=r"receipts\.json.*moved aside"):
         _open(data_dir, FIRST_RUN)
     assert _descriptors_into(data_dir) == []
     assert [p.name for p in data_dir.glob("receipts.json.corrupt-*")] == [
