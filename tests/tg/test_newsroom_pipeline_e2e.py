@@ -185,15 +185,19 @@ async def test_a_feed_item_reviewed_step_by_step_reaches_digests_and_corrects_it
         candidate = await the_feed_publishes_and_the_job_takes_it_in(app, feeds, clock)
         card = await editor_says(double, "/queue", 1)
         assert STORY.title in card.plain_text and "Financial Times" in card.plain_text
-        topic = await press(double, card, f"v1:nr:draft:{candidate.id}", 2)
+        links = await press(double, card, f"v1:nr:links:{candidate.id}", 2)
+        assert links.inline_keyboard == [
+            [{"text": "1. 127.0.0.1", "url": "https://ft.com/content/microsoft-openai-15bn"}]
+        ], "each outlet's link is a button that opens it"
+        topic = await press(double, card, f"v1:nr:draft:{candidate.id}", 3)
         assert "Which topic is it?" in topic.plain_text
-        status = await press(double, topic, "v1:nr:topic:stakes", 3)
-        english = await press(double, status, "v1:nr:status:reported", 4)
+        status = await press(double, topic, "v1:nr:topic:stakes", 4)
+        english = await press(double, status, "v1:nr:status:reported", 5)
         assert "English text" in english.plain_text
         french = await editor_says(
             double,
             "Microsoft has invested {invested} in OpenAI, according to the Financial Times.",
-            5,
+            6,
         )
         assert "French text" in french.plain_text
 
@@ -206,18 +210,18 @@ async def test_a_feed_item_reviewed_step_by_step_reaches_digests_and_corrects_it
         services = app.bot_data.require_services()
         assert [c.id for c in services.candidates.all()] == [candidate.id]
         figure = await editor_says(
-            double, "Selon le Financial Times, Microsoft a investi {invested} dans OpenAI.", 6
+            double, "Selon le Financial Times, Microsoft a investi {invested} dans OpenAI.", 7
         )
         assert "{invested}" in figure.plain_text
-        preview = await editor_says(double, "money 15 billion USD", 7)
+        preview = await editor_says(double, "money 15 billion USD", 8)
         assert "EN: Microsoft has invested $15 billion in OpenAI" in preview.plain_text
-        older = await press(double, preview, "v1:nr:older:list", 8)
+        older = await press(double, preview, "v1:nr:older:list", 9)
         draft = services.editorial.draft(EDITOR)
         assert draft is not None and OLD in draft.matches
-        fate = await press(double, older, f"v1:nr:match:{draft.matches.index(OLD)}", 9)
-        preview = await press(double, fate, "v1:nr:fate:superseded", 10)
+        fate = await press(double, older, f"v1:nr:match:{draft.matches.index(OLD)}", 10)
+        preview = await press(double, fate, "v1:nr:fate:superseded", 11)
         assert "It becomes superseded." in preview.plain_text
-        approved = await press(double, preview, f"v1:nr:ok:{candidate.id}", 11)
+        approved = await press(double, preview, f"v1:nr:ok:{candidate.id}", 12)
         fact_id = f"stakes-news-{candidate.id}"
         assert f"Approved as {fact_id}." in approved.plain_text
         assert "Readers owed a correction: 2." in approved.plain_text
