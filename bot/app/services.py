@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +147,7 @@ class Services:
         self.receipts = receipts
         self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
         self._relevance: tuple[Knowledge, Relevance] | None = None
+        self._feed_parser: ProcessPoolExecutor | None = None
         # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
         # built here, once, and closed in aclose() with the other network clients.
         self.intake = self._intake(settings, clock)
@@ -215,6 +219,9 @@ class Services:
     def _intake(self, settings: Settings, clock: Clock) -> Intake | None:
         if not settings.newsroom:
             return None
+        # One worker process, started at the first body to parse (spawned: a fork of this
+        # threaded process could inherit a held lock), shut down in aclose().
+        self._feed_parser = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         return Intake(
             feeds_in_force(settings),
             self.candidates,
@@ -223,6 +230,7 @@ class Services:
             self.relevance,
             timeout=settings.feed_timeout,
             max_bytes=settings.feed_max_bytes,
+            parser=self._feed_parser,
         )
 
     def relevance(self) -> Relevance:
@@ -332,6 +340,10 @@ class Services:
             self._drafting_http = None
         if self.intake is not None:
             await self.intake.aclose()
+        if self._feed_parser is not None:
+            # Off the loop: a parse under way finishes first (a fraction of a second).
+            await asyncio.to_thread(self._feed_parser.shutdown, True, cancel_futures=True)
+            self._feed_parser = None
         self.close()
 
     def close(self) -> None:
