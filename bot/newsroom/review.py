@@ -46,6 +46,8 @@ MAX_MATCHES = 5
 # Telegram takes up to 100 buttons a message; a story carried by more outlets than a screen
 # holds is listed past these, in the text.
 MAX_LINK_BUTTONS = 20
+# The preview's edit buttons: the step each goes back to (then straight back to the preview).
+_EDITS = {"en": "text_en", "fr": "text_fr", "fig": "figure", "topic": "topic", "status": "status"}
 _HTTP = re.compile(r"(?i)^https?://\S+$")
 _DIGIT = re.compile(r"\d")
 _PLACEHOLDER = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
@@ -249,8 +251,8 @@ class Review:
             return self._advance(tr, replace(draft, topic=argument))
         if step == "status" and draft.step == "status" and argument in STATUSES:
             return self._advance(tr, replace(draft, status=argument))
-        if step == "edit" and draft.step == "preview":
-            target = {"en": "text_en", "fr": "text_fr", "fig": "figure"}.get(argument, argument)
+        if step == "edit" and draft.step == "preview" and argument in _EDITS:
+            target = _EDITS[argument]
             figures = () if argument == "fig" else draft.figures
             edited = replace(draft, step=target, revising=True, figures=figures)
             self._editorial.put_draft(edited)
@@ -474,6 +476,10 @@ class Review:
             (
                 _button(tr.gettext("Edit English"), "edit", "en"),
                 _button(tr.gettext("Edit French"), "edit", "fr"),
+            ),
+            (
+                _button(tr.gettext("Edit topic"), "edit", "topic"),
+                _button(tr.gettext("Edit status"), "edit", "status"),
             ),
             (
                 _button(tr.gettext("Edit figures"), "edit", "fig"),

@@ -305,12 +305,19 @@ async def test_a_feed_item_drafted_by_the_model_is_approved_and_corrects_its_rea
         assert "FR : Microsoft a investi 15 milliards de dollars dans OpenAI" in (
             preview.plain_text
         )
-        older = await press(double, preview, "v1:nr:older:list", 5)
+        # The editor corrects the model's status from the preview, and is back at it.
+        status = await press(double, preview, "v1:nr:edit:status", 5)
+        assert "What is its status?" in status.plain_text
+        preview = await press(double, status, "v1:nr:status:confirmed", 6)
+        assert "Status: confirmed" in preview.plain_text and "Draft for review" in (
+            preview.plain_text
+        )
+        older = await press(double, preview, "v1:nr:older:list", 7)
         draft = app.bot_data.require_services().editorial.draft(EDITOR)
         assert draft is not None and OLD in draft.matches
-        fate = await press(double, older, f"v1:nr:match:{draft.matches.index(OLD)}", 6)
-        preview = await press(double, fate, "v1:nr:fate:superseded", 7)
-        approved = await press(double, preview, f"v1:nr:ok:{candidate.id}", 8)
+        fate = await press(double, older, f"v1:nr:match:{draft.matches.index(OLD)}", 8)
+        preview = await press(double, fate, "v1:nr:fate:superseded", 9)
+        approved = await press(double, preview, f"v1:nr:ok:{candidate.id}", 10)
         fact_id = f"stakes-news-{candidate.id}"
         assert "Readers owed a correction: 2." in approved.plain_text
         await exactly_the_told_readers_are_corrected(double, READ_CARD, fact_id)
