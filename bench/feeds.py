@@ -1,6 +1,10 @@
 """A poll of 50 local feeds: time per cycle, the event loop's longest stall, RSS before/after.
 
-    python -m bench.feeds [--feeds 50] [--cycles 40]
+    python -m bench.feeds [--feeds 50] [--cycles 40] [--parser both|process|thread]
+
+``--parser both`` (the default) runs the poll twice in one run, on the same machine load:
+feedparser in a thread of the bot's process (the intake's own fallback), then in the one-worker
+process pool the composition root gives the intake.
 
 The feeds are served over real HTTP on 127.0.0.1 (tests/support/feed_server.py, in a child
 process, so that serving them takes no turns from the measured event loop) and polled by the
@@ -24,6 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -156,7 +161,7 @@ def serve(feed_count: int, conn: Connection) -> None:
         conn.send((answers.count(200), answers.count(304)))
 
 
-async def bench(feed_count: int, cycles: int) -> None:
+async def bench(feed_count: int, cycles: int, mode: str) -> None:
     library, lexicon = load_library(CONTENT), load_lexicon(CONTENT)
     relevance = Relevance.of(library, lexicon)
     parent, child = multiprocessing.Pipe()
@@ -170,6 +175,9 @@ async def bench(feed_count: int, cycles: int) -> None:
         ]
         now = [T0]
         store = CandidateStore.open(Path(data))
+        pool = None
+        if mode == "process":
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         intake = Intake(
             specs,
             store,
@@ -178,6 +186,7 @@ async def bench(feed_count: int, cycles: int) -> None:
             lambda: relevance,
             timeout=20.0,
             max_bytes=2_000_000,
+            parser=pool,
         )
         gc.collect()
         before = rss_mib()
@@ -209,7 +218,7 @@ async def bench(feed_count: int, cycles: int) -> None:
         parent.send("stats")
         ok, not_modified = parent.recv()
         server.join(10)
-        print(f"feeds: {feed_count}, cycles: {cycles}")
+        print(f"parser: {mode}; feeds: {feed_count}, cycles: {cycles}")
         print(
             f"body sizes: median {statistics.median(sizes) / 1024:.0f} KiB, "
             f"max {max(sizes) / 1024:.0f} KiB"
@@ -236,6 +245,8 @@ async def bench(feed_count: int, cycles: int) -> None:
         print(f"RSS before: {before:.1f} MiB, after cycle 1: {rss_after_first:.1f} MiB, ", end="")
         print(f"after {cycles}: {after:.1f} MiB")
         await intake.aclose()
+        if pool is not None:
+            pool.shutdown()
         store.close()
 
 
@@ -244,8 +255,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--cycles", type=int, default=40)
+    parser.add_argument("--parser", choices=("both", "process", "thread"), default="both")
     args = parser.parse_args()
-    asyncio.run(bench(args.feeds, args.cycles))
+    for mode in ("thread", "process") if args.parser == "both" else (args.parser,):
+        asyncio.run(bench(args.feeds, args.cycles, mode))
+        print()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def console_who() -> Who:
 def show(reply: Reply, out: TextIO) -> list[Button]:
     """Print the reply; buttons become numbered choices the user can type."""
     out.write(render_plain(reply) + "\n")
-    buttons = [button for row in reply.buttons for button in row]
+    buttons = [button for row in reply.buttons for button in row if not button.url]
+    for link in (button for row in reply.buttons for button in row if button.url):
+        out.write(f"{link.label}: {link.url}\n")  # a terminal opens no link: shown as is
     if buttons:
         out.write("  ".join(f"({i}) {b.label}" for i, b in enumerate(buttons, 1)) + "\n")
     return buttons

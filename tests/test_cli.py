@@ -164,3 +164,19 @@ def test_content_check_validates_feeds_yaml_with_file_and_line(tmp_path: Path) -
     assert f"{feeds}:{bad_url}: url must be http(s) with a host" in result.stderr
     assert "'interval' must be at least 5 minutes, got 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_store_whose_documents_do_not_read_stops_the_bot_with_exit_code_6(
+    tmp_path: Path,
+) -> None:
+    """The console opens the stores as the bot does: a bad receipts.json is moved aside."""
+    data = tmp_path / "data"
+    env = {"BOT_DATA_DIR": str(data), "BOT_CONTENT_DIR": str(CONTENT)}
+    assert run("content", "load", env=env).returncode == 0
+    (data / "receipts.json").write_text(json.dumps({"chats": {"7": {"chat": 7}}}))
+    result = run("console", env=env, stdin="/help\n")
+    assert result.returncode == 6, result.stderr
+    assert "receipts.json: store file is corrupted" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(data.glob("receipts.json.corrupt-*"))
+    assert run("console", env=env, stdin="/help\n").returncode == 0

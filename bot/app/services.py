@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -40,11 +46,12 @@ from bot.qa.memory import CHATS, DEFAULT_TTL, ChatMemory
 from bot.qa.memory import TABLE_KEYS as CHAT_KEYS
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
-from bot.store.atomic import quarantine_corrupted
+from bot.store.atomic import StoreCorrupted, quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
 from bot.store.candidates import NEWSROOM_FILE, CandidateStore
 from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
+from bot.store.journal import journal_path
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
 from bot.store.pg.backend import PgBackend
@@ -54,6 +61,7 @@ from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
+_S = TypeVar("_S")
 # The data directory's databases, checked at start-up (a corrupted one is moved aside).
 STORE_FILES = (FACTS_FILE, USERS_FILE, LEDGER_FILE, NEWSROOM_FILE, EDITORIAL_FILE, RECEIPTS_FILE)
 # Groups of changes waiting for PostgreSQL beyond which /readyz says the replica is behind.
@@ -130,20 +138,25 @@ class Services:
         facts: FactStore,
         users: UserStore,
         clock: Clock,
-        backend: Backend | None = None,
+        backend: Backend,
+        candidates: CandidateStore,
+        editorial: EditorialStore,
+        receipts: ReceiptStore,
+        ledger: Ledger,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.lock = lock  # TinyDB's data directory only: PostgreSQL is shared by replicas
-        self.backend: Backend = backend or TinyDBBackend(settings.data_dir)
+        self.backend = backend
         self.facts = facts
         self.users = users
         # The newsroom's stories (newsroom.json), for the intake and for editors alike.
-        self.candidates = CandidateStore.open(self.backend)
-        self.editorial = EditorialStore.open(self.backend)
-        self.receipts = ReceiptStore.open(self.backend)
+        self.candidates = candidates
+        self.editorial = editorial
+        self.receipts = receipts
         self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
         self._relevance: tuple[Knowledge, Relevance] | None = None
+        self._feed_parser: ProcessPoolExecutor | None = None
         # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
         # built here, once, and closed in aclose() with the other network clients.
         self.intake = self._intake(settings, clock)
@@ -152,7 +165,7 @@ class Services:
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
-        self.ledger = Ledger(self.backend, today=lambda: clock().date())
+        self.ledger = ledger
         self._chat_tables: Tables | None = None
         memory = None
         if self.backend.kind != "tinydb":
@@ -227,6 +240,9 @@ class Services:
     def _intake(self, settings: Settings, clock: Clock) -> Intake | None:
         if not settings.newsroom:
             return None
+        # One worker process, started at the first body to parse (spawned: a fork of this
+        # threaded process could inherit a held lock), shut down in aclose().
+        self._feed_parser = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         return Intake(
             feeds_in_force(settings),
             self.candidates,
@@ -235,6 +251,7 @@ class Services:
             self.relevance,
             timeout=settings.feed_timeout,
             max_bytes=settings.feed_max_bytes,
+            parser=self._feed_parser,
         )
 
     def relevance(self) -> Relevance:
@@ -248,31 +265,35 @@ class Services:
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
         """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
-        and migrate it), bring the fact store up to date."""
-        check_catalogs()
-        if settings.database_url:
-            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir)
-            try:
-                return cls._open_on(settings, clock, None, pg)
-            except BaseException:
-                pg.close()
-                raise
-        lock = DataDirLock(settings.data_dir)
-        lock.acquire()
-        try:
-            stamp = clock().strftime("%Y%m%dT%H%M%SZ")
-            quarantine_corrupted(settings.data_dir, STORE_FILES, stamp)
-            return cls._open_on(settings, clock, lock, TinyDBBackend(settings.data_dir))
-        except BaseException:
-            lock.release()
-            raise
+        and migrate it), bring the fact store up to date.
 
-    @classmethod
-    def _open_on(
-        cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
-    ) -> Services:
-        facts = FactStore(backend)
-        try:
+        Exception-safe: when a later store fails to open, the stores already opened are
+        closed and the data-directory lock released (or the database let go), in reverse
+        order, before the error goes up (the CLI turns StoreCorrupted into exit code 6)."""
+        check_catalogs()
+        data_dir = settings.data_dir
+        with ExitStack() as opened:
+            lock: DataDirLock | None = None
+            stamp: str | None = None
+            backend: Backend
+            if settings.database_url:
+                pg = PgBackend(settings.database_url, spill_dir=data_dir)
+                opened.callback(pg.close)
+                backend = pg
+            else:
+                lock = DataDirLock(data_dir)
+                lock.acquire()
+                opened.callback(lock.release)
+                stamp = clock().strftime("%Y%m%dT%H%M%SZ")
+                quarantine_corrupted(data_dir, STORE_FILES, stamp)
+                backend = TinyDBBackend(data_dir)
+
+            def readable(name: str, opener: Callable[[Backend], _S]) -> _S:
+                if stamp is None:  # PostgreSQL: no file to move aside
+                    return opener(backend)
+                return _readable(data_dir, name, stamp, lambda _: opener(backend))
+
+            facts = opened.enter_context(closing(FactStore(backend)))
             report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
@@ -282,16 +303,30 @@ class Services:
                     len(report.removed),
                     report.unchanged,
                 )
-            users = UserStore(backend)
-        except BaseException:
-            facts.close()
-            raise
-        try:
-            return cls(settings, lock, facts, users, clock, backend)
-        except BaseException:
-            users.close()
-            facts.close()
-            raise
+            users = opened.enter_context(closing(readable(USERS_FILE, UserStore)))
+            candidates = opened.enter_context(
+                closing(readable(NEWSROOM_FILE, CandidateStore.open))
+            )
+            editorial = opened.enter_context(
+                closing(readable(EDITORIAL_FILE, EditorialStore.open))
+            )
+            receipts = opened.enter_context(closing(readable(RECEIPTS_FILE, ReceiptStore.open)))
+            ledger = Ledger(backend, today=lambda: clock().date())
+            opened.enter_context(closing(ledger))
+            services = cls(
+                settings,
+                lock,
+                facts,
+                users,
+                clock,
+                backend,
+                candidates,
+                editorial,
+                receipts,
+                ledger,
+            )
+            opened.pop_all()  # open: from here on aclose()/close() own them
+            return services
 
     def reload(self) -> ImportReport:
         """Re-read content/ (for /reload): import what changed and swap in the new index."""
@@ -363,6 +398,10 @@ class Services:
             self._drafting_http = None
         if self.intake is not None:
             await self.intake.aclose()
+        if self._feed_parser is not None:
+            # Off the loop: a parse under way finishes first (a fraction of a second).
+            await asyncio.to_thread(self._feed_parser.shutdown, True, cancel_futures=True)
+            self._feed_parser = None
         self.close()
 
     def close(self) -> None:
@@ -378,6 +417,27 @@ class Services:
             self.backend.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def _readable(data_dir: Path, name: str, stamp: str, opener: Callable[[Path], _S]) -> _S:
+    """A store opened by ``opener``; one whose documents do not read as the store's (valid
+    JSON, wrong shape) is moved aside like a file that does not parse, and StoreCorrupted
+    raised."""
+    try:
+        return opener(data_dir)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        path = data_dir / name
+        moved = []
+        for damaged in (path, journal_path(path)):
+            if damaged.exists():
+                damaged.rename(damaged.with_name(f"{damaged.name}.corrupt-{stamp}"))
+                moved.append(f"{damaged.name}.corrupt-{stamp}")
+        raise StoreCorrupted(
+            path,
+            f"a document does not read ({type(exc).__name__}: {exc}); moved aside to "
+            f"{', '.join(moved) or 'nothing'}. Restore it from a backup, or start again to "
+            "begin with an empty file",
+        ) from exc
 
 
 def _drafter(

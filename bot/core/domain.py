@@ -208,10 +208,12 @@ class Subscription:
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: ``action`` is the core's own, versioned callback payload."""
+    """An inline button: ``action`` is the core's own, versioned callback payload; a link
+    button has a ``url`` (http or https) instead, which the client opens, and no action."""
 
     label: str
-    action: str
+    action: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A fetched body into feed items, with feedparser; CPU work, so callers run it in a thread.
+"""A fetched body into feed items, with feedparser; CPU work, run in a worker process.
 
 feedparser reads RSS 0.9x-2.0, RSS 1.0 and Atom, and falls back to a lenient parser on
 malformed XML (``bozo``): a feed with a stray ``&`` still gives its items, and we keep them

@@ -35,9 +35,15 @@ def feeds_reply(
         off = tr.gettext("The newsroom is off: set BOT_NEWSROOM=1, or BOT_FEEDS, and restart.")
         return Reply(tr.lang, (Block("text", off),))
     erring = sum(1 for s in statuses if s.error is not None)
-    summary = tr.gettext(
-        "{feeds} feeds, {erring} failing; {waiting} candidates waiting for review."
-    ).format(feeds=tr.number(len(statuses)), erring=tr.number(erring), waiting=tr.number(waiting))
+    feeds = tr.ngettext("{n} feed", "{n} feeds", len(statuses))
+    candidates = tr.ngettext(
+        "{n} candidate waiting for review", "{n} candidates waiting for review", waiting
+    )
+    summary = tr.gettext("{feeds}, {erring} failing; {candidates}.").format(
+        feeds=feeds.format(n=tr.number(len(statuses))),
+        erring=tr.number(erring),
+        candidates=candidates.format(n=tr.number(waiting)),
+    )
     blocks = [Block("title", tr.gettext("Feeds")), Block("text", summary)]
     for status in statuses:
         blocks += _feed_blocks(tr, status, now)
@@ -59,8 +65,9 @@ def _feed_blocks(tr: Translator, s: FeedStatus, now: dt.datetime) -> list[Block]
             answer = tr.gettext("HTTP {status}").format(status=s.http_status)
         else:
             answer = tr.gettext("no answer")
-        line = tr.gettext("Last fetch: {when}, {answer}; {items} items in the feed.").format(
-            when=_at(tr, s.last_fetch), answer=answer, items=tr.number(s.items)
+        items = tr.ngettext("{n} item in the feed", "{n} items in the feed", s.items)
+        line = tr.gettext("Last fetch: {when}, {answer}; {items}.").format(
+            when=_at(tr, s.last_fetch), answer=answer, items=items.format(n=tr.number(s.items))
         )
         blocks.append(Block("text", line))
     blocks.append(

@@ -43,6 +43,12 @@ from bot.store.editorial import CorrectionRun, EditorialStore
 TEXT_STEPS = ("text_en", "text_fr", "figure")
 MAX_TEXT = 600
 MAX_MATCHES = 5
+# Telegram takes up to 100 buttons a message; a story carried by more outlets than a screen
+# holds is listed past these, in the text.
+MAX_LINK_BUTTONS = 20
+# The preview's edit buttons: the step each goes back to (then straight back to the preview).
+_EDITS = {"en": "text_en", "fr": "text_fr", "fig": "figure", "topic": "topic", "status": "status"}
+_HTTP = re.compile(r"(?i)^https?://\S+$")
 _DIGIT = re.compile(r"\d")
 _PLACEHOLDER = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 # Finds the older facts a draft most likely updates (the question index's ranking).
@@ -90,8 +96,7 @@ class Review:
     def _set_state(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None
     ) -> None:
-        # Through variables only: pybabel takes any call named mark() for a message.
-        self._candidates.mark(candidate_id, state, fact_id)
+        self._candidates.set_state(candidate_id, state, fact_id)
 
     def awaiting_text(self, editor_id: int) -> bool:
         """Whether the editor's next message is a step of their draft (not a question)."""
@@ -164,12 +169,7 @@ class Review:
 
     async def _on_candidate(self, tr: Translator, who: Who, step: str, c: Candidate) -> Reply:
         if step == "links":
-            blocks = [Block("title", tr.gettext("Links"))]
-            blocks += [
-                Block("source", link.outlet, number=n, url=link.url)
-                for n, link in enumerate(c.links, 1)
-            ]
-            return Reply(tr.lang, tuple(blocks))
+            return self._links(tr, c)
         if step in ("discard", "later"):
             self._drop_draft_of(who.user_id, c.id)
             state: CandidateState = "discarded" if step == "discard" else "later"
@@ -180,6 +180,22 @@ class Review:
                 said = tr.gettext("Put back for later.")
             return self._next(tr, said)
         return await self._start_draft(tr, who, c)
+
+    def _links(self, tr: Translator, c: Candidate) -> Reply:
+        """Each outlet's link as a button that opens it; past the cap (or a link Telegram
+        would not take as a button), as a numbered line."""
+        blocks = [Block("title", tr.gettext("Links")), Block("text", c.title)]
+        rows: list[tuple[Button, ...]] = []
+        for n, link in enumerate(c.links, 1):
+            if len(rows) < MAX_LINK_BUTTONS and _HTTP.match(link.url):
+                rows.append(
+                    (Button(_short(f"{n}. {link.outlet or tr_host(link.url)}", 60), url=link.url),)
+                )
+            else:
+                blocks.append(Block("source", link.outlet, number=n, url=link.url))
+        if not c.links:
+            blocks.append(Block("note", tr.gettext("This item came without a link.")))
+        return Reply(tr.lang, tuple(blocks), tuple(rows))
 
     def _drop_draft_of(self, editor_id: int, candidate_id: str) -> None:
         draft = self._editorial.draft(editor_id)
@@ -235,8 +251,8 @@ class Review:
             return self._advance(tr, replace(draft, topic=argument))
         if step == "status" and draft.step == "status" and argument in STATUSES:
             return self._advance(tr, replace(draft, status=argument))
-        if step == "edit" and draft.step == "preview":
-            target = {"en": "text_en", "fr": "text_fr", "fig": "figure"}.get(argument, argument)
+        if step == "edit" and draft.step == "preview" and argument in _EDITS:
+            target = _EDITS[argument]
             figures = () if argument == "fig" else draft.figures
             edited = replace(draft, step=target, revising=True, figures=figures)
             self._editorial.put_draft(edited)
@@ -460,6 +476,10 @@ class Review:
             (
                 _button(tr.gettext("Edit English"), "edit", "en"),
                 _button(tr.gettext("Edit French"), "edit", "fr"),
+            ),
+            (
+                _button(tr.gettext("Edit topic"), "edit", "topic"),
+                _button(tr.gettext("Edit status"), "edit", "status"),
             ),
             (
                 _button(tr.gettext("Edit figures"), "edit", "fig"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import Doc, KeyOf
+from bot.store.journal import Doc, KeyOf, opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
 NEWSROOM_FILE = "newsroom.json"
@@ -35,7 +35,7 @@ class CandidateStore:
 
     @classmethod
     def open(cls, where: Path | Backend) -> CandidateStore:
-        return cls(backend_of(where).open_tables(NEWSROOM, TABLE_KEYS))
+        return opened_with(backend_of(where).open_tables(NEWSROOM, TABLE_KEYS), cls)
 
     @property
     def tables(self) -> Tables:
@@ -67,7 +67,7 @@ class CandidateStore:
         for candidate in changed:
             self._all[candidate.id] = candidate
 
-    def mark(
+    def set_state(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None
     ) -> Candidate | None:
         found = self._all.get(candidate_id)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.core.domain import Bilingual, Fact, Figure, Source, Status
 from bot.core.editorial import Approved, Draft
-from bot.store.journal import load_tables
+from bot.store.journal import load_tables, opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
 EDITORIAL = "editorial"
@@ -65,7 +65,7 @@ class EditorialStore:
 
     @classmethod
     def open(cls, where: Path | Backend) -> EditorialStore:
-        return cls(backend_of(where).open_tables(EDITORIAL, _KEYS, compact_every=200))
+        return opened_with(backend_of(where).open_tables(EDITORIAL, _KEYS, compact_every=200), cls)
 
     def close(self) -> None:
         self._tables.close()

@@ -30,9 +30,11 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from bot.store.atomic import AtomicJSONStorage
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -53,6 +55,23 @@ def sealed_segments(journal: Path) -> list[Path]:
         if suffix.isdigit():
             found.append((int(suffix), path))
     return [path for _, path in sorted(found)]
+
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+_Tb = TypeVar("_Tb", bound=_Closes)
+
+
+def opened_with(tables: _Tb, make: Callable[[_Tb], _T]) -> _T:
+    """``make(tables)``, the tables closed if it raises (a document of the wrong shape): a
+    store that fails to open leaves no file open behind it."""
+    try:
+        return make(tables)
+    except BaseException:
+        tables.close()
+        raise
 
 
 def journal_line(table: str, key: str, doc: Doc | None) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.store.journal import opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
 RECEIPTS = "receipts"
@@ -39,7 +40,7 @@ class ReceiptStore:
             compact_every=5000,
             durable=False,  # as the ledger: a kill -9 loses nothing, sync() after a sweep
         )
-        return cls(tables, keep)
+        return opened_with(tables, lambda opened: cls(opened, keep))
 
     def close(self) -> None:
         self._tables.close()

@@ -8,14 +8,20 @@ same content or moving to a fresh data directory must send nobody a digest of th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
+
+import pytest
 
 from bot.app.services import Services
 from bot.compose.render_text import render_plain
 from bot.config import Settings
 from bot.core.domain import Subscription
+from bot.store.atomic import StoreCorrupted
 from bot.store.facts import FACTS_FILE, news_instant
+from bot.store.lock import DataDirLock
+from bot.store.receipts import RECEIPTS_FILE
 from bot.store.users import USERS_FILE
 from tests.conftest import CONTENT
 from tests.support.seed import before_content
@@ -146,3 +152,44 @@ def test_a_fact_dated_ahead_is_not_in_a_digest_before_its_day(tmp_path: Path) ->
     finally:
         services.close()
     assert before_its_day.count("• ") < on_its_day.count("• ")
+
+
+def _descriptors_into(data_dir: Path) -> list[str]:
+    """The files of ``data_dir`` this process still holds open (Linux's /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:
+            continue
+        if target.is_relative_to(data_dir.resolve()):
+            held.append(target.name)
+    return held
+
+
+def _corrupt_receipts(data_dir: Path) -> None:
+    # Valid JSON, so the start-up check lets it through; a chat without its facts does not read.
+    (data_dir / RECEIPTS_FILE).write_text(json.dumps({"chats": {"1": {"chat": 1}}}))
+
+
+def test_a_store_that_fails_to_open_closes_the_ones_opened_before_and_frees_the_lock(
+    tmp_path: Path,
+) -> None:
+    """receipts.json opens last: its failure leaves no store open and no lock held."""
+    data_dir = tmp_path / "data"
+    _open(data_dir, FIRST_RUN).close()
+    _corrupt_receipts(data_dir)
+    with pytest.raises(StoreCorrupted, match=r"receipts\.json.*moved aside"):
+        _open(data_dir, FIRST_RUN)
+    assert _descriptors_into(data_dir) == []
+    assert [p.name for p in data_dir.glob("receipts.json.corrupt-*")] == [
+        "receipts.json.corrupt-" + FIRST_RUN.strftime("%Y%m%dT%H%M%SZ")
+    ]
+    lock = DataDirLock(data_dir)
+    lock.acquire()  # would raise DataDirLocked had the failed open kept it
+    lock.release()
+    services = _open(data_dir, FIRST_RUN)  # as the message says: start again, empty receipts
+    try:
+        assert services.receipts.lang(1) is None
+    finally:
+        services.close()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -89,7 +90,7 @@ def _po(lang: str) -> Path:
 def test_every_message_has_a_french_translation() -> None:
     with _po("fr").open("rb") as handle:
         catalog = read_po(handle)
-    missing = [m.id for m in catalog if m.id and not m.string]
+    missing = [m.id for m in catalog if m.id and not _translated(m)]
     assert missing == []
 
 
@@ -126,10 +127,47 @@ def test_catalogs_hold_every_message_in_the_code(tmp_path: Path) -> None:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_compiled_catalogs_match_their_po(lang: str) -> None:
     with _po(lang).open("rb") as handle:
-        po = {str(m.id): m.string for m in read_po(handle) if m.id and m.string}
+        po = {_key(m): _forms(m) for m in read_po(handle) if m.id and _translated(m)}
     with (LOCALES_DIR / lang / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
-        mo = {str(m.id): m.string for m in read_mo(handle) if m.id}
+        mo = {_key(m): _forms(m) for m in read_mo(handle) if m.id}
     assert po == mo, "run pybabel compile -d bot/locales -D messages"
+    assert any(isinstance(k[1], tuple) for k in po), "plural (ngettext) messages are compared"
+
+
+def _key(message: Message) -> tuple[str | None, str | tuple[str, ...]]:
+    """A message's context and id; a plural's id is its (singular, plural) pair, which read_po
+    gives as a tuple and read_mo as a list."""
+    ident = message.id
+    return message.context, ident if isinstance(ident, str) else tuple(ident)
+
+
+def _forms(message: Message) -> str | tuple[str, ...]:
+    string = message.string
+    return string if isinstance(string, str) else tuple(string)
+
+
+def _translated(message: Message) -> bool:
+    string = message.string
+    return bool(string) if isinstance(string, str) else all(string)
+
+
+def test_a_counted_message_agrees_with_its_count_in_both_languages() -> None:
+    """French takes the singular for 0 and 1, English for 1 only."""
+    fr, en = translator("fr"), translator("en")
+    forms = ("{n} feed", "{n} feeds")
+    assert [fr.ngettext(*forms, n).format(n=n) for n in (1, 2)] == ["1 flux", "2 flux"]
+    assert [en.ngettext(*forms, n).format(n=n) for n in (1, 2)] == ["1 feed", "2 feeds"]
+    items = ("{n} item in the feed", "{n} items in the feed")
+    assert [fr.ngettext(*items, n).format(n=n) for n in (0, 1, 2)] == [
+        "0 article dans le flux",
+        "1 article dans le flux",
+        "2 articles dans le flux",
+    ]
+    assert [en.ngettext(*items, n).format(n=n) for n in (0, 1, 2)] == [
+        "0 items in the feed",
+        "1 item in the feed",
+        "2 items in the feed",
+    ]
 
 
 def test_start_up_fails_loudly_without_the_french_catalog(

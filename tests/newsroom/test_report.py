@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from bot.compose.render_text import render_plain as render_text
 from bot.i18n.translator import translator
@@ -46,7 +47,9 @@ def test_each_feed_says_when_what_and_what_next_in_english() -> None:
 def test_the_same_in_french() -> None:
     """French words, French numbers and dates."""
     text = render_text(feeds_reply(translator("fr"), [OK, FAILING], 0, T0))
-    assert "2 flux, 1 en échec ; 0 sujets en attente de relecture." in text
+    assert "2 flux, 1 en échec ; 0 sujet en attente de relecture." in text, (
+        "0 is singular in French"
+    )
     assert "lundi 2 novembre 2026 à 08:00 UTC, 304, inchangé" in text
     assert "1\u202f200 articles dans le flux." in text
     assert "Erreur : délai dépassé (20 s) ; 3 de suite." in text
@@ -56,3 +59,11 @@ def test_an_off_newsroom_says_how_to_turn_it_on() -> None:
     """No list, a hint."""
     text = render_text(feeds_reply(translator("fr"), None, 0, T0))
     assert "BOT_NEWSROOM=1" in text
+
+
+def test_one_feed_and_one_candidate_are_counted_in_the_singular() -> None:
+    """'1 feed', '1 candidate', '1 item': ngettext, not a plural glued to every count."""
+    one = replace(OK, items=1)
+    text = render_text(feeds_reply(translator("en"), [one], 1, T0))
+    assert "1 feed, 0 failing; 1 candidate waiting for review." in text
+    assert "; 1 item in the feed." in text

@@ -26,8 +26,8 @@ def test_review_order_is_new_oldest_first_then_put_back(where: Where) -> None:
     store = CandidateStore.open(where())
     for cid, minutes in (("b", 2), ("a", 1), ("c", 3)):
         store.put(_candidate(cid, minutes))
-    store.mark("a", "later")
-    store.mark("c", "discarded")
+    store.set_state("a", "later")
+    store.set_state("c", "discarded")
     assert [c.id for c in store.queue()] == ["b", "a"]
     store.close()
 
@@ -35,7 +35,7 @@ def test_review_order_is_new_oldest_first_then_put_back(where: Where) -> None:
 def test_candidates_and_their_state_survive_a_reopen(where: Where) -> None:
     store = CandidateStore.open(where())
     store.put(_candidate("a", 1))
-    store.mark("a", "approved", fact_id="stakes-new")
+    store.set_state("a", "approved", fact_id="stakes-new")
     store.close()
     reopened = CandidateStore.open(where())
     found = reopened.get("a")

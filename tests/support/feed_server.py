@@ -119,13 +119,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        # Each request is recorded before its answer goes out: a client that has its answer
+        # finds its request in the list.
         fake = self.server.fake
         path = self.path
         route, count = fake._take(path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         if route is None:
-            self._send(404, b"not found", "text/plain", {})
             fake._record(Request(path, headers, 404))
+            self._send(404, b"not found", "text/plain", {})
             return
         if route.stall:
             fake._record(Request(path, headers, 0))
@@ -138,8 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.location is not None:
             extra = {"Location": route.location, **route.headers}
-            self._send(route.status, b"", "text/plain", extra)
             fake._record(Request(path, headers, route.status))
+            self._send(route.status, b"", "text/plain", extra)
             return
         body = route.body(count) if callable(route.body) else route.body
         extra = dict(route.headers)
@@ -151,11 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
             if headers.get("if-none-match") == etag or (
                 "if-none-match" not in headers and headers.get("if-modified-since") == modified
             ):
-                self._send(304, b"", None, extra)
                 fake._record(Request(path, headers, 304))
+                self._send(304, b"", None, extra)
                 return
-        self._send(status, body, route.content_type, extra)
         fake._record(Request(path, headers, status))
+        self._send(status, body, route.content_type, extra)
 
     def _send(
         self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]

@@ -53,7 +53,7 @@ async def test_the_admin_reads_each_feeds_status_in_their_language(
         double.send_text(ADMIN, "/feeds", language_code="en")
         [reply] = await double.await_messages(ADMIN, 1)
         text = reply.plain_text
-        assert "2 feeds, 1 failing; 1 candidates waiting for review." in text
+        assert "2 feeds, 1 failing; 1 candidate waiting for review." in text
         assert feeds.url("/news.xml") in text and feeds.url("/login") in text
         assert "HTTP 200; 2 items in the feed." in text
         assert "New stories from this feed: 1." in text
@@ -64,7 +64,7 @@ async def test_the_admin_reads_each_feeds_status_in_their_language(
         await double.await_messages(ADMIN, 3)
         double.send_text(ADMIN, "/feeds", language_code="fr")
         french = (await double.await_messages(ADMIN, 4))[-1].plain_text
-        assert "2 flux, 1 en échec ; 1 sujets en attente de relecture." in french
+        assert "2 flux, 1 en échec ; 1 sujet en attente de relecture." in french
         assert "Erreur : pas un flux (une page HTML ?)" in french
         assert "Dernière lecture" in french
         double.send_text(5, "/feeds", language_code="en")
