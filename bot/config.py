@@ -43,6 +43,9 @@ class Settings:
     # Set: the stores live in PostgreSQL (bot/store/pg/) instead of the data directory's files.
     # Hidden from repr whole: its password may sit anywhere in a URL or a conninfo string.
     database_url: str | None = field(default=None, repr=False)
+    # Several replicas on PostgreSQL: how long a claimed digest stays a replica's before
+    # another may take it over (the claimer died). Longer than any single send can take.
+    delivery_lease: float = 60.0
 
     @property
     def has_token(self) -> bool:
@@ -68,6 +71,7 @@ class Settings:
         send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
         paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
         log_format = _log_format(get("BOT_LOG_FORMAT"))
+        lease = _number(get("BOT_DELIVERY_LEASE_SECONDS"), "BOT_DELIVERY_LEASE_SECONDS", 60.0)
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -91,6 +95,7 @@ class Settings:
             http_listen=get("BOT_HTTP_LISTEN") or "0.0.0.0",  # noqa: S104
             log_format=log_format,
             database_url=get("DATABASE_URL"),
+            delivery_lease=lease,
         )
 
 

@@ -17,6 +17,7 @@ from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import content_digest, load_library
 from bot.core.clock import Clock
 from bot.core.domain import Lang, Library
+from bot.digests.fleet import FleetDigests
 from bot.digests.subscribing import Subscribing
 from bot.digests.sweep import DigestService
 from bot.i18n.languages import Languages, Preferences
@@ -34,6 +35,9 @@ from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
 from bot.store.pg.backend import PgBackend
+from bot.store.pg.queue import DeliveryQueue
+from bot.store.pg.sendrate import SharedSendRate
+from bot.store.pg.shared import SharedPool
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
@@ -97,9 +101,7 @@ def build_conversation(
     if index is not None:
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
-        engine = QuestionEngine(
-            index, languages, stats=stats, confirmer=confirmer, memory=memory
-        )
+        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing)
     return Conversation(router, engine, languages)
 
@@ -147,6 +149,22 @@ class Services:
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
             stats=self.stats,
         )
+        # Several replicas share PostgreSQL: digests go through its queue, every send through
+        # its rate (bot/digests/fleet.py, bot/store/pg/sendrate.py). None on TinyDB.
+        self.fleet: FleetDigests | None = None
+        self.send_rate: SharedSendRate | None = None
+        self._shared_pool: SharedPool | None = None
+        if settings.database_url and self.backend.kind == "postgresql":
+            self._shared_pool = SharedPool(settings.database_url)
+            self.fleet = FleetDigests(
+                self.digests,
+                DeliveryQueue(self._shared_pool, lease=settings.delivery_lease),
+                self.subscriptions,
+                catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
+                stats=self.stats,
+                on_claim=self.stats.claim_seconds.observe,
+            )
+            self.send_rate = SharedSendRate(self._shared_pool, settings.send_rate)
         # Getters, so that a later content reload is seen by the conversation at once.
         conversation = build_conversation(
             self.library,
@@ -259,10 +277,12 @@ class Services:
         return self._knowledge.index
 
     async def aclose(self) -> None:
-        """Close the LLM client, then the stores."""
+        """Close the LLM client and the replicas' shared pool, then the stores."""
         if self.phraser is not None:
             await self.phraser.aclose()
             self.phraser = None
+        if self._shared_pool is not None:
+            await self._shared_pool.close()
         self.close()
 
     def close(self) -> None:
