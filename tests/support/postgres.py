@@ -97,8 +97,17 @@ class PostgresServer:
         if not durable:
             options += " -c fsync=off -c full_page_writes=off"
         self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"), "-o", options,
-            "-w", "-t", "60", "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
