@@ -95,7 +95,9 @@ async def test_two_replicas_sweeping_together_send_each_digest_once(
     assert all(s.sent for s in senders), reports
     assert sum(len(r.claims) for r in replicas) == len(CHATS)
     later = MORNING + dt.timedelta(minutes=1)
-    again = await asyncio.gather(*(r.fleet.sweep(s, later) for r, s in zip(replicas, senders)))
+    again = await asyncio.gather(
+        *(r.fleet.sweep(s, later) for r, s in zip(replicas, senders, strict=True))
+    )
     assert [r.counts for r in again] == [{}, {}], "nothing twice"
     assert len([c for s in senders for c, _ in s.sent]) == len(CHATS)
 
