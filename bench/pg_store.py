@@ -83,32 +83,38 @@ def _pcts(samples: list[float]) -> str:
 
 def run(url: str, subscribers: int, writes: int) -> None:
     PgBackend(url).close()  # the schema
-    print(f"bulk load (COPY) of {subscribers:,} users and subscriptions: "
-          f"{_bulk_load(url, subscribers):.1f} s")
+    print(
+        f"bulk load (COPY) of {subscribers:,} users and subscriptions: "
+        f"{_bulk_load(url, subscribers):.1f} s"
+    )
     started = time.perf_counter()
     backend = PgBackend(url)
     connected = time.perf_counter() - started
     users = UserStore(backend)
     subs = SubscriptionStore(users.tables)
     total = time.perf_counter() - started
-    print(f"start-up: {total:.1f} s ({connected:.2f} s connect and migrate, "
-          f"{total - connected:.1f} s loading {len(subs.all()):,} subscriptions "
-          f"and {users.count():,} users)")
+    print(
+        f"start-up: {total:.1f} s ({connected:.2f} s connect and migrate, "
+        f"{total - connected:.1f} s loading {len(subs.all()):,} subscriptions "
+        f"and {users.count():,} users)"
+    )
     flow = Subscribing(subs, system_clock)
     tr = {"fr": translator("fr"), "en": translator("en")}
     sub_ms, lang_ms = [], []
     for i in range(writes):
         chat = 1 + (i * 7919) % subscribers
         lang = "fr" if i % 2 else "en"
-        sub_ms.append(_ms(lambda: flow.subscribe(tr[lang], chat, chat, "08:15 Europe/Paris")))
-        lang_ms.append(_ms(lambda: users.set_lang(chat, lang)))
+        sub_ms.append(
+            _ms(lambda c=chat, t=tr[lang]: flow.subscribe(t, c, c, "08:15 Europe/Paris"))
+        )
+        lang_ms.append(_ms(lambda c=chat, lg=lang: users.set_lang(c, lg)))
     print(f"/subscribe, the handler's wait ({writes} calls): {_pcts(sub_ms)}")
     print(f"/lang, the handler's wait ({writes} calls): {_pcts(lang_ms)}")
     assert backend.settle(timeout=120)
     commit_ms = []
     for i in range(writes // 4):
         chat = 1 + (i * 104729) % subscribers
-        commit_ms.append(_ms(lambda: (users.set_lang(chat, "fr"), backend.settle())))
+        commit_ms.append(_ms(lambda c=chat: (users.set_lang(c, "fr"), backend.settle())))
     print(f"/lang, write to commit ({writes // 4} one at a time): {_pcts(commit_ms)}")
     started = time.perf_counter()
     users.close()
@@ -122,8 +128,10 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--url", default=None)
     args = parser.parse_args()
-    print(f"{platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()}, psycopg {psycopg.__version__}")
+    print(
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, psycopg {psycopg.__version__}"
+    )
     if args.url:
         run(args.url, args.subscribers, args.writes)
         return

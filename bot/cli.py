@@ -286,7 +286,14 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
     # The fact store knows when each fact last changed; without one, content/ dates are used.
     # Reading needs no lock: the store is replaced atomically, never written in place.
     library = load_library(settings.content_dir)
-    if (settings.data_dir / FACTS_FILE).exists():
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
+        try:
+            stored = FactStore(backend).library()
+        finally:
+            backend.close()
+        library = stored if stored.facts else library
+    elif (settings.data_dir / FACTS_FILE).exists():
         store = FactStore(settings.data_dir)
         library = store.library()
         store.close()
@@ -305,12 +312,22 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
 
 def _content_load(settings: Settings, now: dt.datetime) -> int:
     library = load_library(settings.content_dir)
-    with DataDirLock(settings.data_dir):
-        store = FactStore(settings.data_dir)
+    digest = content_digest(settings.content_dir)
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
         try:
-            report = store.import_library(library, content_digest(settings.content_dir), now)
-        finally:
+            store = FactStore(backend)
+            report = store.import_library(library, digest, now)
             store.close()
+        finally:
+            backend.close()
+    else:
+        with DataDirLock(settings.data_dir):
+            store = FactStore(settings.data_dir)
+            try:
+                report = store.import_library(library, digest, now)
+            finally:
+                store.close()
     print(
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} "
         f"removed, {report.unchanged} unchanged"

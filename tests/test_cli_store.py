@@ -94,3 +94,13 @@ def test_the_console_runs_on_postgresql_and_keeps_the_language(
     assert UserStore(backend).get_lang(CONSOLE_USER_ID) == "fr"
     backend.close()
     assert Settings(database_url=database_url).__repr__().count(database_url) == 0
+
+
+def test_content_load_imports_into_postgresql(tmp_path: Path, database_url: str) -> None:
+    env = {"BOT_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    first = run("content", "load", env=env)
+    assert first.returncode == 0, first.stderr
+    assert " added, 0 changed, 0 removed, 0 unchanged" in first.stdout.splitlines()[0]
+    again = run("content", "load", env=env)
+    assert again.stdout.startswith("0 added, 0 changed, 0 removed, "), again.stdout
+    assert not (tmp_path / "facts.json").exists()

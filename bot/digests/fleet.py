@@ -39,7 +39,7 @@ class FleetDigests:
         *,
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
         concurrency: int = 8,
-        batch: int = 32,
+        batch: int = 16,
         stats: Tally | None = None,
         on_claim: Callable[[float], None] | None = None,
     ) -> None:
@@ -126,9 +126,9 @@ class FleetDigests:
                     if got is None:
                         return
                     row, at = got
-                    # A row held past half its lease (a long pause for a 429, say) may be
+                    # A row held past a quarter of its lease (a slow loop, a 429 pause) may be
                     # about to pass to another replica: renew it, or leave it to them.
-                    if loop.time() - at > self.queue.lease / 2 and not await self.queue.renew(
+                    if loop.time() - at > self.queue.lease / 4 and not await self.queue.renew(
                         row.chat_id, row.local_date
                     ):
                         counts["lost_lease"] += 1

@@ -116,9 +116,9 @@ class Ledger:
         TinyDB; not while PostgreSQL is away)."""
         return self._backend.ready
 
-    async def written(self, timeout: float) -> bool:
-        """Wait until every entry recorded so far is durable; False if ``timeout`` ran out."""
-        return await self._backend.written(timeout)
+    async def written(self, within: float) -> bool:
+        """Wait until every entry recorded so far is durable; False after ``within`` seconds."""
+        return await self._backend.written(within)
 
     def sync(self) -> None:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""

@@ -72,8 +72,8 @@ class Backend(Protocol):
         """Whether a write made now would reach durable storage without waiting."""
         ...
 
-    async def written(self, timeout: float) -> bool:
-        """Wait until every change made so far is durable; False if ``timeout`` ran out."""
+    async def written(self, within: float) -> bool:
+        """Wait until every change made so far is durable; False if ``within`` seconds ran out."""
         ...
 
 
@@ -111,7 +111,7 @@ class TinyDBBackend:
     def names(self, prefix: str) -> list[str]:
         return sorted(path.stem for path in self.data_dir.glob(prefix + "*.json"))
 
-    async def written(self, timeout: float) -> bool:
+    async def written(self, within: float) -> bool:
         return True  # a journaled change is written before put() returns
 
 

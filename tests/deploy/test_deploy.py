@@ -418,13 +418,18 @@ def test_compose_builds_the_image_and_keeps_data_in_a_named_volume() -> None:
 
 def test_compose_documents_the_optional_services() -> None:
     """The Ollama and self-hosted Bot API services are there, commented out, with the URLs
-    the bot must be given to reach them."""
+    the bot must be given to reach them; PostgreSQL starts only with its profile, so the
+    embedded store stays the default."""
     text = COMPOSE.read_text(encoding="utf-8")
     compose = yaml.safe_load(text)
     # A newcomer's `docker compose up` starts the embedded bot alone.
     assert {name for name, svc in compose["services"].items() if not svc.get("profiles")} == {
         "bot"
     }
+    postgres = compose["services"]["postgres"]
+    assert postgres["profiles"] == ["postgres", "replicas"]
+    assert "postgres" in compose["volumes"]
+    assert "DATABASE_URL=postgresql://partnerbrief:…@postgres:5432/partnerbrief" in text
     assert "LLM_BASE_URL=http://ollama:11434/v1" in text
     assert "TELEGRAM_API_BASE_URL=http://telegram-bot-api:8081/bot" in text
     assert re.search(r"^\s*#\s*image: ollama/ollama", text, re.MULTILINE)
@@ -609,16 +614,16 @@ def test_the_image_command_runs_from_a_fresh_non_editable_install(tmp_path: Path
 
 def test_the_replicas_profile_runs_three_webhook_replicas_on_postgresql_behind_nginx() -> None:
     """Optional profile "replicas": PostgreSQL, three replicas of the image in webhook mode on
-    it, each with its own spill volume, and nginx mounting the committed config."""
+    it (DATABASE_URL from ../.env), each with its own spill volume, and nginx mounting the committed config."""
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     services = compose["services"]
     replicas = [f"replica-{n}" for n in (1, 2, 3)]
-    for name in ("postgres", "balancer", *replicas):
+    for name in ("balancer", *replicas):
         assert services[name]["profiles"] == ["replicas"], name
+    assert "replicas" in services["postgres"]["profiles"]
     for name in replicas:
         env = services[name]["environment"]
-        assert env["DATABASE_URL"].startswith("postgresql://partnerbrief:")
-        assert "@postgres:5432/" in env["DATABASE_URL"]
+        assert services[name]["env_file"] == ["../.env"]  # DATABASE_URL, the webhook's URL
         assert env["BOT_WEBHOOK_PORT"] == "8443"
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert len({services[name]["volumes"][0] for name in replicas}) == 3

@@ -32,7 +32,9 @@ async def test_digests_wait_for_the_database_and_resume(
     sender = RecordingSender()
     own_postgres.stop("immediate")
     ledger.record(99, MORNING.date(), "skipped", MORNING)  # a write the writer cannot commit
-    while backend.ready:
+    for _ in range(600):
+        if not backend.ready:
+            break
         await asyncio.sleep(0.05)
     waiting = await service.sweep(sender, MORNING)
     assert waiting.counts == {"waiting": 1} and sender.sent == []

@@ -86,7 +86,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             check=check,
-            preexec_fn=self._as_user,  # noqa: PLW1509 - only drops root, no threads yet matter
+            preexec_fn=self._as_user,
             timeout=120,
         )
 

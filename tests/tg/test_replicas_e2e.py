@@ -41,7 +41,7 @@ from tests.tg.test_ops import _free_port, _wait_http
 pytestmark = pytest.mark.e2e
 SUBSCRIBERS = 3000
 RATE = 500  # messages per second for the whole token: 3,000 digests in 6 s at best
-LEASE = 3.0  # seconds before a dead replica's claimed digests are taken over
+LEASE = 6.0  # seconds before a dead replica's claimed digests are taken over
 WAIT = 90.0  # only reached when something is wrong
 SECRET = "replicas-share-one-secret"
 

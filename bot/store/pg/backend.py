@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -108,7 +109,9 @@ class PgBackend:
         self._online = True
         self._closed = False
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="pg-store", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="pg-store", daemon=True
+        )
         self._thread.start()
         self._wake = asyncio.Event()
         self._committed = asyncio.Condition()
@@ -261,15 +264,26 @@ class PgBackend:
     async def _load(self, namespace: str, tables: Iterable[str]) -> dict[str, dict[str, Doc]]:
         assert self._pool is not None
         loaded: dict[str, dict[str, Doc]] = {name: {} for name in tables}
-        async with self._pool.connection() as conn, conn.cursor() as cur:
-            await cur.execute(
-                "SELECT tbl, key, doc::text FROM documents WHERE namespace = %s", (namespace,)
-            )
-            loads = json.loads
-            for tbl, key, text in await cur.fetchall():
-                rows = loaded.get(tbl)
-                if rows is not None:
-                    rows[key] = loads(text)
+        # Millions of new dicts would set off the cyclic collector over and over (each pass
+        # walks everything loaded so far): documents hold no cycles, so it waits till the end.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cur:
+                # doc as text, decoded here: psycopg's jsonb loader is the same json.loads.
+                await cur.execute(
+                    "SELECT tbl, key, doc::text FROM documents WHERE namespace = %s",
+                    (namespace,),
+                )
+                loads = json.loads
+                while batch := await cur.fetchmany(50_000):
+                    for tbl, key, text in batch:
+                        rows = loaded.get(tbl)
+                        if rows is not None:
+                            rows[key] = loads(text)
+        finally:
+            if collecting:
+                gc.enable()
         return loaded
 
     async def _names(self, prefix: str) -> list[str]:
@@ -339,30 +353,30 @@ class PgBackend:
             target = self._queued
             return self._cond.wait_for(lambda: self._done >= target, limit)
 
-    async def written(self, timeout: float) -> bool:
+    async def written(self, within: float) -> bool:
         with self._cond:
             target = self._queued
             if self._done >= target:
                 return True
         future = asyncio.run_coroutine_threadsafe(self._wait_committed(target), self._loop)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            await asyncio.wait_for(asyncio.wrap_future(future), within)
         except TimeoutError:
             future.cancel()
             return False
         return True
 
-    async def ping(self, timeout: float = 3.0) -> str | None:
+    async def ping(self, within: float = 3.0) -> str | None:
         """None when the database answers now, else why not (for /readyz)."""
         future = asyncio.run_coroutine_threadsafe(self._ping(), self._loop)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            await asyncio.wait_for(asyncio.wrap_future(future), within)
         except (TimeoutError, psycopg.Error) as exc:
             future.cancel()
             return f"PostgreSQL at {self.target} does not answer ({type(exc).__name__})"
         return None
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (waiting up to ``timeout``), spill the rest, stop."""
         if self._closed:
             return
