@@ -614,7 +614,8 @@ def test_the_image_command_runs_from_a_fresh_non_editable_install(tmp_path: Path
 
 def test_the_replicas_profile_runs_three_webhook_replicas_on_postgresql_behind_nginx() -> None:
     """Optional profile "replicas": PostgreSQL, three replicas of the image in webhook mode on
-    it (DATABASE_URL from ../.env), each with its own spill volume, and nginx mounting the committed config."""
+    it (DATABASE_URL from ../.env), each with its own spill volume, and nginx mounting the
+    committed config."""
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     services = compose["services"]
     replicas = [f"replica-{n}" for n in (1, 2, 3)]
