@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging
 import multiprocessing
 import os
 import platform
@@ -27,7 +28,12 @@ from collections.abc import Sequence
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from bench.broadcast import DoubleProcess, _sample_digest_text, httpx_ceiling
+from bench.broadcast import (
+    CEILING_FIRST_CHAT,
+    DoubleProcess,
+    _sample_digest_text,
+    httpx_ceiling,
+)
 from bot.app.services import Services
 from bot.config import Settings
 from bot.tg.app import build_application
@@ -55,6 +61,7 @@ def sender_process(
     settings: Settings, now: dt.datetime, lead: bool, ready: Event, go: Event, out: object
 ) -> None:
     """Child: one bot process's digest side; reports (start, end, cpu seconds, sent)."""
+    logging.basicConfig(level=logging.WARNING)  # httpx logs every request at INFO
     asyncio.run(_sender(settings, now, lead, ready, go, out))
 
 
@@ -84,7 +91,8 @@ def fan_out(
 ) -> dict[str, float]:
     url = pg.new_database()
     now = dt.datetime.now(dt.UTC)
-    subs = due_subscriptions(count, now, first_chat=FIRST_CHAT, last_sent_at=after_content(now))
+    first = FIRST_CHAT + processes * 1_000_000  # each run its own chats in the double
+    subs = due_subscriptions(count, now, first_chat=first, last_sent_at=after_content(now))
     seed_postgres(url, subs, content_at=now - dt.timedelta(days=2))
     chats = [s.chat_id for s in subs]
     double.register(chats)
@@ -137,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         double = DoubleProcess()
         try:
             text = _sample_digest_text(root)
+            double.register(list(range(CEILING_FIRST_CHAT, CEILING_FIRST_CHAT + 4)))
             ceiling = asyncio.run(httpx_ceiling(double, text, 4, 3.0))
             print(f"double ceiling, plain httpx, 4 conns  {ceiling:,.0f} msg/s")
             target = min(args.rate, ceiling)

@@ -3,7 +3,8 @@
 Telegram counts messages per bot token, whichever process sends them. One row holds the
 theoretical time of the next send (GCRA, the generic cell rate algorithm): a replica reserves
 a chunk of consecutive slots, ``1 / rate`` apart, with one UPDATE, and sends one message per
-slot. Slots handed to different replicas never overlap, so their sum stays under the rate.
+slot; a chunk is as large as what the replica used of its previous one, plus one, up to 50 ms
+of sends. Slots handed to different replicas never overlap, so their sum stays under the rate.
 A 429's retry_after moves the row's clock past the pause for everyone.
 
 Why not pyrate-limiter's PostgresBucket: it takes psycopg's synchronous ConnectionPool (each
@@ -57,7 +58,12 @@ class SharedSendRate:
         self._pool = pool
         self.limit = rate
         self._interval = 1.0 / (rate * (1.0 - headroom))
-        self._chunk = max(1, math.ceil(chunk_seconds / self._interval))
+        self._max_chunk = max(1, math.ceil(chunk_seconds / self._interval))
+        # Slots a reservation takes: what this replica used of its last one, plus one. A replica
+        # that sends slower than the rate (busy CPU, few digests) must not take 50 ms of the
+        # shared timeline per reservation and drop most of it: the others would lose it too.
+        self._chunk = 1
+        self._used = 0
         self._slack = slack
         self._slots: deque[float] = deque()  # loop.time() of each slot reserved, in order
         self._reserving = asyncio.Lock()
@@ -73,6 +79,7 @@ class SharedSendRate:
                 self.dropped += 1
             if self._slots:
                 slot = self._slots.popleft()
+                self._used += 1
                 if slot > now:
                     await asyncio.sleep(slot - now)
                 return
@@ -81,6 +88,8 @@ class SharedSendRate:
                     await self._reserve(loop)
 
     async def _reserve(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._chunk = min(self._max_chunk, self._used + 1)
+        self._used = 0
         span = self._chunk * self._interval
         async with self._pool.connection() as conn:
             cur = await conn.execute(_RESERVE, {"span": span})
