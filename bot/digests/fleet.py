@@ -24,7 +24,7 @@ from dataclasses import replace
 from bot.core.schedule import DEFAULT_CATCH_UP, decide
 from bot.core.tally import NoTally, Tally
 from bot.digests.sweep import Composed, DigestService, Sender, SweepReport
-from bot.store.pg.queue import KEEP_DAYS, Claimed, DeliveryQueue
+from bot.store.pg.queue import KEEP_DAYS, Claimed, DeliveryQueue, QueueUnavailable
 from bot.store.subscriptions import SubscriptionStore, subscription_of
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,26 @@ class FleetDigests:
         """The minute sweep: enqueue what is due (if this replica leads), then drain."""
         if self._digests.stopping:
             return SweepReport({})
-        async with self.queue.leading() as leader:
-            if leader:
-                await self.enqueue_due(now)
-        return await self.drain(sender, now)
+        try:
+            async with self.queue.leading() as leader:
+                if leader:
+                    await self.enqueue_due(now)
+            return await self.drain(sender, now)
+        except QueueUnavailable as exc:
+            # Claimed rows stay claimed (their lease brings them back); nothing is lost.
+            log.warning("digest sweep waits: PostgreSQL does not answer (%s)", exc)
+            return SweepReport({"waiting": 1})
 
     async def poll(self, sender: Sender, now: dt.datetime) -> SweepReport | None:
         """Between sweeps: drain when another replica enqueued, or a dead one's lease ended."""
         if self._draining.locked() or self._digests.stopping:
             return None
-        if not await self.queue.claimable():
-            return None
-        return await self.drain(sender, now)
+        try:
+            if not await self.queue.claimable():
+                return None
+            return await self.drain(sender, now)
+        except QueueUnavailable:
+            return None  # the minute sweep says so in the log
 
     async def enqueue_due(self, now: dt.datetime) -> int:
         """Queue every digest due at ``now`` that the queue does not hold yet; how many."""
@@ -150,7 +158,10 @@ class FleetDigests:
                         log.warning("could not give back a claimed digest; its lease will")
                         break
             for result in results:
-                if isinstance(result, BaseException):
+                if isinstance(result, QueueUnavailable):
+                    log.warning("a digest worker stopped: PostgreSQL does not answer (%s)", result)
+                    counts["waiting"] += 1
+                elif isinstance(result, BaseException):
                     log.error("a digest worker failed; the others went on", exc_info=result)
                     counts["failed"] += 1
             for outcome, count in counts.items():

@@ -9,12 +9,12 @@ import asyncio
 import time
 from typing import Any
 
-import psycopg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from telegram.error import TelegramError
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
+from bot.store.pg.queue import QueueUnavailable
 from bot.tg.request import TrackingRequest
 
 READY_WITHIN = 600.0  # seconds since the last answer from Telegram
@@ -50,7 +50,7 @@ class _Metrics(RequestHandler):
             # The queue every replica shares: each reports the same depth.
             try:
                 depth = await asyncio.wait_for(services.fleet.queue.depth(), timeout=3)
-            except (TimeoutError, OSError, psycopg.Error):
+            except (TimeoutError, QueueUnavailable):
                 depth = None
             if depth is not None:
                 services.stats.queue_depth.labels("queued").set(depth.queued)

@@ -72,7 +72,7 @@ class SlowSender(RecordingSender):
     """Takes a little while per message, as Telegram does, so replicas overlap."""
 
     async def send(self, chat_id: int, reply: Reply, **kw: Any) -> Outcome:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
         return await super().send(chat_id, reply, **kw)
 
 
@@ -85,7 +85,9 @@ async def test_two_replicas_sweeping_together_send_each_digest_once(
 
     async def second_replica() -> None:
         await second.fleet.sweep(senders[1], MORNING)
-        while not senders[1].sent:  # it found nothing yet: the other one enqueues
+        for _ in range(500):  # it found nothing yet: the other one enqueues
+            if senders[1].sent:
+                return
             await second.fleet.poll(senders[1], MORNING)
             await asyncio.sleep(0.01)
 

@@ -20,7 +20,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 
 from bot.store.pg.shared import SharedPool
 
@@ -100,7 +102,19 @@ class Depth:
     claimed: int
 
 
+class QueueUnavailable(RuntimeError):
+    """PostgreSQL does not answer: the queue's digests wait (nothing is claimed or lost)."""
+
+
 class DeliveryQueue:
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (OSError, psycopg.Error, PoolTimeout) as exc:
+            raise QueueUnavailable(str(exc).strip().splitlines()[-1] if str(exc) else exc) from exc
+
     def __init__(self, pool: SharedPool, *, lease: float = 60.0, owner: str | None = None):
         self._pool = pool
         self.lease = lease
@@ -111,7 +125,7 @@ class DeliveryQueue:
     @asynccontextmanager
     async def leading(self) -> AsyncIterator[bool]:
         """True while this replica alone runs the sweep's enqueue step (others get False)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK,))
             row = await cur.fetchone()
             got = bool(row and row[0])
@@ -124,7 +138,7 @@ class DeliveryQueue:
     async def subscription_docs(self) -> list[dict[str, Any]]:
         """Every subscription as the database has it now: another replica may have changed
         one since this replica loaded its copy of the store."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "SELECT doc::text FROM documents"
                 " WHERE namespace = 'users' AND tbl = 'subscriptions'"
@@ -134,7 +148,7 @@ class DeliveryQueue:
     async def known(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]:
         """(chat, day) pairs already in the queue and not to be enqueued again (any status
         but failed)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "SELECT chat, local_date FROM digest_queue"
                 " WHERE local_date = ANY(%s) AND status <> 'failed' AND sub IS NOT NULL",
@@ -152,17 +166,17 @@ class DeliveryQueue:
         params = [
             (chat, day, status, Jsonb(doc), at, status) for chat, day, status, doc, at in rows
         ]
-        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        async with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             await cur.executemany(_ENQUEUE, params)
 
     async def claimable(self) -> bool:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(_CLAIMABLE)
             row = await cur.fetchone()
             return bool(row and row[0])
 
     async def claim(self, limit: int) -> list[Claimed]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(_CLAIM, {"n": limit, "me": self.owner, "lease": self.lease})
             rows = await cur.fetchall()
         return [
@@ -180,20 +194,20 @@ class DeliveryQueue:
         ]
 
     async def record_parts(self, chat_id: int, day: dt.date, parts: int) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(_PARTS, (parts, chat_id, day, self.owner))
 
     async def finish(self, chat_id: int, day: dt.date, status: str, at: dt.datetime) -> bool:
         """The outcome; False when the row is no longer this replica's (its lease ran out and
         another replica took it over)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(_OUTCOME, (status, at, chat_id, day, self.owner))
             return cur.rowcount == 1
 
     async def renew(self, chat_id: int, day: dt.date) -> bool:
         """Extend a claim still held; False when its lease already ran out (another replica
         may have it now, so this one must not send it)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "UPDATE digest_queue"
                 " SET lease_until = clock_timestamp() + make_interval(secs => %s)"
@@ -205,7 +219,7 @@ class DeliveryQueue:
 
     async def release(self, chat_id: int, day: dt.date) -> None:
         """Give a claimed row back untouched (shutting down before sending it)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "UPDATE digest_queue SET status = 'queued', lease_until = NULL, claimed_by = NULL"
                 " WHERE chat = %s AND local_date = %s AND claimed_by = %s AND parts = 0",
@@ -215,7 +229,7 @@ class DeliveryQueue:
     async def deactivate(self, chat_id: int) -> None:
         """The subscriber blocked the bot: flag the document in place, so that a stale copy
         of the store in another replica does not undo it at the next sweep."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "UPDATE documents SET doc = jsonb_set(doc, '{active}', 'false'),"
                 " updated_at = now()"
@@ -224,7 +238,7 @@ class DeliveryQueue:
             )
 
     async def depth(self) -> Depth:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'queued'),"
                 " count(*) FILTER (WHERE status = 'claimed')"
@@ -234,11 +248,11 @@ class DeliveryQueue:
         return Depth(int(row[0]), int(row[1])) if row else Depth(0, 0)
 
     async def forget_before(self, day: dt.date) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute("DELETE FROM digest_queue WHERE local_date < %s", (day,))
 
     async def statuses(self) -> dict[tuple[int, dt.date], str]:
         """Every row's status (tests, benchmarks and the CLI)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute("SELECT chat, local_date, status FROM digest_queue")
             return {(int(c), d): str(s) for c, d, s in await cur.fetchall()}

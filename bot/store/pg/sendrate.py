@@ -27,9 +27,13 @@ import logging
 import math
 from collections import deque
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from bot.store.pg.shared import SharedPool
 
 log = logging.getLogger(__name__)
+RESERVE_TIMEOUT = 1.0  # seconds; past it the database is taken as away (see _alone)
 _RESERVE = """
 UPDATE send_rate
 SET next_at = greatest(next_at, clock_timestamp(), paused_until)
@@ -68,6 +72,8 @@ class SharedSendRate:
         self._slots: deque[float] = deque()  # loop.time() of each slot reserved, in order
         self._reserving = asyncio.Lock()
         self.dropped = 0  # slots this replica reserved but did not use in time
+        self._offline = False
+        self._local_next = 0.0
 
     async def acquire(self) -> None:
         """Wait for this replica's next slot."""
@@ -85,7 +91,10 @@ class SharedSendRate:
                 return
             async with self._reserving:
                 if not self._slots:
-                    await self._reserve(loop)
+                    try:
+                        await asyncio.wait_for(self._reserve(loop), RESERVE_TIMEOUT)
+                    except (TimeoutError, OSError, psycopg.Error, PoolTimeout) as exc:
+                        self._alone(loop, exc)
 
     async def _reserve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._chunk = min(self._max_chunk, self._used + 1)
@@ -94,12 +103,32 @@ class SharedSendRate:
         async with self._pool.connection() as conn:
             cur = await conn.execute(_RESERVE, {"span": span})
             row = await cur.fetchone()
+        if self._offline:
+            log.info("send rate: PostgreSQL answers again; the rate is shared again")
+            self._offline = False
         start = loop.time() + (float(row[0]) if row else 0.0)
         self._slots.extend(start + i * self._interval for i in range(self._chunk))
+
+    def _alone(self, loop: asyncio.AbstractEventLoop, exc: BaseException) -> None:
+        """The database does not answer: pace this replica alone at the whole rate rather than
+        stop answering readers (the sum may then exceed the rate until it is back)."""
+        if not self._offline:
+            log.warning("send rate: PostgreSQL does not answer (%s); pacing locally", exc)
+            self._offline = True
+        start = max(loop.time(), self._local_next)
+        self._slots.append(start)
+        self._local_next = start + self._interval
 
     async def pause(self, seconds: float) -> None:
         """Telegram said "retry after": every replica waits, this one from now."""
         self._slots.clear()
-        async with self._pool.connection() as conn:
-            await conn.execute(_PAUSE, {"s": seconds})
+        loop = asyncio.get_running_loop()
+        self._local_next = max(self._local_next, loop.time() + seconds)
+        try:
+            async with asyncio.timeout(RESERVE_TIMEOUT):
+                async with self._pool.connection() as conn:
+                    await conn.execute(_PAUSE, {"s": seconds})
+        except (TimeoutError, OSError, psycopg.Error, PoolTimeout):
+            log.warning("Telegram asked to wait %.1f s; PostgreSQL does not answer", seconds)
+            return
         log.warning("Telegram asked to wait %.1f s: every replica pauses", seconds)
