@@ -49,6 +49,7 @@ from telegram.ext import ContextTypes
 
 from bot.app.services import Services
 from bot.config import Settings
+from bot.core.clock import system_clock
 from bot.core.domain import Subscription
 from bot.core.schedule import decide
 from bot.store.ledger import Ledger
@@ -205,7 +206,9 @@ def startup(
                 for sub in subs:
                     ledger.record(sub.chat_id, at.date(), "sent", at)
             ledger.close()
-        opened, services = timed(lambda d=data_dir: Services.open(_settings(double, d, 30.0)))
+        opened, services = timed(
+            lambda d=data_dir: Services.open(_settings(double, d, 30.0), system_clock)
+        )
         try:
             scanned, due = timed(lambda s=services, n=now: due_now(s, n))
         finally:
@@ -312,7 +315,7 @@ async def broadcast(
     chats = [sub.chat_id for sub in subs]
     double.register(chats)
     settings = _settings(double, data_dir, rate)
-    services = Services.open(settings)
+    services = Services.open(settings, system_clock)
     app = build_application(settings)
     try:
         await app.initialize()
@@ -364,7 +367,7 @@ async def daily_jobs(app: Any, subs: Sequence[Subscription]) -> float:
 def _sample_digest_text(root: Path) -> str:
     now = dt.datetime.now(dt.UTC)
     [sub] = _seed(root / "sample", 1, FAST_FIRST_CHAT, now)
-    services = Services.open(Settings(data_dir=root / "sample", content_dir=CONTENT))
+    services = Services.open(Settings(data_dir=root / "sample", content_dir=CONTENT), system_clock)
     try:
         reply = services.digests.compose(services.digests.with_last_sent(sub), now)
     finally:

@@ -38,6 +38,7 @@ from bot.store.transfer import copy_to_postgres
 EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
 # PostgreSQL (DATABASE_URL): unreachable; migrated by a newer bot; a migration that failed.
 EXIT_DATABASE, EXIT_SCHEMA_NEWER, EXIT_MIGRATION = 7, 8, 9
+EXIT_POLLING_CONFLICT = 10  # another process long-polls this bot token
 
 
 class _MemoryPrefs:
@@ -147,8 +148,13 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
             print("error: set TELEGRAM_BOT_TOKEN (see .env.example)", file=sys.stderr)
             return EXIT_USAGE
         from bot.tg.app import run  # imported late: the console never loads telegram
+        from bot.tg.polling import PollingConflict
 
-        run(settings, clock)
+        try:
+            run(settings, clock)
+        except PollingConflict as exc:
+            print(f"error: another process polls this bot token: {exc}", file=sys.stderr)
+            return EXIT_POLLING_CONFLICT
         return 0
     if command == "console":
         from bot.app.services import Services

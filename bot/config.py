@@ -49,6 +49,9 @@ class Settings:
     # Set: the stores live in PostgreSQL (bot/store/pg/) instead of the data directory's files.
     # Hidden from repr whole: its password may sit anywhere in a URL or a conninfo string.
     database_url: str | None = field(default=None, repr=False)
+    # Several replicas on PostgreSQL: how long a claimed digest stays a replica's before
+    # another may take it over (the claimer died). Longer than any single send can take.
+    delivery_lease: float = 60.0
 
     @property
     def has_token(self) -> bool:
@@ -81,6 +84,7 @@ class Settings:
         interval = _number(get("BOT_FEED_INTERVAL"), "BOT_FEED_INTERVAL", 30.0)
         feed_timeout = _number(get("BOT_FEED_TIMEOUT"), "BOT_FEED_TIMEOUT", 20.0)
         max_bytes = int(_number(get("BOT_FEED_MAX_BYTES"), "BOT_FEED_MAX_BYTES", 2_000_000))
+        lease = _number(get("BOT_DELIVERY_LEASE_SECONDS"), "BOT_DELIVERY_LEASE_SECONDS", 60.0)
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -109,6 +113,7 @@ class Settings:
             feed_timeout=feed_timeout,
             feed_max_bytes=max_bytes,
             database_url=get("DATABASE_URL"),
+            delivery_lease=lease,
         )
 
 

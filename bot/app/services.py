@@ -26,6 +26,7 @@ from bot.content.loader import content_digest, load_library
 from bot.core.clock import Clock
 from bot.core.domain import Lang, Library, Who
 from bot.core.editorial import Approved, merge_library
+from bot.digests.fleet import FleetDigests
 from bot.digests.subscribing import Subscribing
 from bot.digests.sweep import DigestService
 from bot.i18n.languages import Languages, Preferences
@@ -55,6 +56,9 @@ from bot.store.journal import journal_path
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
 from bot.store.pg.backend import PgBackend
+from bot.store.pg.queue import DeliveryQueue
+from bot.store.pg.sendrate import SharedSendRate
+from bot.store.pg.shared import SharedPool
 from bot.store.receipts import RECEIPTS_FILE, ReceiptStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.tables import Backend, Tables, TinyDBBackend
@@ -185,6 +189,22 @@ class Services:
             stats=self.stats,
             told=self.receipts.record,
         )
+        # Several replicas share PostgreSQL: digests go through its queue, every send through
+        # its rate (bot/digests/fleet.py, bot/store/pg/sendrate.py). None on TinyDB.
+        self.fleet: FleetDigests | None = None
+        self.send_rate: SharedSendRate | None = None
+        self._shared_pool: SharedPool | None = None
+        if settings.database_url and self.backend.kind == "postgresql":
+            self._shared_pool = SharedPool(settings.database_url)
+            self.fleet = FleetDigests(
+                self.digests,
+                DeliveryQueue(self._shared_pool, lease=settings.delivery_lease),
+                self.subscriptions,
+                catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
+                stats=self.stats,
+                on_claim=self.stats.claim_seconds.observe,
+            )
+            self.send_rate = SharedSendRate(self._shared_pool, settings.send_rate)
         # Getters, so that a later content reload is seen by the conversation at once.
         conversation = build_conversation(
             self.library,
@@ -402,6 +422,8 @@ class Services:
             # Off the loop: a parse under way finishes first (a fraction of a second).
             await asyncio.to_thread(self._feed_parser.shutdown, True, cancel_futures=True)
             self._feed_parser = None
+        if self._shared_pool is not None:
+            await self._shared_pool.close()
         self.close()
 
     def close(self) -> None:

@@ -73,6 +73,19 @@ class Stats:
         self.subscribers = Gauge(
             "partnerbrief_subscribers", "Subscribers, by state", ["state"], registry=r
         )
+        # Several replicas on PostgreSQL (bot/digests/fleet.py): the shared delivery queue.
+        self.queue_depth = Gauge(
+            "partnerbrief_digest_queue_depth",
+            "Digests in the shared queue, by state (queued, claimed)",
+            ["state"],
+            registry=r,
+        )
+        self.claim_seconds = Histogram(
+            "partnerbrief_digest_claim_seconds",
+            "From a digest's enqueue (or its dead claimer's lease end) to its claim",
+            registry=r,
+            buckets=(0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300),
+        )
 
     def add(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount

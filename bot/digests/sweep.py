@@ -109,9 +109,11 @@ class DigestService:
         now: dt.datetime,
         composed: Composed | None = None,
         day: dt.date | None = None,
+        previous: dt.date | None = None,
     ) -> Reply | None:
         """The digest for ``sub``, dated ``day`` (by default today where the subscriber is);
-        None when nothing is new and the subscriber wants silence.
+        None when nothing is new and the subscriber wants silence. ``previous`` is the day of
+        the previous digest when the caller knows it (the delivery queue on PostgreSQL).
 
         Subscribers who share a language, a day and the same news get the same digest:
         ``composed`` keeps it for the rest of a sweep (formatting it with Babel for each of
@@ -126,7 +128,7 @@ class DigestService:
         zone = ZoneInfo(sub.zone)
         since = sub.last_sent_at.astimezone(zone)
         today = day or now.astimezone(zone).date()
-        previous = self._previous_day(sub, since)
+        previous = previous or self._previous_day(sub, since)
         key = (sub.lang, sub.locale, today, sub.topics, changed, None if changed else previous)
         if composed is not None and (known := composed.get(key)) and known[0] is library:
             return known[1]

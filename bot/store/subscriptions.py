@@ -88,6 +88,11 @@ def _doc(sub: Subscription) -> dict[str, Any]:
     }
 
 
+def subscription_of(doc: dict[str, Any]) -> Subscription:
+    """A subscription from its stored document (the delivery queue keeps a copy)."""
+    return _from_doc(doc)
+
+
 def _from_doc(doc: dict[str, Any]) -> Subscription:
     return Subscription(
         chat_id=int(doc["chat_id"]),

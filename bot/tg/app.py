@@ -45,6 +45,8 @@ from bot.tg import (
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
+from bot.tg.polling import PollingConflict, watch_polling_conflicts
+from bot.tg.ratelimit import SharedRateLimiter
 from bot.tg.request import TrackingRequest
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,11 @@ def build_application(
         .token(settings.telegram_token)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         # max_retries: PTB's default of 0 turns every flood-control answer into a failure.
+        # On PostgreSQL the overall rate is shared by every replica (bot/tg/ratelimit.py).
         .rate_limiter(
-            AIORateLimiter(
+            SharedRateLimiter(max_retries=3)
+            if settings.database_url
+            else AIORateLimiter(
                 overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3
             )
         )
@@ -90,6 +95,8 @@ def build_application(
     application.bot_data.tracking = [
         t for t, given in zip(tracking, (request, get_updates_request), strict=True) if not given
     ]
+    if get_updates_request is None:
+        application.bot_data.updates_request = tracking[1]
     _add_handlers(application, settings)
     return application
 
@@ -154,6 +161,9 @@ def _add_handlers(app: BotApplication, settings: Settings) -> None:
 async def _post_init(app: BotApplication) -> None:
     settings = app.bot_data.require_settings()
     app.bot_data.services = Services.open(settings, app.bot_data.clock)
+    limiter = app.bot.rate_limiter
+    if isinstance(limiter, SharedRateLimiter):
+        limiter.shared = app.bot_data.services.send_rate
     # Links the bot emits (/share, inline results) name it; initialize() asked getMe.
     app.bot_data.services.router.bot_username = app.bot.username
     # The fact index and modules never change after this point: moving them out of the
@@ -241,6 +251,15 @@ def schedule_digests(app: BotApplication) -> None:
         name="digest-sweep",
         job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
     )
+    services = app.bot_data.services
+    if services is not None and services.fleet is not None:
+        app.job_queue.run_repeating(
+            delivery.poll_queue,
+            interval=delivery.POLL_SECONDS,
+            first=delivery.POLL_SECONDS,
+            name="digest-queue-poll",
+            job_kwargs={"misfire_grace_time": 5, "coalesce": True, "max_instances": 1},
+        )
 
 
 def schedule_intake(app: BotApplication) -> None:
@@ -279,13 +298,19 @@ async def publish_commands(app: BotApplication) -> None:
 
 
 def run(settings: Settings, clock: Clock = system_clock) -> None:
-    """Long polling by default; a webhook when BOT_WEBHOOK_URL is set."""
+    """Long polling by default; a webhook when BOT_WEBHOOK_URL is set.
+
+    Raises PollingConflict when another process polls the same token (see bot/tg/polling.py).
+    """
     application = build_application(settings, clock=clock)
     application.bot_data.own_signals = True
     if not settings.webhook_url:
+        conflict = watch_polling_conflicts(application)
         application.run_polling(
             allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, stop_signals=()
         )
+        if conflict.found is not None:
+            raise PollingConflict(conflict.found)
         return
     secret = settings.webhook_secret
     if not secret:

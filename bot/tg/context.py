@@ -24,6 +24,7 @@ class BotData:
         self.services: Services | None = None
         self.health: HTTPServer | None = None
         self.tracking: list[TrackingRequest] = []  # the requests build_application made
+        self.updates_request: TrackingRequest | None = None  # getUpdates', when it made it
         self.own_signals = False  # run() handles SIGTERM itself (see app._handle_stop_signals)
 
     def require_services(self) -> Services:

@@ -15,6 +15,9 @@ from bot.tg.send import deliver
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60
+# Several replicas: how often one that is not sweeping looks for claimable digests (queued by
+# another, or left by a dead one once its lease ended). One cheap indexed query.
+POLL_SECONDS = 2.0
 
 
 class TelegramSender:
@@ -55,4 +58,16 @@ async def sweep(context: BotContext) -> None:
     """Every minute: deliver the digests due now (the clock comes from the services)."""
     services = context.services
     sender = TelegramSender(context.bot, paid_broadcast=services.settings.allow_paid_broadcast)
+    if services.fleet is not None:
+        await services.fleet.sweep(sender, services.clock())
+        return
     await services.digests.sweep(sender, services.clock())
+
+
+async def poll_queue(context: BotContext) -> None:
+    """Between sweeps, with several replicas: deliver what the shared queue holds."""
+    services = context.services
+    if services.fleet is None:
+        return
+    sender = TelegramSender(context.bot, paid_broadcast=services.settings.allow_paid_broadcast)
+    await services.fleet.poll(sender, services.clock())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 
 from bot.core.domain import Block, Reply, Who
 from bot.tg.context import BotContext
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure and tell the user, in their language, that it was on our side."""
     error = context.error
+    if isinstance(error, Conflict) and update is None:
+        return  # a polling conflict: bot/tg/polling.py tells the operator what it means
     if isinstance(error, Forbidden):
         log.info("user blocked the bot or left the chat: %s", error.message)
         return

@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
+from bot.store.pg.queue import QueueUnavailable
 from bot.tg.request import TrackingRequest
 
 READY_WITHIN = 600.0  # seconds since the last answer from Telegram
@@ -40,11 +41,20 @@ class _Metrics(RequestHandler):
     def initialize(self, bot_app: Any) -> None:
         self.application_ = bot_app
 
-    def get(self) -> None:
+    async def get(self) -> None:
         services = self.application_.bot_data.services
         if services is None:
             self.set_status(503)
             return
+        if services.fleet is not None:
+            # The queue every replica shares: each reports the same depth.
+            try:
+                depth = await asyncio.wait_for(services.fleet.queue.depth(), timeout=3)
+            except (TimeoutError, QueueUnavailable):
+                depth = None
+            if depth is not None:
+                services.stats.queue_depth.labels("queued").set(depth.queued)
+                services.stats.queue_depth.labels("claimed").set(depth.claimed)
         subs = services.subscriptions.all()
         active = sum(s.active and not s.paused for s in subs)
         services.stats.subscribers.labels("active").set(active)

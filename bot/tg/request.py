@@ -26,6 +26,7 @@ class TrackingRequest(BaseRequest):
         ]
         self._in_flight = [0] * pools
         self.last_answer = 0.0
+        self.ok_answers = 0  # 2xx answers: for getUpdates, polls that Telegram completed
         # Set once the metrics exist (post_init); requests are built before them.
         self.on_flood: Callable[[], None] | None = None
 
@@ -59,6 +60,8 @@ class TrackingRequest(BaseRequest):
             self._in_flight[index] -= 1
         if status < 500:
             self.last_answer = time.monotonic()
+        if 200 <= status < 300:
+            self.ok_answers += 1
         if status == 429 and self.on_flood is not None:
             self.on_flood()
         return status, payload

@@ -20,10 +20,13 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 import tomllib
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -419,9 +422,12 @@ def test_compose_documents_the_optional_services() -> None:
     embedded store stays the default."""
     text = COMPOSE.read_text(encoding="utf-8")
     compose = yaml.safe_load(text)
-    assert set(compose["services"]) == {"bot", "postgres"}
+    # A newcomer's `docker compose up` starts the embedded bot alone.
+    assert {name for name, svc in compose["services"].items() if not svc.get("profiles")} == {
+        "bot"
+    }
     postgres = compose["services"]["postgres"]
-    assert postgres["profiles"] == ["postgres"] and "profiles" not in compose["services"]["bot"]
+    assert postgres["profiles"] == ["postgres", "replicas"]
     assert "postgres" in compose["volumes"]
     assert "DATABASE_URL=postgresql://partnerbrief:…@postgres:5432/partnerbrief" in text
     assert "LLM_BASE_URL=http://ollama:11434/v1" in text
@@ -604,3 +610,105 @@ def test_the_image_command_runs_from_a_fresh_non_editable_install(tmp_path: Path
             timeout=120,
         )
         assert ran.returncode == 0, ran.stderr
+
+
+def test_the_replicas_profile_runs_three_webhook_replicas_on_postgresql_behind_nginx() -> None:
+    """Optional profile "replicas": PostgreSQL, three replicas of the image in webhook mode on
+    it (DATABASE_URL from ../.env), each with its own spill volume, and nginx mounting the
+    committed config."""
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    services = compose["services"]
+    replicas = [f"replica-{n}" for n in (1, 2, 3)]
+    for name in ("balancer", *replicas):
+        assert services[name]["profiles"] == ["replicas"], name
+    assert "replicas" in services["postgres"]["profiles"]
+    for name in replicas:
+        env = services[name]["environment"]
+        assert services[name]["env_file"] == ["../.env"]  # DATABASE_URL, the webhook's URL
+        assert env["BOT_WEBHOOK_PORT"] == "8443"
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert len({services[name]["volumes"][0] for name in replicas}) == 3
+    mount = services["balancer"]["volumes"][0].split(":")[0]
+    config = (COMPOSE.parent / mount).read_text(encoding="utf-8")
+    for name in replicas:
+        assert f"server {name}:8443" in config
+
+
+def test_the_balancer_config_spreads_posts_over_the_replicas(tmp_path: Path) -> None:
+    """nginx (Debian's, when installed) with the committed config, the replicas' names
+    pointed at three local HTTP servers: six POSTs go round robin, two to each."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    servers = []
+    for _ in range(3):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    listen = _free_port()
+    site = (REPO / "deploy" / "nginx" / "replicas.conf").read_text(encoding="utf-8")
+    for n, server in enumerate(servers, start=1):
+        site = site.replace(f"replica-{n}:8443", f"127.0.0.1:{server.server_port}")
+    site = site.replace("listen 8443;", f"listen 127.0.0.1:{listen};")
+    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    (tmp_path / "nginx.conf").write_text(
+        f"""worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{}}
+http {{
+  access_log off;
+  client_body_temp_path {tmp_path}/body;
+  proxy_temp_path {tmp_path}/proxy;
+  include {tmp_path}/site.conf;
+}}
+""",
+        encoding="utf-8",
+    )
+    conf = str(tmp_path / "nginx.conf")
+    checked = subprocess.run([nginx, "-t", "-c", conf], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    subprocess.run([nginx, "-c", conf], check=True, timeout=30)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                answers = [
+                    urllib.request.urlopen(
+                        urllib.request.Request(
+                            f"http://127.0.0.1:{listen}/hook", data=b"{}", method="POST"
+                        ),
+                        timeout=5,
+                    ).read()
+                    for _ in range(6)
+                ]
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        subprocess.run([nginx, "-c", conf, "-s", "stop"], timeout=30, check=False)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    ports = sorted(int(a) for a in answers)
+    assert ports == sorted(s.server_port for s in servers for _ in range(2))
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = str(self.server.server_address[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -52,7 +52,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -1522,6 +1522,7 @@ class BotApiDouble:
         self._poll_generation = 0
         self._active_polls = 0
         self._webhook_url = ""
+        self._spread: Iterator[str] = iter(())
         self._chats: dict[int, JSON] = {}
         self._users: dict[int, JSON] = {}
         self._usernames: dict[str, int] = {}
@@ -1890,6 +1891,31 @@ class BotApiDouble:
         except urllib.error.HTTPError as error:
             error.close()
             return int(error.code)
+
+    def spread_webhooks(self, targets: Iterable[str]) -> None:
+        """Several replicas behind a load balancer: :meth:`deliver_spread` posts each update
+        to the next of ``targets`` in turn, as a round-robin balancer would."""
+        with self._cond:
+            self._spread = itertools.cycle(list(targets))
+
+    def deliver_spread(self, raw: Mapping[str, Any]) -> tuple[str, int]:
+        """POSTs one update to the next target of :meth:`spread_webhooks`; the target and its
+        HTTP status."""
+        with self._cond:
+            target = next(self._spread)
+        return target, self.deliver_webhook(target, raw)
+
+    def send_rate_peak(self, method: str = "sendMessage", window: float = 1.0) -> int:
+        """The most accepted ``method`` calls that arrived within any ``window`` seconds
+        (sliding, from each call's arrival): what Telegram's per-token limit is measured on,
+        whichever processes sent them."""
+        times = sorted(call.time for call in self.calls(method) if call.ok)
+        peak, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            peak = max(peak, end - start + 1)
+        return peak
 
     def send_update(self, raw: Mapping[str, Any]) -> JSON:
         """Enqueues an arbitrary update (``update_id`` is assigned when missing); returns a copy.

@@ -37,7 +37,7 @@ from bot.store.facts import FactStore
 from bot.store.journal import load_tables, read_journal
 from bot.store.ledger import JOURNAL_FILE
 from bot.store.subscriptions import _doc, _from_doc
-from bot.store.users import TABLE_KEYS, USERS_FILE
+from bot.store.users import TABLE_KEYS, USERS_FILE, UserStore
 from tests.conftest import CONTENT
 from tests.support.botapi_double import BotApiDouble, SentMessage
 
@@ -193,3 +193,21 @@ def journal_statuses(data_dir: Path) -> dict[int, str]:
 def _journal_entries(data_dir: Path) -> list[dict[str, Any]]:
     """The delivery entries in the ledger's journal, in order, as the bot replays them."""
     return [doc for _, _, doc in read_journal(data_dir / JOURNAL_FILE) if doc is not None]
+
+
+def seed_postgres(url: str, subs: Iterable[Subscription], *, content_at: dt.datetime) -> None:
+    """The same as import_content and write_subscriptions, on a PostgreSQL database: content
+    imported at ``content_at``, the subscriptions written in one transaction."""
+    from bot.store.pg.backend import PgBackend
+
+    backend = PgBackend(url)
+    try:
+        facts = FactStore(backend)
+        facts.import_library(load_library(CONTENT), content_digest(CONTENT), content_at)
+        facts.close()
+        users = UserStore(backend)
+        users.tables.put_many("subscriptions", {str(s.chat_id): _doc(s) for s in subs})
+        users.close()
+        assert backend.settle(timeout=60)
+    finally:
+        backend.close()

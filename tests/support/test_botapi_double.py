@@ -565,3 +565,57 @@ async def test_application_polls_and_replies_end_to_end(double: BotApiDouble) ->
         await app.stop()
     assert double.pending_updates() == []
     assert double.internal_errors() == []
+
+
+# ---------------------------------------------------------------------------- several replicas
+
+
+def test_webhook_updates_are_spread_round_robin_over_the_targets(double: BotApiDouble) -> None:
+    """Each update goes to the next replica's URL, as behind a round-robin load balancer."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[int] = []
+    servers = []
+    for index in range(2):
+
+        class Hook(BaseHTTPRequestHandler):
+            number = index
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                seen.append(self.number)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        double.spread_webhooks(f"http://127.0.0.1:{s.server_port}/hook" for s in servers)
+        statuses = [
+            double.deliver_spread({"message": {"message_id": n, "text": "hi"}})[1]
+            for n in range(1, 5)
+        ]
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert statuses == [200] * 4
+    assert seen == [0, 1, 0, 1]
+
+
+def test_send_rate_peak_counts_accepted_sends_in_any_sliding_second(
+    double: BotApiDouble, api: httpx.Client, chat: int
+) -> None:
+    """Five sends at once then one 1.2 s later: the peak over one second is five; refused
+    sends do not count."""
+    for _ in range(5):
+        assert post(api, "sendMessage", chat_id=chat, text="x")[0] == 200
+    assert post(api, "sendMessage", chat_id=999_999, text="x")[0] == 400
+    time.sleep(1.2)
+    assert post(api, "sendMessage", chat_id=chat, text="x")[0] == 200
+    assert double.send_rate_peak() == 5
+    assert double.send_rate_peak(window=10) == 6

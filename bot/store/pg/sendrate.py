@@ -1,0 +1,134 @@
+"""The per-token send rate every replica shares (table ``send_rate``, migration 0002).
+
+Telegram counts messages per bot token, whichever process sends them. One row holds the
+theoretical time of the next send (GCRA, the generic cell rate algorithm): a replica reserves
+a chunk of consecutive slots, ``1 / rate`` apart, with one UPDATE, and sends one message per
+slot; a chunk is as large as what the replica used of its previous one, plus one, up to 50 ms
+of sends. Slots handed to different replicas never overlap, so their sum stays under the rate.
+A 429's retry_after moves the row's clock past the pause for everyone.
+
+Why not pyrate-limiter's PostgresBucket: it takes psycopg's synchronous ConnectionPool (each
+acquire would block the event loop, or cost a thread hop), writes one row per message and
+counts them over the window, which at 1,000 msg/s is 1,000 inserts a second plus the counts,
+and it has no notion of a pause that every client must honour. ``limits`` has no PostgreSQL
+storage. The row here costs one UPDATE per chunk (about 50 ms of sends).
+
+Rules that keep the sum at or under the limit, measured over any sliding second:
+* a slot is used no later than ``slack`` after its time, or dropped (a replica whose loop was
+  busy must not send a backlog of slots at once);
+* slots are spaced for ``rate * (1 - headroom)``: what a slot may lag (slack) and what the
+  network adds before Telegram counts the message both fit in the headroom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from bot.store.pg.shared import SharedPool
+
+log = logging.getLogger(__name__)
+RESERVE_TIMEOUT = 1.0  # seconds; past it the database is taken as away (see _alone)
+_RESERVE = """
+UPDATE send_rate
+SET next_at = greatest(next_at, clock_timestamp(), paused_until)
+    + make_interval(secs => %(span)s)
+WHERE id = 1
+RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 - %(span)s
+"""
+_PAUSE = """
+UPDATE send_rate
+SET paused_until = greatest(paused_until, clock_timestamp() + make_interval(secs => %(s)s)),
+    next_at = greatest(next_at, clock_timestamp() + make_interval(secs => %(s)s))
+WHERE id = 1
+"""
+
+
+class SharedSendRate:
+    def __init__(
+        self,
+        pool: SharedPool,
+        rate: float,
+        *,
+        chunk_seconds: float = 0.05,
+        slack: float = 0.01,
+        headroom: float = 0.03,
+    ) -> None:
+        self._pool = pool
+        self.limit = rate
+        self._interval = 1.0 / (rate * (1.0 - headroom))
+        self._max_chunk = max(1, math.ceil(chunk_seconds / self._interval))
+        # Slots a reservation takes: what this replica used of its last one, plus one. A replica
+        # that sends slower than the rate (busy CPU, few digests) must not take 50 ms of the
+        # shared timeline per reservation and drop most of it: the others would lose it too.
+        self._chunk = 1
+        self._used = 0
+        self._slack = slack
+        self._slots: deque[float] = deque()  # loop.time() of each slot reserved, in order
+        self._reserving = asyncio.Lock()
+        self.dropped = 0  # slots this replica reserved but did not use in time
+        self._offline = False
+        self._local_next = 0.0
+
+    async def acquire(self) -> None:
+        """Wait for this replica's next slot."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            while self._slots and self._slots[0] < now - self._slack:
+                self._slots.popleft()
+                self.dropped += 1
+            if self._slots:
+                slot = self._slots.popleft()
+                self._used += 1
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+                return
+            async with self._reserving:
+                if not self._slots:
+                    try:
+                        await asyncio.wait_for(self._reserve(loop), RESERVE_TIMEOUT)
+                    except (TimeoutError, OSError, psycopg.Error, PoolTimeout) as exc:
+                        self._alone(loop, exc)
+
+    async def _reserve(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._chunk = min(self._max_chunk, self._used + 1)
+        self._used = 0
+        span = self._chunk * self._interval
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_RESERVE, {"span": span})
+            row = await cur.fetchone()
+        if self._offline:
+            log.info("send rate: PostgreSQL answers again; the rate is shared again")
+            self._offline = False
+        start = loop.time() + (float(row[0]) if row else 0.0)
+        self._slots.extend(start + i * self._interval for i in range(self._chunk))
+
+    def _alone(self, loop: asyncio.AbstractEventLoop, exc: BaseException) -> None:
+        """The database does not answer: pace this replica alone at the whole rate rather than
+        stop answering readers (the sum may then exceed the rate until it is back)."""
+        if not self._offline:
+            log.warning("send rate: PostgreSQL does not answer (%s); pacing locally", exc)
+            self._offline = True
+        start = max(loop.time(), self._local_next)
+        self._slots.append(start)
+        self._local_next = start + self._interval
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": every replica waits, this one from now."""
+        self._slots.clear()
+        loop = asyncio.get_running_loop()
+        self._local_next = max(self._local_next, loop.time() + seconds)
+        try:
+            async with asyncio.timeout(RESERVE_TIMEOUT):
+                async with self._pool.connection() as conn:
+                    await conn.execute(_PAUSE, {"s": seconds})
+        except (TimeoutError, OSError, psycopg.Error, PoolTimeout):
+            log.warning("Telegram asked to wait %.1f s; PostgreSQL does not answer", seconds)
+            return
+        log.warning("Telegram asked to wait %.1f s: every replica pauses", seconds)

@@ -1,0 +1,60 @@
+"""The send rate replicas share: two limiters on one database never give out more slots than
+the rate in any sliding second, and a pause asked by one holds the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.store.pg.backend import PgBackend
+from bot.store.pg.sendrate import SharedSendRate
+from bot.store.pg.shared import SharedPool
+
+RATE = 100.0
+
+
+@pytest.fixture
+async def pools(database_url: str) -> AsyncIterator[list[SharedPool]]:
+    PgBackend(database_url).close()  # migrates
+    opened = [SharedPool(database_url), SharedPool(database_url)]
+    yield opened
+    for pool in opened:
+        await pool.close()
+
+
+def _peak(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+async def test_two_replicas_together_stay_under_the_rate(pools: list[SharedPool]) -> None:
+    limiters = [SharedSendRate(pool, RATE) for pool in pools]
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+
+    async def send(limiter: SharedSendRate, count: int) -> None:
+        for _ in range(count):
+            await limiter.acquire()
+            sent.append(loop.time())
+
+    started = loop.time()
+    await asyncio.gather(*(send(limiter, 150) for limiter in limiters))
+    elapsed = loop.time() - started
+    assert _peak(sent) <= RATE
+    assert elapsed >= 300 / RATE - 0.2, "the two together, not each, are held to the rate"
+
+
+async def test_a_pause_asked_by_one_replica_holds_the_other(pools: list[SharedPool]) -> None:
+    first, second = (SharedSendRate(pool, RATE) for pool in pools)
+    loop = asyncio.get_running_loop()
+    await first.pause(0.5)
+    started = loop.time()
+    await second.acquire()
+    assert loop.time() - started >= 0.45
