@@ -68,10 +68,9 @@ def build_application(
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
-    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric. Four
-    # pools for the bot's calls (256 connections in all, PTB's default) keep each pool small:
-    # see bot/tg/request.py for why that matters when broadcasting.
-    tracking = [TrackingRequest(pools=4, connection_pool_size=64), TrackingRequest()]
+    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric; up to 256
+    # of the bot's calls in flight at once (PTB's default pool), one getUpdates.
+    tracking = [TrackingRequest(connection_pool_size=256), TrackingRequest()]
     builder = builder.request(request or tracking[0])
     builder = builder.get_updates_request(get_updates_request or tracking[1])
     application: BotApplication = builder.build()
