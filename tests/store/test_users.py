@@ -17,3 +17,19 @@ def test_language_choice_persists(tmp_path: Path) -> None:
     reopened = UserStore(tmp_path)
     assert (reopened.get_lang(42), reopened.get_lang(7), reopened.count()) == ("en", "fr", 2)
     reopened.close()
+
+
+def test_choosing_the_stored_language_again_writes_nothing(tmp_path: Path) -> None:
+    """/lang fr twice: one journal line; the choice still survives a reopen."""
+    users = UserStore(tmp_path)
+    users.set_lang(42, "fr")
+    journal = tmp_path / "users.journal"
+    written = journal.read_bytes()
+    users.set_lang(42, "fr")
+    assert journal.read_bytes() == written
+    users.set_lang(42, "en")
+    assert len(journal.read_bytes().splitlines()) == 2
+    users.close()
+    reopened = UserStore(tmp_path)
+    assert reopened.get_lang(42) == "en"
+    reopened.close()
