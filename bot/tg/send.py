@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from bot.core.domain import Reply
 from bot.core.textsplit import TELEGRAM_TEXT_LIMIT, Piece, pack, pack_groups
 from bot.tg.context import BotContext
-from bot.tg.render import fit, keyboard, reply_pieces
+from bot.tg.render import fit, keyboard, render_reply, reply_pieces
 
 CAPTION_LIMIT = 1024  # Telegram's, in UTF-16 units after entity parsing
 
@@ -97,8 +97,8 @@ async def deliver(
 ) -> None:
     """Send every part of ``reply`` after the first ``skip``; the keyboard goes under the last
     part; ``on_part(n)`` is called once the first n parts are delivered."""
-    markup = keyboard(reply)
-    groups = pack_groups(fit(reply_pieces(reply), TELEGRAM_TEXT_LIMIT), TELEGRAM_TEXT_LIMIT)
+    cached, markup = render_reply(reply)
+    groups = [list(group) for group in cached]
     index, limit = min(skip, len(groups)), TELEGRAM_TEXT_LIMIT
     while index < len(groups):
         group = groups[index]
