@@ -35,6 +35,7 @@ from bot.tg import admin, buttons, commands, delivery, inline, questions, update
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
+from bot.tg.ordering import PerChatOrder
 from bot.tg.request import TrackingRequest
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ def build_application(
                 overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3
             )
         )
+        # Chats at once, each chat's updates in order (bot/tg/ordering.py).
+        .concurrent_updates(PerChatOrder())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
