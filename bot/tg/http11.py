@@ -92,6 +92,7 @@ class Http11Pool:
         self._user_agent = user_agent
         self._ssl_context = ssl_context
         self._targets: dict[str, tuple[Origin, str]] = {}
+        self._closed = False  # from aclose() on, connections are closed as requests finish
 
     @property
     def idle_connections(self) -> int:
@@ -124,6 +125,7 @@ class Http11Pool:
             self._slots.release()
 
     async def aclose(self) -> None:
+        self._closed = True
         idle = [c for connections in self._idle.values() for c in connections]
         self._idle.clear()
         for connection in idle:
@@ -152,7 +154,11 @@ class Http11Pool:
             except BaseException:
                 connection.close()  # cancelled mid-request: the stream is in an unknown state
                 raise
-            if keep and len(self._idle.setdefault(origin, deque())) < self._size:
+            if (
+                keep
+                and not self._closed
+                and len(self._idle.setdefault(origin, deque())) < self._size
+            ):
                 connection.reused = True
                 self._idle[origin].append(connection)
             else:
@@ -216,7 +222,9 @@ class Http11Pool:
                 status, version = _status(await reader.readline())
                 headers = await _headers(reader)
             keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "")
-            if "chunked" in headers.get("transfer-encoding", ""):
+            if status in (204, 304):
+                payload = b""  # no body, whatever the headers say (RFC 9112, 6.3)
+            elif "chunked" in headers.get("transfer-encoding", ""):
                 payload = await _chunked(reader)
             elif "content-length" in headers:
                 payload = await reader.readexactly(int(headers["content-length"]))

@@ -249,3 +249,31 @@ async def test_https_is_verified_against_the_trust_store(certificate: tuple[Path
         await trusting.aclose()
         with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
             await Http11Pool(2).request("POST", url, timeouts=FAST)
+
+
+async def test_a_request_finishing_after_the_close_keeps_no_connection() -> None:
+    """aclose() during a request: the answer still arrives, its connection is not kept."""
+
+    async def slow(_: bytes) -> bytes | None:
+        await asyncio.sleep(0.2)
+        return ok(b'{"ok":true}')
+
+    async with scripted(slow) as server:
+        pool = Http11Pool(2)
+        url = f"http://127.0.0.1:{server.port}/m"
+        in_flight = asyncio.create_task(pool.request("POST", url, timeouts=FAST))
+        await asyncio.sleep(0.05)
+        await pool.aclose()
+        assert await in_flight == (200, b'{"ok":true}')
+        assert pool.idle_connections == 0
+
+
+async def test_an_answer_without_a_body_is_read_as_empty() -> None:
+    """204 carries no body, even without a length: the connection stays usable."""
+    async with scripted(await always(b"HTTP/1.1 204 No Content\r\n\r\n")) as server:
+        pool = Http11Pool(2)
+        url = f"http://127.0.0.1:{server.port}/m"
+        assert await pool.request("POST", url, timeouts=FAST) == (204, b"")
+        assert await pool.request("POST", url, timeouts=FAST) == (204, b"")
+        await pool.aclose()
+    assert server.connections == 1
