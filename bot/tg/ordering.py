@@ -33,7 +33,9 @@ def order_key(update: object) -> Hashable | None:
 class PerChatOrder(BaseUpdateProcessor):
     """Up to ``max_concurrent_updates`` updates at once, one chat's one after another."""
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    # A few dozen hide Telegram's round trips; more would only hold more connections and
+    # memory while the process is busy (questions run as tasks of their own anyway).
+    def __init__(self, max_concurrent_updates: int = 32) -> None:
         super().__init__(max_concurrent_updates)
         self._last: dict[Hashable, asyncio.Future[None]] = {}
 
