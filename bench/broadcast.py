@@ -87,6 +87,8 @@ def serve_double(conn: Connection) -> None:
                 conn.send(None)
             elif command == "counts":
                 conn.send(digest_counts(double, argument))
+            elif command == "messages":
+                conn.send({chat: len(double.messages(chat)) for chat in argument})
             else:
                 break
     conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -112,6 +114,11 @@ class DoubleProcess:
 
     def digest_counts(self, chat_ids: Sequence[int]) -> dict[int, int]:
         counts: dict[int, int] = self._ask("counts", list(chat_ids))
+        return counts
+
+    def message_counts(self, chat_ids: Sequence[int]) -> dict[int, int]:
+        """How many messages of any kind each chat received."""
+        counts: dict[int, int] = self._ask("messages", list(chat_ids))
         return counts
 
     def stop(self) -> int:

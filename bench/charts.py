@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.app.charts import render_chart
 from bot.compose.chart import compose_chart_reply
 from bot.content.loader import load_library
+from bot.core.domain import TOPICS
 from bot.i18n.translator import translator
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
@@ -37,7 +38,7 @@ def main() -> None:
     library = load_library(CONTENT)
     charts = [
         chart
-        for topic, lang in itertools.product(("stakes", "revenue", "infrastructure"), ("fr", "en"))
+        for topic, lang in itertools.product(TOPICS, ("fr", "en"))
         if (chart := compose_chart_reply(library, topic, translator(lang)).chart) is not None
     ]
     render_chart(charts[0])  # imports matplotlib and warms its font cache

@@ -1,4 +1,4 @@
-"""The command line: ``python -m bot [run|console|brief|content check|content load]``."""
+"""The command line: ``python -m bot [run|console|brief|ask|digest|content …|store migrate]``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app.logsetup import configure_logging
 from bot.app.services import build_conversation, default_lang
 from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
+from bot.content.export import check_approved, export_yaml
+from bot.content.feeds import FeedSpec, load_feeds
 from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import ContentError, ContentInvalid, content_digest, load_library
 from bot.content.seedmap import SEED_MAP_FILE, check_seed_map, seed_path
@@ -25,10 +28,16 @@ from bot.qa.engine import Asked
 from bot.qa.phrasing import Phrased, Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted
+from bot.store.editorial import EditorialStore, read_approved
 from bot.store.facts import FACTS_FILE, FactStore
 from bot.store.lock import DataDirLock, DataDirLocked
+from bot.store.pg.backend import DatabaseUnavailable, PgBackend
+from bot.store.pg.migrate import MigrationFailed, SchemaTooNew
+from bot.store.transfer import copy_to_postgres
 
 EXIT_USAGE, EXIT_LOCKED, EXIT_CATALOG, EXIT_CONTENT, EXIT_STORE = 2, 3, 4, 5, 6
+# PostgreSQL (DATABASE_URL): unreachable; migrated by a newer bot; a migration that failed.
+EXIT_DATABASE, EXIT_SCHEMA_NEWER, EXIT_MIGRATION = 7, 8, 9
 
 
 class _MemoryPrefs:
@@ -71,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     content_sub = content.add_subparsers(dest="action", required=True)
     content_sub.add_parser("check", help="validate content/ and report file:line errors")
     content_sub.add_parser("load", help="import content/ into the fact store")
+    export = content_sub.add_parser(
+        "export", help="print the newsroom's approved facts as content/ YAML (sources, facts)"
+    )
+    export.add_argument("--out", type=Path, default=None, help="write to this file instead")
+    store = sub.add_parser("store", help="move the stores between backends")
+    store_sub = store.add_subparsers(dest="action", required=True)
+    migrate = store_sub.add_parser(
+        "migrate", help="copy BOT_DATA_DIR's TinyDB files into PostgreSQL (idempotent)"
+    )
+    migrate.add_argument("--from", dest="source", choices=("tinydb",), required=True)
+    migrate.add_argument("--to", dest="target", required=True, help="a PostgreSQL URL")
     return parser
 
 
@@ -96,6 +116,15 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     except StoreCorrupted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA_NEWER
+    except MigrationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MIGRATION
 
 
 def _configure_logging(command: str, settings: Settings) -> None:
@@ -136,9 +165,37 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         return _digest(settings, args.lang, args.since, clock())
     if command == "ask":
         return _ask(settings, args.question, args.lang, clock, as_json=args.json)
+    if command == "store":
+        return _store_migrate(settings, args.target)
     if args.action == "check":
         return _content_check(settings)
+    if args.action == "export":
+        return _content_export(settings, args.out)
     return _content_load(settings, clock())
+
+
+def _content_export(settings: Settings, out: Path | None) -> int:
+    """Approved facts as YAML, checked as content check checks facts.yaml (exit 5 if not)."""
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
+        try:
+            store = EditorialStore.open(backend)
+            approved = store.approved()
+            store.close()
+        finally:
+            backend.close()
+    else:
+        approved = read_approved(settings.data_dir)
+    text = export_yaml(approved)
+    errors = check_approved(approved, load_library(settings.content_dir))
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text, encoding="utf-8")
+    for error in errors:
+        print(error, file=sys.stderr)
+    print(f"{len(approved)} approved facts exported", file=sys.stderr)
+    return EXIT_CONTENT if errors else 0
 
 
 def _content_check(settings: Settings) -> int:
@@ -152,6 +209,11 @@ def _content_check(settings: Settings) -> int:
     # The seed map too, so that one run reports every problem; its seed lives beside the repo.
     map_path, root = content_dir / SEED_MAP_FILE, content_dir.resolve().parent
     errors.extend(check_seed_map(map_path, content_dir / "facts.yaml", root))
+    feeds: tuple[FeedSpec, ...] = ()
+    try:
+        feeds = load_feeds(content_dir, dt.timedelta(minutes=settings.feed_interval_minutes))
+    except ContentInvalid as exc:
+        errors.extend(exc.errors)
     if errors or library is None:
         raise ContentInvalid(errors)
     load_lexicon(content_dir)
@@ -164,7 +226,8 @@ def _content_check(settings: Settings) -> int:
         )
     print(
         f"{content_dir}: OK ({len(library.facts)} facts, {len(library.sources)} "
-        f"sources, {len(library.briefings)} briefings)"
+        f"sources, {len(library.briefings)} briefings, {len(library.charts)} chart series, "
+        f"{len(feeds)} feeds)"
     )
     return 0
 
@@ -257,7 +320,14 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
     # The fact store knows when each fact last changed; without one, content/ dates are used.
     # Reading needs no lock: the store is replaced atomically, never written in place.
     library = load_library(settings.content_dir)
-    if (settings.data_dir / FACTS_FILE).exists():
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
+        try:
+            stored = FactStore(backend).library()
+        finally:
+            backend.close()
+        library = stored if stored.facts else library
+    elif (settings.data_dir / FACTS_FILE).exists():
         store = FactStore(settings.data_dir)
         library = store.library()
         store.close()
@@ -276,12 +346,22 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
 
 def _content_load(settings: Settings, now: dt.datetime) -> int:
     library = load_library(settings.content_dir)
-    with DataDirLock(settings.data_dir):
-        store = FactStore(settings.data_dir)
+    digest = content_digest(settings.content_dir)
+    if settings.database_url:
+        backend = PgBackend(settings.database_url)
         try:
-            report = store.import_library(library, content_digest(settings.content_dir), now)
-        finally:
+            store = FactStore(backend)
+            report = store.import_library(library, digest, now)
             store.close()
+        finally:
+            backend.close()
+    else:
+        with DataDirLock(settings.data_dir):
+            store = FactStore(settings.data_dir)
+            try:
+                report = store.import_library(library, digest, now)
+            finally:
+                store.close()
     print(
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} "
         f"removed, {report.unchanged} unchanged"
@@ -293,4 +373,20 @@ def _content_load(settings: Settings, now: dt.datetime) -> int:
     ):
         for fact_id in ids:
             print(f"  {label}: {fact_id}")
+    return 0
+
+
+def _store_migrate(settings: Settings, url: str) -> int:
+    """Copy the data directory into PostgreSQL, holding its lock so no bot writes meanwhile."""
+    with DataDirLock(settings.data_dir):
+        backend = PgBackend(url)
+        try:
+            copied = copy_to_postgres(settings.data_dir, backend)
+        finally:
+            backend.close()
+    for c in copied:
+        print(f"{c.namespace}/{c.table}: {c.written} copied, {c.unchanged} already there")
+    written = sum(c.written for c in copied)
+    unchanged = sum(c.unchanged for c in copied)
+    print(f"{written} documents copied, {unchanged} already there, to {backend.target}")
     return 0

@@ -40,6 +40,15 @@ class Settings:
     http_port: int | None = None  # set: /healthz, /readyz and /metrics on this port
     http_listen: str = "0.0.0.0"  # noqa: S104 - probes come from outside the container
     log_format: str = "text"  # or "json"
+    # The newsroom's intake (docs/NEWSROOM.md): off unless BOT_NEWSROOM is on or BOT_FEEDS set.
+    newsroom: bool = False
+    feeds: tuple[str, ...] = ()  # BOT_FEEDS: feed URLs that replace content/feeds.yaml
+    feed_interval_minutes: float = 30.0  # for BOT_FEEDS, and feeds.yaml entries without one
+    feed_timeout: float = 20.0  # seconds for one whole fetch, headers to last byte
+    feed_max_bytes: int = 2_000_000  # a body past this is dropped unread
+    # Set: the stores live in PostgreSQL (bot/store/pg/) instead of the data directory's files.
+    # Hidden from repr whole: its password may sit anywhere in a URL or a conninfo string.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def has_token(self) -> bool:
@@ -65,6 +74,13 @@ class Settings:
         send_rate = _number(get("BOT_SEND_RATE"), "BOT_SEND_RATE", 30.0)
         paid = (get("BOT_ALLOW_PAID_BROADCAST") or "").lower() in ("1", "true", "yes")
         log_format = _log_format(get("BOT_LOG_FORMAT"))
+        feeds = _feeds(get("BOT_FEEDS"))
+        newsroom_flag = get("BOT_NEWSROOM")
+        # Explicit wins: BOT_NEWSROOM=0 keeps BOT_FEEDS configured but unpolled.
+        newsroom = _flag(newsroom_flag) if newsroom_flag is not None else bool(feeds)
+        interval = _number(get("BOT_FEED_INTERVAL"), "BOT_FEED_INTERVAL", 30.0)
+        feed_timeout = _number(get("BOT_FEED_TIMEOUT"), "BOT_FEED_TIMEOUT", 20.0)
+        max_bytes = int(_number(get("BOT_FEED_MAX_BYTES"), "BOT_FEED_MAX_BYTES", 2_000_000))
         return cls(
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -87,6 +103,12 @@ class Settings:
             http_port=_optional_port(get("BOT_HTTP_PORT"), "BOT_HTTP_PORT"),
             http_listen=get("BOT_HTTP_LISTEN") or "0.0.0.0",  # noqa: S104
             log_format=log_format,
+            newsroom=newsroom,
+            feeds=feeds,
+            feed_interval_minutes=interval,
+            feed_timeout=feed_timeout,
+            feed_max_bytes=max_bytes,
+            database_url=get("DATABASE_URL"),
         )
 
 
@@ -118,6 +140,25 @@ def _admin_ids(value: str | None) -> frozenset[int]:
                 f"BOT_ADMIN_IDS must be comma-separated Telegram user ids, got {part!r}"
             ) from None
     return frozenset(admin_ids)
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _feeds(value: str | None) -> tuple[str, ...]:
+    """Feed URLs separated by commas; each must be http(s) with a host."""
+    urls: list[str] = []
+    for part in (value or "").split(","):
+        url = part.strip()
+        if not url:
+            continue
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
+            raise ConfigError(f"BOT_FEEDS must be comma-separated http(s) URLs, got {url!r}")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
 
 
 def _log_format(value: str | None) -> str:

@@ -110,3 +110,57 @@ def test_ask_json_contract() -> None:
     unheld = json.loads(run("ask", "--json", "Why did the SEC reject OpenAI's filing?").stdout)
     assert (unheld["scope"], unheld["found"]) == ("in", False)
     assert declined["answer"].startswith("I don't have that in my sources (as of ")
+
+
+def test_content_export_prints_approved_facts_as_checked_yaml(tmp_path: Path) -> None:
+    """An approved fact in the store comes out as content/ YAML that content check accepts."""
+    import datetime as dt
+
+    import yaml
+
+    from bot.core.domain import Bilingual, Fact, Figure, Source, Status
+    from bot.core.editorial import Approved
+    from bot.store.editorial import EditorialStore
+
+    at = dt.datetime(2026, 12, 2, 10, tzinfo=dt.UTC)
+    source = Source(
+        "ipo-news-c1-src", "Reuters", "OpenAI files", "https://r.example/x", None, "en"
+    )
+    fact = Fact(
+        "ipo-news-c1",
+        "ipo",
+        Status.REPORTED,
+        source.id,
+        Bilingual(
+            "Selon Reuters, OpenAI vise {year}.", "OpenAI is aiming for {year}, Reuters says."
+        ),
+        at.date(),
+        at.date(),
+        (Figure("year", "year", 2027),),
+        changed_at=at,
+    )
+    store = EditorialStore.open(tmp_path)
+    store.put_approved(Approved(fact, (source,), "c1", 1, at))
+    store.close()
+    result = run("content", "export", env={"BOT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    facts = yaml.safe_load("facts:" + result.stdout.split("\nfacts:", 1)[1])
+    assert facts["facts"][0]["id"] == "ipo-news-c1"
+    assert "1 approved facts exported" in result.stderr
+
+
+def test_content_check_validates_feeds_yaml_with_file_and_line(tmp_path: Path) -> None:
+    """A bad URL and a too-short interval in feeds.yaml fail the check at their lines."""
+    broken = tmp_path / "content"
+    shutil.copytree(CONTENT, broken)
+    feeds = broken / "feeds.yaml"
+    text = feeds.read_text(encoding="utf-8")
+    text = text.replace('url: "https://blogs.microsoft.com/feed/"', 'url: "blogs.microsoft.com"')
+    feeds.write_text(text.replace("interval: 60", "interval: 1", 1), encoding="utf-8")
+    result = run("content", "check", env={"BOT_CONTENT_DIR": str(broken)})
+    assert result.returncode == 5
+    lines = text.splitlines()
+    bad_url = next(n for n, line in enumerate(lines, 1) if "blogs.microsoft.com" in line) - 1
+    assert f"{feeds}:{bad_url}: url must be http(s) with a host" in result.stderr
+    assert "'interval' must be at least 5 minutes, got 1" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -54,3 +54,50 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.default_lang = "fr"  # type: ignore[misc]
+
+
+def test_the_newsroom_is_off_unless_asked_for() -> None:
+    """BOT_FEEDS turns it on, BOT_NEWSROOM decides when set."""
+    assert Settings.from_env({}).newsroom is False
+    assert Settings.from_env({"BOT_NEWSROOM": "1"}).newsroom is True
+    on = Settings.from_env(
+        {"BOT_FEEDS": " https://a.example/f , https://a.example/f,http://b.x/r "}
+    )
+    assert on.newsroom is True
+    assert on.feeds == ("https://a.example/f", "http://b.x/r")
+    off = Settings.from_env({"BOT_FEEDS": "https://a.example/f", "BOT_NEWSROOM": "0"})
+    assert (off.newsroom, off.feeds) == (False, ("https://a.example/f",))
+
+
+def test_feed_limits_are_read_with_sane_defaults() -> None:
+    """Interval in minutes, timeout in seconds, the size cap in bytes."""
+    default = Settings.from_env({})
+    assert (default.feed_interval_minutes, default.feed_timeout, default.feed_max_bytes) == (
+        30.0,
+        20.0,
+        2_000_000,
+    )
+    chosen = Settings.from_env(
+        {"BOT_FEED_INTERVAL": "10", "BOT_FEED_TIMEOUT": "5", "BOT_FEED_MAX_BYTES": "500000"}
+    )
+    assert (chosen.feed_interval_minutes, chosen.feed_timeout, chosen.feed_max_bytes) == (
+        10.0,
+        5.0,
+        500_000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BOT_FEEDS", "openai.com/news/rss.xml", "BOT_FEEDS must be comma-separated"),
+        ("BOT_FEEDS", "ftp://x.example/f", "BOT_FEEDS must be comma-separated"),
+        ("BOT_FEED_INTERVAL", "0", "BOT_FEED_INTERVAL must be positive"),
+        ("BOT_FEED_TIMEOUT", "soon", "BOT_FEED_TIMEOUT must be a number"),
+        ("BOT_FEED_MAX_BYTES", "-1", "BOT_FEED_MAX_BYTES must be positive"),
+    ],
+)
+def test_bad_feed_settings_are_refused_clearly(name: str, value: str, message: str) -> None:
+    """Each names its variable."""
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({name: value})

@@ -1,4 +1,5 @@
-"""Admin commands (BOT_ADMIN_IDS only): /stats, /reload and /broadcast with a confirmation.
+"""Admin commands (BOT_ADMIN_IDS only): /stats, /reload, /feeds and /broadcast with a
+confirmation.
 
 Broadcasts live in the store (bot/store/broadcasts.py): a preview's buttons still work after
 a restart, a broadcast cut short by one is resumed at the next start, and each broadcast's
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,10 +20,15 @@ from bot.core.actions import BROADCAST_VERB, Action
 from bot.core.clock import Clock
 from bot.core.domain import Block, Button, Reply
 from bot.i18n.translator import Translator
+from bot.newsroom.report import feeds_reply
+from bot.newsroom.review import Review
 from bot.store.broadcasts import Broadcast, BroadcastStore
+from bot.store.candidates import CandidateStore
 from bot.store.facts import ImportReport
+from bot.store.feeds import FeedStatus
 from bot.store.ledger import Ledger, remove_ledger
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.tables import Backend, backend_of
 from bot.store.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +44,7 @@ class Admin:
     def __init__(
         self,
         admin_ids: Collection[int],
-        data_dir: Path,
+        where: Path | Backend,
         *,
         users: UserStore,
         subscriptions: SubscriptionStore,
@@ -47,9 +53,11 @@ class Admin:
         stats: Stats,
         clock: Clock,
         reload: Callable[[], ImportReport],
+        feeds: Callable[[], Sequence[FeedStatus]] | None = None,  # None: the newsroom is off
+        candidates: CandidateStore | None = None,
     ) -> None:
         self._admin_ids = admin_ids
-        self._data_dir = data_dir
+        self._backend = backend_of(where)
         self._users = users
         self._subscriptions = subscriptions
         self._broadcasts = broadcasts
@@ -57,6 +65,10 @@ class Admin:
         self._stats = stats
         self._clock = clock
         self._reload = reload
+        # The newsroom's review (/queue); the root sets it once built.
+        self.review: Review | None = None
+        self._feeds = feeds
+        self._candidates = candidates
         self._remove_stale_ledgers()
 
     def allowed(self, user_id: int) -> bool:
@@ -92,6 +104,19 @@ class Admin:
                 )
             )
         return Reply(tr.lang, tuple(blocks))
+
+    def queue(self, tr: Translator) -> Reply:
+        """/queue: the next newsroom candidate to review."""
+        if self.review is None:
+            empty = tr.gettext("Nothing to review: the queue is empty.")
+            return Reply(tr.lang, (Block("text", empty),))
+        return self.review.queue(tr)
+
+    def feeds(self, tr: Translator, now: dt.datetime) -> Reply:
+        """Each feed's last fetch, answer, items, errors, next poll and back-off."""
+        statuses = self._feeds() if self._feeds is not None else None
+        waiting = len(self._candidates.queue()) if self._candidates is not None else 0
+        return feeds_reply(tr, statuses, waiting, now)
 
     def reload(self, tr: Translator) -> Reply:
         report = self._reload()
@@ -169,21 +194,20 @@ class Admin:
     def finish_broadcast(self, broadcast: Broadcast, report: str) -> None:
         """Keep the report, drop the delivery ledger it no longer needs."""
         self._broadcasts.finish(broadcast, "done", report)
-        remove_ledger(self._data_dir, _LEDGER_PREFIX + broadcast.id)
+        remove_ledger(self._backend, _LEDGER_PREFIX + broadcast.id)
 
     def _remove_stale_ledgers(self) -> None:
         """Ledgers of broadcasts that are not running (left by a version that kept them all)."""
         running = {_LEDGER_PREFIX + b.id for b in self.interrupted_broadcasts()}
-        data_dir = self._data_dir
-        for path in data_dir.glob(_LEDGER_PREFIX + "*.json"):
-            if path.stem not in running:
-                log.info("removing the delivery ledger of a finished broadcast: %s", path.name)
-                remove_ledger(data_dir, path.stem)
+        for name in self._backend.names(_LEDGER_PREFIX):
+            if name not in running:
+                log.info("removing the delivery ledger of a finished broadcast: %s", name)
+                remove_ledger(self._backend, name)
 
     def broadcast_ledger(self, broadcast_id: str) -> Ledger:
         clock = self._clock
         return Ledger(
-            self._data_dir,
+            self._backend,
             today=lambda: clock().date(),
             name=_LEDGER_PREFIX + broadcast_id,
         )

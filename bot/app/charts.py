@@ -15,12 +15,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.core.domain import Chart
+from bot.core.domain import Chart, ChartPanel
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-WIDTH_PX, HEIGHT_PX, DPI = 1080, 810, 100
+WIDTH_PX, HEIGHT_PX, PANEL_PX, DPI = 1080, 810, 540, 100
 _BAR = "#1f5aa6"
 _INK = "#1b1b1b"
 _GRID = "#d0d0d0"
@@ -42,31 +43,59 @@ def _png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
+def chart_size(chart: Chart) -> tuple[int, int]:
+    """1080×810 for one panel; each further panel adds 540 px of height (1080×1350 for two,
+    the 4:5 portrait a phone shows whole)."""
+    return WIDTH_PX, HEIGHT_PX + PANEL_PX * (len(chart.panels) - 1)
+
+
 def draw_chart(chart: Chart) -> Figure:
-    """The chart as a matplotlib Figure (tests read its texts back)."""
-    figure = _figure(WIDTH_PX, HEIGHT_PX)
-    axes = figure.add_subplot()
-    positions = list(range(len(chart.points)))
-    values = [p.value for p in chart.points]
-    bars = axes.bar(positions, values, width=0.6, color=_BAR, zorder=2)
-    axes.bar_label(
-        bars, labels=[p.value_label for p in chart.points], padding=6, fontsize=17, color=_INK
-    )
-    axes.set_xticks(positions, [p.label for p in chart.points], fontsize=17)
-    ticks = [value for value, _ in chart.y_ticks]
-    axes.set_yticks(ticks, [label for _, label in chart.y_ticks], fontsize=16)
-    axes.set_ylim(0, max(ticks[-1], max(values)) * 1.12)
-    axes.set_xlabel(chart.x_label, fontsize=19, labelpad=10)
-    axes.set_ylabel(chart.y_label, fontsize=19, labelpad=10)
-    axes.grid(axis="y", color=_GRID, zorder=0)
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
-    axes.set_title("\n".join(textwrap.wrap(chart.title, 48)), fontsize=25, color=_INK, pad=24)
+    """The chart as a matplotlib Figure (tests read its texts back): one axes per panel,
+    stacked, each with its own value axis."""
+    figure = _figure(*chart_size(chart))
+    # No sharey: two quantities (a percentage, an amount) never share a value axis.
+    stacked = figure.subplots(len(chart.panels), 1, squeeze=False)[:, 0]
+    for axes, panel in zip(stacked, chart.panels, strict=True):
+        _draw_panel(axes, panel, chart.x_label)
+    title = "\n".join(textwrap.wrap(chart.title, 48))
+    figure.suptitle(title, fontsize=25, color=_INK)
     return figure
 
 
+def _draw_panel(axes: Axes, panel: ChartPanel, x_label: str) -> None:
+    # Bars stand at their dates on a time axis: the gaps between figures are shown as they are.
+    days = [p.day.toordinal() for p in panel.points]
+    span = max(days) - min(days)
+    width = span * 0.09
+    values = [p.value for p in panel.points]
+    bars = axes.bar(days, values, width=width, color=_BAR, zorder=2)
+    labels = [_two_lines(p.value_label) for p in panel.points]
+    axes.bar_label(bars, labels=labels, padding=6, fontsize=17, color=_INK)
+    axes.set_xlim(min(days) - span * 0.25, max(days) + span * 0.25)
+    axes.set_xticks(days, [p.label for p in panel.points], fontsize=17)
+    ticks = [value for value, _ in panel.y_ticks]
+    axes.set_yticks(ticks, [label for _, label in panel.y_ticks], fontsize=16)
+    axes.set_ylim(0, max(ticks[-1], max(values)) * 1.12)
+    axes.set_xlabel(x_label, fontsize=18, labelpad=8)
+    axes.set_ylabel(panel.y_label, fontsize=18, labelpad=10)
+    axes.grid(axis="y", color=_GRID, zorder=0)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.set_title("\n".join(textwrap.wrap(panel.title, 56)), fontsize=20, color=_INK, pad=14)
+
+
+def _two_lines(label: str, longest: int = 22) -> str:
+    """A long value label split at the space nearest its middle: "plus de 13 milliards /
+    de dollars" stays above its bar instead of running off the picture's edge."""
+    if len(label) <= longest or " " not in label:
+        return label
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    cut = min(spaces, key=lambda i: (max(i, len(label) - i - 1), -i))
+    return f"{label[:cut]}\n{label[cut + 1 :]}"
+
+
 def render_chart(chart: Chart) -> bytes:
-    """The chart as a 1080×810 PNG; the figure is cleared once drawn."""
+    """The chart as a PNG of ``chart_size``; the figure is cleared once drawn."""
     figure = draw_chart(chart)
     try:
         return _png(figure)

@@ -86,6 +86,11 @@ COMMANDS: tuple[Command, ...] = (
         route=lambda r, who, arg: r.share(who, arg),
     ),
     Command(
+        "latest",
+        lambda tr: tr.gettext("the last facts our editors approved"),
+        route=lambda r, who, arg: r.latest(who),
+    ),
+    Command(
         "topics",
         lambda tr: tr.gettext("the topics I cover"),
         route=lambda r, who, arg: r.topics(who),
@@ -114,6 +119,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("stats", admin_route=lambda a, tr, who, arg, now: a.stats(tr, now)),
     Command("reload", admin_route=lambda a, tr, who, arg, now: a.reload(tr)),
+    Command("queue", admin_route=lambda a, tr, who, arg, now: a.queue(tr)),
+    Command("feeds", admin_route=lambda a, tr, who, arg, now: a.feeds(tr, now)),
     Command(
         "broadcast",
         admin_route=lambda a, tr, who, arg, now: a.prepare_broadcast(

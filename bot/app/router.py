@@ -18,9 +18,10 @@ from bot.compose.briefing import (
     status_name,
 )
 from bot.compose.chart import compose_chart_reply, has_chart
+from bot.compose.correction import compose_latest
 from bot.core.actions import SUBSCRIPTION_VERBS, Action, parse_action
 from bot.core.deeplinks import DeepLink, linkable_fact, parse_deeplink, start_url
-from bot.core.domain import Block, Button, InlineCard, Library, Reply, Who
+from bot.core.domain import Block, Button, InlineCard, Library, Reply, Who, told
 from bot.digests.subscribing import Subscribing
 from bot.i18n.languages import Languages
 from bot.i18n.translator import Translator, lang_of
@@ -37,8 +38,10 @@ class Router:
         *,
         engine: QuestionEngine | None = None,
         subscribing: Subscribing | None = None,
+        latest: Callable[[], list[str]] | None = None,
     ) -> None:
         self._library = library  # a getter: a content reload is seen at the next command
+        self._latest = latest  # the last approved facts' ids, newest first
         self._languages = languages
         self._engine = engine
         self._subscribing = subscribing
@@ -139,7 +142,8 @@ class Router:
         if fact.topic in library.briefings and self._engine is not None:
             ask = Button(tr.gettext("Ask about this"), Action("ask", fact.topic).encode())
             keyboard = ((ask,), *keyboard)
-        return Reply(tr.lang, tuple(compose_fact_card(library, fact_id, tr)), keyboard)
+        blocks = tuple(compose_fact_card(library, fact_id, tr))
+        return Reply(tr.lang, blocks, keyboard, facts=told((fact,)))
 
     def chart(self, who: Who, argument: str | None) -> Reply:
         """/chart <topic>: the topic's figure series as a picture, or why there is none."""
@@ -209,6 +213,12 @@ class Router:
                 )
             )
         return tuple(cards)
+
+    def latest(self, who: Who) -> Reply:
+        """/latest: the last facts the newsroom approved."""
+        tr = self.translator_for(who)
+        ids = self._latest() if self._latest is not None else []
+        return compose_latest(self._library(), ids, tr)
 
     def sources(self, who: Who) -> Reply:
         tr = self.translator_for(who)
@@ -355,7 +365,9 @@ class Router:
         if briefing_id != "overview" and self._engine is not None:  # the first row: Ask
             ask = Button(tr.gettext("Ask about this"), Action("ask", briefing_id).encode())
             keyboard = ((ask,), *keyboard)
-        return Reply(tr.lang, tuple(blocks), keyboard)
+        library = self._library()
+        shown = told(library.facts[f] for f in library.briefings[briefing_id].fact_ids)
+        return Reply(tr.lang, tuple(blocks), keyboard, facts=shown)
 
     def _topic_words(self, tr: Translator) -> list[str]:
         return [f"{t.id} ({t.label.get(tr.lang)})" for t in self._library().topics]

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from bot.app.admin import Admin
 from bot.app.charts import ChartCache
 from bot.app.flood import FloodGuard
@@ -16,25 +18,46 @@ from bot.config import Settings
 from bot.content.lexicon import Lexicon, load_lexicon
 from bot.content.loader import content_digest, load_library
 from bot.core.clock import Clock
-from bot.core.domain import Lang, Library
+from bot.core.domain import Lang, Library, Who
+from bot.core.editorial import Approved, merge_library
 from bot.digests.subscribing import Subscribing
 from bot.digests.sweep import DigestService
 from bot.i18n.languages import Languages, Preferences
-from bot.i18n.translator import check_catalogs
+from bot.i18n.translator import Translator, check_catalogs, translator
+from bot.newsroom.corrections import Corrections
+from bot.newsroom.drafting import LLMDrafter
+from bot.newsroom.feeds import feeds_in_force
+from bot.newsroom.fetch import new_client
+from bot.newsroom.poller import Intake
+from bot.newsroom.relevance import Relevance
+from bot.newsroom.review import Review
 from bot.qa.deciding import Confirmer
 from bot.qa.dense import shared_embedder
 from bot.qa.engine import QuestionEngine
+from bot.qa.grounding import unsupported_numbers
+from bot.qa.llm_client import ChatClient, LLMSettings
+from bot.qa.memory import CHATS, DEFAULT_TTL, ChatMemory
+from bot.qa.memory import TABLE_KEYS as CHAT_KEYS
 from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
+from bot.store.candidates import NEWSROOM_FILE, CandidateStore
+from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
+from bot.store.pg.backend import PgBackend
+from bot.store.receipts import RECEIPTS_FILE, ReceiptStore
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.tables import Backend, Tables, TinyDBBackend
 from bot.store.users import USERS_FILE, UserStore
 
 log = logging.getLogger(__name__)
+# The data directory's databases, checked at start-up (a corrupted one is moved aside).
+STORE_FILES = (FACTS_FILE, USERS_FILE, LEDGER_FILE, NEWSROOM_FILE, EDITORIAL_FILE, RECEIPTS_FILE)
+# Groups of changes waiting for PostgreSQL beyond which /readyz says the replica is behind.
+UNWRITTEN_BACKLOG = 10_000
 
 
 def sync_content(facts: FactStore, settings: Settings, now: dt.datetime) -> ImportReport | None:
@@ -82,6 +105,8 @@ def build_conversation(
     subscribing: Subscribing | None = None,
     stats: Stats | None = None,
     confirmer: Confirmer | None = None,
+    latest: Callable[[], list[str]] | None = None,
+    memory: ChatMemory | None = None,
 ) -> Conversation:
     """The one wiring of router, engine and languages: the application and the CLI's one-shot
     commands (which take no data-directory lock) both build theirs here."""
@@ -90,8 +115,8 @@ def build_conversation(
     if index is not None:
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
         confirmer = confirmer or Confirmer(shared_embedder())
-        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer)
-    router = Router(library, languages, engine=engine, subscribing=subscribing)
+        engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
+    router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
     return Conversation(router, engine, languages)
 
 
@@ -101,29 +126,51 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        lock: DataDirLock,
+        lock: DataDirLock | None,
         facts: FactStore,
         users: UserStore,
         clock: Clock,
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.lock = lock
+        self.lock = lock  # TinyDB's data directory only: PostgreSQL is shared by replicas
+        self.backend: Backend = backend or TinyDBBackend(settings.data_dir)
         self.facts = facts
         self.users = users
-        self._knowledge = Knowledge.of(facts.library(), load_lexicon(settings.content_dir))
+        # The newsroom's stories (newsroom.json), for the intake and for editors alike.
+        self.candidates = CandidateStore.open(self.backend)
+        self.editorial = EditorialStore.open(self.backend)
+        self.receipts = ReceiptStore.open(self.backend)
+        self._knowledge = Knowledge.of(self._served(), load_lexicon(settings.content_dir))
+        self._relevance: tuple[Knowledge, Relevance] | None = None
+        # None unless the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): the poller's client is
+        # built here, once, and closed in aclose() with the other network clients.
+        self.intake = self._intake(settings, clock)
         self.flood = FloodGuard()
         self.charts = ChartCache()  # rendered charts and their Telegram file_ids
         self.stats = Stats()
         self.subscriptions = SubscriptionStore(users.tables)
         self.broadcasts = BroadcastStore(users.tables)
-        self.ledger = Ledger(settings.data_dir, today=lambda: clock().date())
+        self.ledger = Ledger(self.backend, today=lambda: clock().date())
+        self._chat_tables: Tables | None = None
+        memory = None
+        if self.backend.kind != "tinydb":
+            # Follow-ups may reach any replica: the memory they lean on lives in the store.
+            def seconds() -> float:
+                return clock().timestamp()
+
+            self._chat_tables = self.backend.open_tables(
+                CHATS, CHAT_KEYS, keep=lambda _, doc: seconds() - float(doc["at"]) <= DEFAULT_TTL
+            )
+            memory = ChatMemory(clock=seconds, tables=self._chat_tables)
         self.digests = DigestService(
             self.library,
             self.subscriptions,
             self.ledger,
             catch_up=dt.timedelta(hours=settings.digest_catch_up_hours),
             stats=self.stats,
+            told=self.receipts.record,
         )
         # Getters, so that a later content reload is seen by the conversation at once.
         conversation = build_conversation(
@@ -132,9 +179,11 @@ class Services:
             default_lang(settings),
             index=self.index,
             stats=self.stats,
+            memory=memory,
             subscribing=Subscribing(
                 self.subscriptions, clock, topics=lambda: self.library().topics
             ),
+            latest=self.latest_approved,
         )
         self.router = conversation.router
         self.languages = conversation.languages
@@ -142,7 +191,7 @@ class Services:
         self.engine = conversation.engine
         self.admin = Admin(
             settings.admin_ids,
-            settings.data_dir,
+            self.backend,
             users=users,
             subscriptions=self.subscriptions,
             broadcasts=self.broadcasts,
@@ -150,20 +199,80 @@ class Services:
             stats=self.stats,
             clock=clock,
             reload=self.reload,
+            feeds=self.intake.statuses if self.intake is not None else None,
+            candidates=self.candidates,
         )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings, clock)
+        self.corrections = Corrections(
+            self.editorial,
+            self.receipts,
+            self.library,
+            self.translator_for_chat,
+            self.backend,
+            clock,
+        )
+        self._drafting_http, drafter = _drafter(settings, clock)
+        self.review = Review(
+            self.candidates,
+            self.editorial,
+            self.library,
+            clock,
+            matches=lambda text, lang: self.engine.lookup(text, lang, 5),
+            publish=self.publish,
+            drafter=drafter,
+        )
+        self.admin.review = self.review
+
+    def _intake(self, settings: Settings, clock: Clock) -> Intake | None:
+        if not settings.newsroom:
+            return None
+        return Intake(
+            feeds_in_force(settings),
+            self.candidates,
+            new_client(settings.feed_timeout),
+            clock,
+            self.relevance,
+            timeout=settings.feed_timeout,
+            max_bytes=settings.feed_max_bytes,
+        )
+
+    def relevance(self) -> Relevance:
+        """What makes a feed item news for us, from the content in force (rebuilt after a
+        reload: new facts may name new entities)."""
+        knowledge = self._knowledge
+        if self._relevance is None or self._relevance[0] is not knowledge:
+            self._relevance = (knowledge, Relevance.of(knowledge.library, knowledge.lexicon))
+        return self._relevance[1]
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> Services:
-        """Check catalogs, own the data directory, bring the fact store up to date."""
+        """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
+        and migrate it), bring the fact store up to date."""
         check_catalogs()
+        if settings.database_url:
+            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir)
+            try:
+                return cls._open_on(settings, clock, None, pg)
+            except BaseException:
+                pg.close()
+                raise
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
             stamp = clock().strftime("%Y%m%dT%H%M%SZ")
-            quarantine_corrupted(settings.data_dir, (FACTS_FILE, USERS_FILE, LEDGER_FILE), stamp)
-            facts = FactStore(settings.data_dir)
+            quarantine_corrupted(settings.data_dir, STORE_FILES, stamp)
+            return cls._open_on(settings, clock, lock, TinyDBBackend(settings.data_dir))
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_on(
+        cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
+    ) -> Services:
+        facts = FactStore(backend)
+        try:
             report = sync_content(facts, settings, clock())
             if report is not None:
                 log.info(
@@ -173,16 +282,15 @@ class Services:
                     len(report.removed),
                     report.unchanged,
                 )
-            users = UserStore(settings.data_dir)
+            users = UserStore(backend)
         except BaseException:
-            lock.release()
+            facts.close()
             raise
         try:
-            return cls(settings, lock, facts, users, clock)
+            return cls(settings, lock, facts, users, clock, backend)
         except BaseException:
             users.close()
             facts.close()
-            lock.release()
             raise
 
     def reload(self) -> ImportReport:
@@ -192,8 +300,48 @@ class Services:
         report = self.facts.import_library(
             library, content_digest(self.settings.content_dir), self.clock()
         )
-        self._knowledge = Knowledge.of(self.facts.library(), lexicon)  # one atomic swap
+        self._knowledge = Knowledge.of(self._served(), lexicon)  # one atomic swap
         return report
+
+    def _served(self) -> Library:
+        """content/ as imported, with every approved fact joined in."""
+        return merge_library(self.facts.library(), self.editorial.approved())
+
+    def publish(self, approved: Approved) -> CorrectionRun | None:
+        """An approval goes live: the Library (index, briefings, digests) is rebuilt with it
+        in one swap, and the corrections it owes are planned."""
+        self._knowledge = Knowledge.of(self._served(), self._knowledge.lexicon)
+        return self.corrections.plan(approved)
+
+    def latest_approved(self, limit: int = 5) -> list[str]:
+        """The ids of the last approved facts the Library serves, newest first."""
+        served = self.library().facts
+        ids = [a.fact.id for a in reversed(self.editorial.approved())]
+        return [f for f in ids if f in served][:limit]
+
+    def translator_for_chat(self, chat_id: int) -> Translator:
+        """A chat's language: its digest's when it has one, else the reader's choice, else the
+        language we last told it facts in."""
+        sub = self.subscriptions.get(chat_id)
+        if sub is not None:
+            return translator(sub.lang, sub.locale)
+        told = self.receipts.lang(chat_id)
+        if self.languages.chosen(chat_id) is None and told in ("fr", "en"):
+            return translator("fr" if told == "fr" else "en")
+        return self.languages.translator_for(Who(chat_id))
+
+    async def database_problem(self) -> str | None:
+        """Why the database does not answer now (for /readyz); None when it does, or when the
+        store is the data directory's files."""
+        if not isinstance(self.backend, PgBackend):
+            return None
+        problem = await self.backend.ping()
+        if problem is None and not self.backend.ready:
+            problem = f"PostgreSQL at {self.backend.target}: writes are waiting to be retried"
+        if problem is None and self.backend.unwritten > UNWRITTEN_BACKLOG:
+            count = self.backend.unwritten
+            problem = f"PostgreSQL at {self.backend.target}: {count} writes waiting"
+        return problem
 
     def knowledge(self) -> Knowledge:
         """The current content: read it once per request and use that one value."""
@@ -206,14 +354,45 @@ class Services:
         return self._knowledge.index
 
     async def aclose(self) -> None:
-        """Close the LLM client, then the stores."""
+        """Close the LLM and feed clients, then the stores."""
         if self.phraser is not None:
             await self.phraser.aclose()
             self.phraser = None
+        if self._drafting_http is not None:
+            await self._drafting_http.aclose()
+            self._drafting_http = None
+        if self.intake is not None:
+            await self.intake.aclose()
         self.close()
 
     def close(self) -> None:
+        self.receipts.close()
+        self.editorial.close()
+        self.candidates.close()
         self.ledger.close()
+        if self._chat_tables is not None:
+            self._chat_tables.close()
         self.users.close()
         self.facts.close()
-        self.lock.release()
+        if isinstance(self.backend, PgBackend):
+            self.backend.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _drafter(
+    settings: Settings, clock: Clock
+) -> tuple[httpx.AsyncClient | None, LLMDrafter | None]:
+    """The newsroom's drafting model when LLM_BASE_URL is set: its own client, since a draft
+    is longer than an answer and must not count against readers' hourly limit."""
+    if not settings.llm_base_url:
+        return None, None
+    llm = LLMSettings(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model or "default",
+        api_key=settings.llm_api_key,
+        deadline=settings.llm_deadline,
+        max_tokens=800,
+    )
+    http = ChatClient.new_http_client(llm)
+    return http, LLMDrafter(ChatClient(llm, http, clock=clock), unsupported_numbers)

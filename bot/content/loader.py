@@ -17,19 +17,25 @@ from bot.core.domain import (
     BRIEFING_IDS,
     FACT_TOPICS,
     FIGURE_KINDS,
+    PERCENT_UNIT,
+    QUALIFIERS,
     STATUSES,
     TOPICS,
     Bilingual,
     Briefing,
+    ChartSeries,
     Fact,
     Figure,
     Library,
+    SeriesPoint,
     Source,
     Status,
     Topic,
+    figure_day,
+    figure_unit,
 )
 
-CONTENT_FILES = ("sources.yaml", "facts.yaml", "topics.yaml", "briefings.yaml")
+CONTENT_FILES = ("sources.yaml", "facts.yaml", "topics.yaml", "briefings.yaml", "charts.yaml")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _DIGIT = re.compile(r"\d")
@@ -180,9 +186,10 @@ def load_library(content_dir: Path) -> Library:
     facts = _load_facts(content_dir / "facts.yaml", sources, errors)
     topics = _load_topics(content_dir / "topics.yaml", errors)
     briefings = _load_briefings(content_dir / "briefings.yaml", facts, errors)
+    charts = _load_charts(content_dir / "charts.yaml", facts, sources, errors)
     if errors:
         raise ContentInvalid(errors)
-    return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+    return Library(facts=facts, sources=sources, topics=topics, briefings=briefings, charts=charts)
 
 
 def _load_sources(path: Path, errors: list[ContentError]) -> dict[str, Source]:
@@ -463,3 +470,143 @@ def _briefing_facts(node: _Node, check: _Checker, facts: dict[str, Fact]) -> lis
     if len(set(fact_ids)) != len(fact_ids):
         check.error(node.line, "a fact is listed twice")
     return fact_ids
+
+
+_MIN_SERIES_POINTS = 2
+
+
+def _load_charts(
+    path: Path, facts: dict[str, Fact], sources: dict[str, Source], errors: list[ContentError]
+) -> tuple[ChartSeries, ...]:
+    """charts.yaml: each series one unit, at least two points, each a fact's figure of that
+    unit at a date strictly after the previous point's."""
+    check = _Checker(path)
+    series: list[ChartSeries] = []
+    seen: set[str] = set()
+    for node in check.items(_read(path, check), "series"):
+        ident = check.ident(node, seen)
+        topics = _series_topics(node, check)
+        unit = check.text(node, "unit")
+        if unit is not None and unit != PERCENT_UNIT and not re.fullmatch(r"[A-Z]{3}", unit):
+            check.error(node.line, f"unit must be {PERCENT_UNIT!r} or an ISO 4217 currency")
+            unit = None
+        label = check.bilingual(node, "label")
+        points = _series_points(node, check, unit, facts, sources)
+        if ident and topics and unit and label and points is not None:
+            series.append(ChartSeries(ident, topics, unit, label, points))
+    errors.extend(check.errors)
+    return tuple(series)
+
+
+def _series_topics(node: _Node, check: _Checker) -> tuple[str, ...]:
+    topics = _strings(node.get("topics"), node, check, "'topics' must be a list of topic ids")
+    if topics is None:
+        return ()
+    if not topics:
+        check.error(node.line, "'topics' names at least one topic (where its Chart button goes)")
+    for topic in topics:
+        if topic not in TOPICS:
+            check.error(node.line, f"unknown topic {topic!r}: one of {', '.join(TOPICS)}")
+    return tuple(topics) if set(topics) <= set(TOPICS) else ()
+
+
+def _series_points(
+    node: _Node,
+    check: _Checker,
+    unit: str | None,
+    facts: dict[str, Fact],
+    sources: dict[str, Source],
+) -> tuple[SeriesPoint, ...] | None:
+    """The series' points, or None when one is invalid or the dates do not strictly rise."""
+    raw = node.get("points")
+    if not isinstance(raw, list) or not all(isinstance(p, _Node) for p in raw):
+        check.error(node.line, "'points' must be a list of mappings {fact: <id>, figure: <name>}")
+        return None
+    if len(raw) < _MIN_SERIES_POINTS:
+        check.error(
+            node.line, f"a series has at least {_MIN_SERIES_POINTS} points, not {len(raw)}"
+        )
+    points: list[SeriesPoint] = []
+    previous: dt.date | None = None
+    valid = len(raw) >= _MIN_SERIES_POINTS and unit is not None
+    for spec in raw:
+        dated = _series_point(spec, check, unit, facts, sources) if unit else None
+        if dated is None:
+            valid = False
+            continue
+        point, day = dated
+        if previous is not None and day <= previous:
+            check.error(
+                spec.line,
+                f"point {point.fact_id!r} is dated {day}, not after the previous point "
+                f"({previous}): a series has one point per date, in increasing order",
+            )
+            valid = False
+        previous = day if previous is None else max(previous, day)
+        points.append(point)
+    return tuple(points) if valid else None
+
+
+def _series_point(
+    spec: _Node, check: _Checker, unit: str, facts: dict[str, Fact], sources: dict[str, Source]
+) -> tuple[SeriesPoint, dt.date] | None:
+    """One point and its date, checked against the fact it names."""
+    fact_id = check.text(spec, "fact")
+    name = check.text(spec, "figure", required=False)
+    qualifier = check.text(spec, "qualifier", required=False)
+    if qualifier is not None and qualifier not in QUALIFIERS:
+        check.error(spec.line, f"'qualifier' must be one of {', '.join(QUALIFIERS)}")
+        return None
+    if fact_id is None:
+        return None
+    fact = facts.get(fact_id)
+    if fact is None:
+        check.error(spec.line, f"unknown fact {fact_id!r}")
+        return None
+    if fact.status is Status.DENIED:
+        check.error(spec.line, f"fact {fact_id!r} is denied: its figure is no value to chart")
+        return None
+    candidates = [f for f in fact.figures if figure_unit(f) == unit]
+    if name is not None:
+        candidates = [f for f in candidates if f.name == name]
+    if len(candidates) != 1:
+        if len(candidates) > 1:
+            problem = f"has several figures in {unit}: name one with 'figure'"
+        else:
+            problem = f"has no figure {name!r} in {unit}" if name else f"has no figure in {unit}"
+        check.error(spec.line, f"fact {fact_id!r} {problem}")
+        return None
+    [figure] = candidates
+    day = figure_day(fact, figure, sources)
+    if day is None:
+        check.error(
+            spec.line,
+            f"figure {figure.name!r} of {fact_id!r} has no date: give it 'as_of', a date "
+            "figure, or a dated source",
+        )
+        return None
+    return SeriesPoint(fact_id, figure.name, qualifier), day
+
+
+def check_facts_text(
+    text: str,
+    sources: dict[str, Source],
+    *,
+    taken: set[str] | frozenset[str] = frozenset(),
+    path: Path = Path("approved-facts.yaml"),
+) -> tuple[dict[str, Fact], list[ContentError]]:
+    """Validate a ``facts:`` YAML document as ``content check`` validates facts.yaml, against
+    ``sources``; an id in ``taken`` (content/'s own) is a duplicate."""
+    check = _Checker(path)
+    seen = set(taken)
+    facts: dict[str, Fact] = {}
+    document = None
+    try:
+        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        check.error(1, f"invalid YAML: {exc}")
+    if document is not None:
+        for node in check.items(document, "facts"):
+            if (fact := _fact(node, check, seen, sources)) is not None:
+                facts[fact.id] = fact
+    return facts, check.errors

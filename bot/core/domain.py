@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -13,6 +14,8 @@ FACT_TOPICS = (*TOPICS, "context")
 BRIEFING_IDS = ("overview", *TOPICS)
 STATUSES = ("reported", "announced", "confirmed", "denied", "superseded")
 FIGURE_KINDS = ("money", "percent", "year", "date", "month", "count")
+PERCENT_UNIT = "percent"  # a chart series' unit: this, or an ISO 4217 currency
+QUALIFIERS = ("about", "more-than")  # how a chart point's figure is worded by its fact
 
 
 class Status(StrEnum):
@@ -111,6 +114,48 @@ class Briefing:
     why: Bilingual
 
 
+def figure_day(fact: Fact, figure: Figure, sources: Mapping[str, Source]) -> dt.date | None:
+    """The date a figure is true at: its ``as_of``, else the date its fact states, else the
+    publication date of the fact's source; None when none of them is known."""
+    if figure.as_of is not None:
+        return figure.as_of
+    for other in fact.figures:
+        if other.kind == "date":
+            return dt.date.fromisoformat(str(other.value))
+    source = sources.get(fact.source_id)
+    return source.published if source is not None else None
+
+
+def figure_unit(figure: Figure) -> str | None:
+    """The unit a chart series of this figure is in: its currency, or ``percent``."""
+    if figure.kind == "money":
+        return figure.currency
+    return PERCENT_UNIT if figure.kind == "percent" else None
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One point of a declared chart series: a fact's figure, dated by ``figure_day``."""
+
+    fact_id: str
+    figure: str
+    qualifier: str | None = None  # one of QUALIFIERS, as the fact words it ("more than")
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One measured quantity over time (content/charts.yaml): one unit, one point per date.
+
+    ``topics`` are the briefings whose Chart button shows it; its facts may be anywhere.
+    """
+
+    id: str
+    topics: tuple[str, ...]
+    unit: str  # PERCENT_UNIT or an ISO 4217 currency
+    label: Bilingual  # what is measured: "Total Microsoft has invested in OpenAI"
+    points: tuple[SeriesPoint, ...]
+
+
 @dataclass(frozen=True)
 class Library:
     """A consistent snapshot of the curated content the bot serves."""
@@ -119,6 +164,7 @@ class Library:
     sources: dict[str, Source]
     topics: tuple[Topic, ...]
     briefings: dict[str, Briefing]
+    charts: tuple[ChartSeries, ...] = ()
 
     def topic_for_alias(self, word: str) -> str | None:
         """The briefing id a user's word names (``overview`` included), or None."""
@@ -185,16 +231,28 @@ class Block:
 
 @dataclass(frozen=True)
 class ChartPoint:
-    """One bar of a chart: its position's label (a date), its value and the value as shown."""
+    """One bar of a chart, placed at its date: the date as shown, the value, the value as shown."""
 
+    day: dt.date
     label: str
     value: float
     value_label: str
 
 
 @dataclass(frozen=True)
+class ChartPanel:
+    """One series drawn on its own axes: what it measures, its unit, its points and ticks."""
+
+    title: str
+    y_label: str
+    points: tuple[ChartPoint, ...]
+    y_ticks: tuple[tuple[float, str], ...]
+
+
+@dataclass(frozen=True)
 class Chart:
-    """A chart to draw, every text already in the reader's language (bot/compose/chart.py).
+    """A chart to draw, every text already in the reader's language (bot/compose/chart.py):
+    one panel per series, stacked, none sharing another's axes.
 
     ``revision`` is a digest of the facts it shows: with the topic and the locale it keys the
     rendered image (and Telegram's file_id for it).
@@ -206,9 +264,7 @@ class Chart:
     revision: str
     title: str
     x_label: str
-    y_label: str
-    points: tuple[ChartPoint, ...]
-    y_ticks: tuple[tuple[float, str], ...]
+    panels: tuple[ChartPanel, ...]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -226,6 +282,14 @@ class Reply:
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     chart: Chart | None = None
+    # The fact revisions this reply tells its reader, (fact id, revision): recorded once it is
+    # delivered, so that a later correction reaches whoever was told the older version.
+    facts: tuple[tuple[str, int], ...] = ()
+
+
+def told(facts: Iterable[Fact]) -> tuple[tuple[str, int], ...]:
+    """The (fact id, revision) pairs a reply carrying ``facts`` tells, each once."""
+    return tuple(dict.fromkeys((fact.id, fact.revision) for fact in facts))
 
 
 @dataclass(frozen=True)

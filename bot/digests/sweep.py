@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.compose.digest import changed_facts, compose_digest, quiet_digest
-from bot.core.domain import Block, Library, Reply, Subscription
+from bot.core.domain import Block, Library, Reply, Subscription, told
 from bot.core.schedule import DEFAULT_CATCH_UP, decide
 from bot.core.tally import NoTally, Tally
 from bot.i18n.translator import translator
@@ -37,6 +37,11 @@ Outcome = Literal["sent", "blocked", "failed"]
 # Digests already composed in a sweep, by what decides their text, with the library they
 # came from (a reload in the middle of a sweep must not serve the old content).
 Composed = dict[tuple[object, ...], tuple[Library, Reply]]
+# Told once a reply is delivered: the chat, the fact revisions it carried, when, in which
+# language (receipts).
+Told = Callable[[int, tuple[tuple[str, int], ...], dt.datetime, str], None]
+# One delivery of a fan-out: the chat, its ledger key, and the reply (None: nothing to send).
+Job = tuple[int, dt.date, Callable[[], Reply | None]]
 
 
 class Sender(Protocol):
@@ -74,8 +79,10 @@ class DigestService:
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
         concurrency: int = 8,
         stats: Tally | None = None,
+        told: Told | None = None,
     ) -> None:
         self._stats = stats or NoTally()
+        self._told = told
         self._library = library
         self._subscriptions = subscriptions
         self._ledger = ledger
@@ -87,6 +94,10 @@ class DigestService:
     def request_stop(self) -> None:
         """Shutting down: sends in flight finish, no new one starts (those stay due)."""
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def with_last_sent(self, sub: Subscription) -> Subscription:
         last = self._ledger.last_sent(sub.chat_id)
@@ -136,6 +147,11 @@ class DigestService:
         """Deliver every digest due at ``now``; one failing chat never stops the others."""
         async with self._lock:  # a slow sweep and the next minute's must not overlap
             counts: Counter[str] = Counter()
+            if not self._ledger.ready:
+                # The store is away (PostgreSQL): a send it could not record might go out
+                # twice. Everything stays due; the next minute's sweep looks again.
+                log.warning("digest sweep waits: the store does not take writes now")
+                return SweepReport({"waiting": 1})
             due = []
             for sub in self._subscriptions.all():
                 decision = decide(sub, now, False, self._catch_up)
@@ -148,8 +164,8 @@ class DigestService:
                 else:
                     due.append((self.with_last_sent(sub), occurrence.local_date))
             composed: Composed = {}
-            jobs = [
-                (sub, day, functools.partial(self.compose, sub, now, composed, day))
+            jobs: list[Job] = [
+                (sub.chat_id, day, functools.partial(self.compose, sub, now, composed, day))
                 for sub, day in due
             ]
             await self._fan_out(sender, self._ledger, jobs, now, counts)
@@ -166,7 +182,7 @@ class DigestService:
         """An admin message to every active subscriber, through the same ledgered path; ``day``
         keys the ledger, so a broadcast resumed later sends nobody a second copy."""
         counts: Counter[str] = Counter()
-        jobs = []
+        jobs: list[Job] = []
         for sub in self._subscriptions.all():
             if not sub.active:
                 continue
@@ -174,15 +190,30 @@ class DigestService:
                 counts["already"] += 1
                 continue
             reply = Reply(sub.lang, (Block("text", text),))
-            jobs.append((sub, day, _constant(reply)))
+            jobs.append((sub.chat_id, day, _constant(reply)))
         await self._fan_out(sender, ledger, jobs, now, counts)
+        return SweepReport(dict(counts))
+
+    async def deliver_notes(
+        self, sender: Sender, ledger: Ledger, jobs: Sequence[Job], now: dt.datetime
+    ) -> SweepReport:
+        """Notes to chosen chats (corrections), through the same ledgered path as digests; a
+        chat the ledger already has a final entry for is not sent a second one."""
+        counts: Counter[str] = Counter()
+        waiting = []
+        for job in jobs:
+            if ledger.is_final(job[0], job[1]):
+                counts["already"] += 1
+            else:
+                waiting.append(job)
+        await self._fan_out(sender, ledger, waiting, now, counts)
         return SweepReport(dict(counts))
 
     async def _fan_out(
         self,
         sender: Sender,
         ledger: Ledger,
-        jobs: Sequence[tuple[Subscription, dt.date, Callable[[], Reply | None]]],
+        jobs: Sequence[Job],
         now: dt.datetime,
         counts: Counter[str],
     ) -> None:
@@ -193,24 +224,22 @@ class DigestService:
         gate = asyncio.Semaphore(self._concurrency)
         blocked: list[int] = []
 
-        async def one(
-            sub: Subscription, key: dt.date, compose: Callable[[], Reply | None]
-        ) -> None:
+        async def one(chat_id: int, key: dt.date, compose: Callable[[], Reply | None]) -> None:
             async with gate:
-                if self._stopping:
-                    # Not in the ledger, so still due: the next start sends it.
+                if self._stopping or not ledger.ready:
+                    # Not in the ledger, so still due: the next sweep (or start) sends it.
                     counts["deferred"] += 1
                     return
                 reply = compose()
                 if reply is None:
-                    ledger.record(sub.chat_id, key, "skipped", now)
+                    ledger.record(chat_id, key, "skipped", now)
                     counts["empty"] += 1
                     return
-                outcome = await deliver_once(sender, ledger, sub.chat_id, key, reply, now)
-            if outcome == "blocked" and self._subscriptions.set_active(
-                sub.chat_id, False, save=False
-            ):
-                blocked.append(sub.chat_id)
+                outcome = await deliver_once(sender, ledger, chat_id, key, reply, now)
+            if outcome == "sent" and reply.facts and self._told is not None:
+                self._told(chat_id, reply.facts, now, reply.lang)
+            if outcome == "blocked" and self._subscriptions.set_active(chat_id, False, save=False):
+                blocked.append(chat_id)
             counts[outcome] += 1
 
         try:
@@ -237,6 +266,10 @@ class DigestService:
             raise interrupted
 
 
+# How long a send waits for its intent to be durable before it is left for a later sweep.
+INTENT_WAIT = 5.0
+
+
 def _digest_reply(
     library: Library,
     sub: Subscription,
@@ -248,10 +281,13 @@ def _digest_reply(
     """What changed since ``since``, or (a digest with no news) the quiet digest, which
     names the day of the previous one."""
     tr = translator(sub.lang, sub.locale)
-    blocks = compose_digest(library, since, now, tr, today, sub.topics) or quiet_digest(
-        library, previous, tr, today
-    )
-    return Reply(sub.lang, tuple(blocks))
+    changed = changed_facts(library, since, now, sub.topics)
+    blocks = compose_digest(library, since, now, tr, today, sub.topics)
+    if blocks is None:
+        overview = library.briefings.get("overview")
+        changed = [library.facts[f] for f in (overview.fact_ids[:3] if overview else ())]
+        blocks = quiet_digest(library, previous, tr, today)
+    return Reply(sub.lang, tuple(blocks), facts=told(changed))
 
 
 def _constant(reply: Reply) -> Callable[[], Reply | None]:
@@ -273,6 +309,10 @@ async def deliver_once(
     """
     done = ledger.parts_sent(chat_id, key)
     ledger.record(chat_id, key, SENDING, now, parts=done)
+    if not await ledger.written(INTENT_WAIT):
+        # The intent is not durable (the database went away): sending now could send twice
+        # after a crash. Still "sending", so not final: a later sweep resumes it.
+        return "deferred"
 
     def progress(parts: int) -> None:
         ledger.record(chat_id, key, SENDING, now, parts=parts)

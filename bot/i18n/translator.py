@@ -11,7 +11,13 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_skeleton, format_time, get_date_format
+from babel.dates import (
+    format_date,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_date_format,
+)
 from babel.numbers import (
     format_compact_currency,
     format_compact_decimal,
@@ -123,6 +129,10 @@ class Translator:
         return self.gettext("{date} at {time}").format(
             date=day, time=format_time(local, format="short", locale=self.locale)
         )
+
+    def duration(self, span: dt.timedelta) -> str:
+        """A wait, rounded to its largest unit: '2 hours', '2 heures'."""
+        return format_timedelta(span, threshold=1.5, locale=self.locale)
 
     def clock_time(self, at: dt.time) -> str:
         return format_time(at, format="short", locale=self.locale)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.compose.answer import Answer, extractive_answer
 from bot.core.actions import Action
-from bot.core.domain import Block, Button, Lang, Library, Reply, SearchResult, Who
+from bot.core.domain import Block, Button, Lang, Library, Reply, SearchResult, Who, told
 from bot.core.tally import NoTally, Tally
 from bot.core.text import fold, visible, words
 from bot.i18n.languages import Languages
@@ -95,7 +95,8 @@ class QuestionEngine:
         buttons: tuple[tuple[Button, ...], ...] = ()
         if not answer.found:
             buttons = _suggestion_buttons(library, answer, reading.lang)
-        reply = Reply(reading.lang, answer.blocks, buttons)
+        shown = told(library.facts[f] for f in answer.fact_ids) if answer.found else ()
+        reply = Reply(reading.lang, answer.blocks, buttons, facts=shown)
         return Asked(reply, answer, reading.question, scope_of(result))
 
     def _read(self, who: Who, question: str, lang: Lang | None) -> _Reading:

@@ -546,3 +546,10 @@ def sentences(text: str, *, final: bool = True) -> tuple[list[str], str]:
             found.append(rest.strip())
         rest = ""
     return found, rest
+
+
+def unsupported_numbers(text: str, source: str) -> list[str]:
+    """The numbers ``text`` writes that ``source`` does not state, compared by value as the
+    guard compares them ("$10 billion" is "10 milliards"); the newsroom's drafts use it."""
+    allowed = _numbers(source)
+    return [n.text for n in _numbers(text) if not any(n.matches(a) for a in allowed)]

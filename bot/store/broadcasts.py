@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from bot.store.journal import JournaledTables
+from bot.store.tables import Tables
 
 State = Literal["pending", "running", "done", "cancelled"]
 TABLE = "broadcasts"
@@ -32,7 +32,7 @@ class Broadcast:
 
 
 class BroadcastStore:
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(TABLE).values()}
 

@@ -3,34 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import JournaledTables, KeyOf
+from bot.store.journal import Doc, KeyOf
+from bot.store.tables import Backend, Tables, backend_of
 
 NEWSROOM_FILE = "newsroom.json"
+NEWSROOM = "newsroom"
 CANDIDATES = "candidates"
-# Tables of newsroom.json and the field each is keyed by; the intake adds its own (feed
-# status, seen guids) here.
-TABLE_KEYS: dict[str, KeyOf] = {CANDIDATES: lambda doc: str(doc["id"])}
+FEEDS = "feeds"  # the intake's status of each feed (bot/store/feeds.py), by feed URL
+SEEN = "seen"  # item keys the intake has taken in (bot/store/feeds.py), by key
+# Tables of newsroom.json and the field each is keyed by.
+TABLE_KEYS: dict[str, KeyOf] = {
+    CANDIDATES: lambda doc: str(doc["id"]),
+    FEEDS: lambda doc: str(doc["url"]),
+    SEEN: lambda doc: str(doc["key"]),
+}
 
 # Review order: new stories first (oldest first, so nothing waits forever), then those put back.
 _QUEUE_ORDER: dict[CandidateState, int] = {"new": 0, "later": 1}
 
 
 class CandidateStore:
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(CANDIDATES).values()}
 
     @classmethod
-    def open(cls, data_dir: Path) -> CandidateStore:
-        return cls(JournaledTables(data_dir / NEWSROOM_FILE, TABLE_KEYS))
+    def open(cls, where: Path | Backend) -> CandidateStore:
+        return cls(backend_of(where).open_tables(NEWSROOM, TABLE_KEYS))
 
     @property
-    def tables(self) -> JournaledTables:
+    def tables(self) -> Tables:
         return self._tables
 
     def close(self) -> None:
@@ -42,6 +50,22 @@ class CandidateStore:
     def put(self, candidate: Candidate) -> None:
         self._tables.put(CANDIDATES, candidate.id, _doc(candidate))
         self._all[candidate.id] = candidate
+
+    def put_many(
+        self,
+        candidates: Iterable[Candidate],
+        also: Mapping[str, Mapping[str, Doc | None]] | None = None,
+        *,
+        sync: bool = True,
+    ) -> None:
+        """Candidates, and changes to the other tables of newsroom.json (``also``), in one
+        journal write: the intake writes each feed's poll so, without fsync (``sync``; see
+        JournaledTables.put_tables)."""
+        changed = list(candidates)
+        docs: dict[str, Doc | None] = {c.id: _doc(c) for c in changed}
+        self._tables.put_tables({CANDIDATES: docs, **(also or {})}, sync=sync)
+        for candidate in changed:
+            self._all[candidate.id] = candidate
 
     def mark(
         self, candidate_id: str, state: CandidateState, fact_id: str | None = None

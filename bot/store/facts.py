@@ -1,4 +1,9 @@
-"""The fact store: content/ imported into TinyDB with revisions, read back as a Library."""
+"""The fact store: content/ imported with revisions, read back as a Library.
+
+On TinyDB it is ``facts.json``, rewritten whole and atomically by each import that changes
+something; on PostgreSQL the same tables (numbered documents, in content order) are the
+``facts`` namespace, and an import's changes are committed in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,26 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from bot.core.domain import Bilingual, Briefing, Fact, Figure, Library, Source, Status, Topic
+from bot.core.domain import (
+    Bilingual,
+    Briefing,
+    ChartSeries,
+    Fact,
+    Figure,
+    Library,
+    SeriesPoint,
+    Source,
+    Status,
+    Topic,
+)
 from bot.store.atomic import AtomicJSONStorage
+from bot.store.tables import AtomicTables, Backend, TinyDBBackend, backend_of
 
 FACTS_FILE = "facts.json"
+FACTS = "facts"
+TABLES = ("facts", "sources", "topics", "briefings", "charts", "meta")
+# Documents are numbered, as in TinyDB's file: the number keeps the content's order.
+_NUMBERED = {name: (lambda doc: "") for name in TABLES}
 
 
 @dataclass(frozen=True)
@@ -32,16 +53,60 @@ class ImportReport:
 class FactStore:
     """Owns ``facts.json``. Facts keep a revision and the date they last changed."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self._path = data_dir / FACTS_FILE
-        self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+    def __init__(self, where: Path | Backend) -> None:
+        backend = backend_of(where)
+        self._db: TinyDB | None = None
+        self._tables: AtomicTables | None = None
+        if isinstance(backend, TinyDBBackend):
+            self._path = backend.data_dir / FACTS_FILE
+            self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+        else:
+            tables = backend.open_tables(FACTS, _NUMBERED)
+            if not isinstance(tables, AtomicTables):
+                raise TypeError(f"the {backend.kind} backend cannot import facts atomically")
+            self._tables = tables
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+        if self._tables is not None:
+            self._tables.close()
+
+    def _read(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every table as numbered documents, in their order."""
+        if self._db is not None:
+            return dict(self._db.storage.read() or {})
+        assert self._tables is not None
+        return {
+            name: dict(sorted(self._tables.table(name).items(), key=lambda kv: int(kv[0])))
+            for name in TABLES
+        }
+
+    def _write(self, data: dict[str, dict[str, dict[str, Any]]]) -> None:
+        if self._db is not None:
+            self._db.storage.write(data)
+            # TinyDB's tables cache ids; reopening is the public way to drop them.
+            self._db.close()
+            self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+            return
+        assert self._tables is not None
+        changes: dict[str, dict[str, dict[str, Any] | None]] = {}
+        for name in TABLES:
+            old, new = self._tables.table(name), data.get(name, {})
+            changed: dict[str, dict[str, Any] | None] = {k: None for k in old if k not in new}
+            changed |= {k: doc for k, doc in new.items() if old.get(k) != doc}
+            if changed:
+                changes[name] = changed
+        self._tables.put_tables(changes)
+
+    def _docs(self, name: str) -> list[dict[str, Any]]:
+        if self._db is not None:
+            return [dict(doc) for doc in self._db.table(name).all()]
+        return list(self._read()[name].values())
 
     def content_digest(self) -> str | None:
-        meta = self._db.table("meta").get(doc_id=1)
-        return None if meta is None else str(meta.get("content_digest"))
+        meta = self._docs("meta")
+        return None if not meta else str(meta[0].get("content_digest"))
 
     def import_library(self, library: Library, digest: str, now: dt.datetime) -> ImportReport:
         """Bring the store in line with ``library``; unchanged content writes nothing.
@@ -50,8 +115,8 @@ class FactStore:
         import or this one, never half of each.
         """
         today = now.date()
-        storage = self._db.storage
-        old_facts = {doc["id"]: doc for doc in (storage.read() or {}).get("facts", {}).values()}
+        stored = self._read()
+        old_facts = {doc["id"]: doc for doc in stored.get("facts", {}).values()}
         new_facts: dict[str, dict[str, Any]] = {}
         added, changed = [], []
         for fact in library.facts.values():
@@ -92,25 +157,26 @@ class FactStore:
             "briefings": {
                 str(i): _briefing_doc(b) for i, b in enumerate(library.briefings.values(), 1)
             },
+            "charts": {str(i): _series_doc(c) for i, c in enumerate(library.charts, 1)},
             "meta": {"1": {"content_digest": digest}},
         }
-        if data != storage.read():
-            storage.write(data)
-            # TinyDB's tables cache ids; reopening is the public way to drop them.
-            self._db.close()
-            self._db = TinyDB(self._path, storage=AtomicJSONStorage)
+        if data != stored:
+            self._write(data)
         return report
 
     def is_empty(self) -> bool:
-        return len(self._db.table("facts")) == 0
+        return not self._docs("facts")
 
     def library(self) -> Library:
         """The content as last imported."""
-        facts = {doc["id"]: _fact_from(doc) for doc in self._db.table("facts").all()}
-        sources = {doc["id"]: _source_from(doc) for doc in self._db.table("sources").all()}
-        topics = tuple(_topic_from(doc) for doc in self._db.table("topics").all())
-        briefings = {doc["id"]: _briefing_from(doc) for doc in self._db.table("briefings").all()}
-        return Library(facts=facts, sources=sources, topics=topics, briefings=briefings)
+        facts = {doc["id"]: _fact_from(doc) for doc in self._docs("facts")}
+        sources = {doc["id"]: _source_from(doc) for doc in self._docs("sources")}
+        topics = tuple(_topic_from(doc) for doc in self._docs("topics"))
+        briefings = {doc["id"]: _briefing_from(doc) for doc in self._docs("briefings")}
+        charts = tuple(_series_from(doc) for doc in self._docs("charts"))
+        return Library(
+            facts=facts, sources=sources, topics=topics, briefings=briefings, charts=charts
+        )
 
 
 def news_instant(updated: dt.date, imported: dt.datetime) -> dt.datetime:
@@ -255,4 +321,28 @@ def _briefing_from(doc: dict[str, Any]) -> Briefing:
         Bilingual(doc["headline_fr"], doc["headline_en"]),
         tuple(doc["facts"]),
         Bilingual(doc["why_fr"], doc["why_en"]),
+    )
+
+
+def _series_doc(series: ChartSeries) -> dict[str, Any]:
+    return {
+        "id": series.id,
+        "topics": list(series.topics),
+        "unit": series.unit,
+        "label_fr": series.label.fr,
+        "label_en": series.label.en,
+        "points": [
+            {"fact": p.fact_id, "figure": p.figure, "qualifier": p.qualifier}
+            for p in series.points
+        ],
+    }
+
+
+def _series_from(doc: dict[str, Any]) -> ChartSeries:
+    return ChartSeries(
+        doc["id"],
+        tuple(doc["topics"]),
+        doc["unit"],
+        Bilingual(doc["label_fr"], doc["label_en"]),
+        tuple(SeriesPoint(p["fact"], p["figure"], p.get("qualifier")) for p in doc["points"]),
     )

@@ -146,17 +146,31 @@ class JournaledTables:
 
     def put_many(self, table: str, docs: Mapping[str, Doc | None]) -> None:
         """Several changes with one write (and one fsync)."""
-        if not docs:
+        self.put_tables({table: docs})
+
+    def put_tables(
+        self, changes: Mapping[str, Mapping[str, Doc | None]], *, sync: bool = True
+    ) -> None:
+        """Changes to several tables with one write (and one fsync): each fsync is
+        milliseconds of the event loop's time on a busy disk. ``sync=False`` skips the fsync
+        of a durable journal for changes that may be lost to a power cut (not to a kill -9):
+        those that can be made again, such as what a feed poll learnt."""
+        lines = "".join(
+            journal_line(table, key, doc)
+            for table, docs in changes.items()
+            for key, doc in docs.items()
+        )
+        if not lines:
             return
-        lines = "".join(journal_line(table, key, doc) for key, doc in docs.items())
-        self._append(lines.encode())
-        rows = self._tables[table]
-        for key, doc in docs.items():
-            if doc is None:
-                rows.pop(key, None)
-            else:
-                rows[key] = doc
-        self._unfolded += len(docs)
+        self._append(lines.encode(), sync=sync)
+        for table, docs in changes.items():
+            rows = self._tables[table]
+            for key, doc in docs.items():
+                if doc is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = doc
+            self._unfolded += len(docs)
         self._collect_fold()
         if self._unfolded >= self._compact_every and self._fold is None:
             try:
@@ -231,7 +245,7 @@ class JournaledTables:
         """Wait for a fold in progress (tests, and close)."""
         self._collect_fold(wait=True)
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, *, sync: bool = True) -> None:
         """Writes (and with ``durable`` fsyncs) all of ``data``, or none of it: a change the
         caller is told failed must not come back at the next start, and a partial line must
         not swallow the next change."""
@@ -242,7 +256,7 @@ class JournaledTables:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
-            if self._durable:
+            if self._durable and sync:
                 os.fsync(self._fd)
         except OSError:
             try:

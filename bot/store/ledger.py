@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import JournaledTables, journal_line, journal_path
+from bot.store.journal import KeyOf, journal_line, journal_path
+from bot.store.tables import Backend, TinyDBBackend, backend_of
 
 LEDGER_FILE = "ledger.json"
 JOURNAL_FILE = "ledger.journal"
@@ -27,6 +28,7 @@ SENDING = "sending"
 FINAL = frozenset({"sent", "skipped", "blocked"})
 KEEP_DAYS = 35
 _TABLE = "deliveries"
+TABLE_KEYS: dict[str, KeyOf] = {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Entry:
 class Ledger:
     def __init__(
         self,
-        data_dir: Path,
+        where: Path | Backend,
         *,
         today: Callable[[], dt.date],
         compact_every: int = 10_000,
@@ -51,11 +53,12 @@ class Ledger:
         # (up to three a message): sync() after each sweep bounds what a power cut can take.
         # Folding rewrites the whole ledger: every 1,000 entries it cost a broadcast about 4 %
         # of its CPU, hence 10,000; replaying that many journal lines at start takes 40 ms.
-        path = data_dir / f"{name}.json"
-        _upgrade_journal(journal_path(path))
-        self._tables = JournaledTables(
-            path,
-            {_TABLE: lambda doc: _key(int(doc["chat"]), str(doc["date"]))},
+        backend = self._backend = backend_of(where)
+        if isinstance(backend, TinyDBBackend):
+            _upgrade_journal(journal_path(backend.data_dir / f"{name}.json"))
+        self._tables = backend.open_tables(
+            name,
+            TABLE_KEYS,
             compact_every=compact_every,
             durable=False,
             keep=lambda _, doc: str(doc["date"]) >= _horizon(today()),
@@ -107,6 +110,16 @@ class Ledger:
     def entries(self) -> list[Entry]:
         return [_entry(doc) for doc in self._deliveries.values()]
 
+    @property
+    def ready(self) -> bool:
+        """Whether an entry recorded now reaches durable storage without waiting (always, on
+        TinyDB; not while PostgreSQL is away)."""
+        return self._backend.ready
+
+    async def written(self, within: float) -> bool:
+        """Wait until every entry recorded so far is durable; False after ``within`` seconds."""
+        return await self._backend.written(within)
+
     def sync(self) -> None:
         """Make the journal durable against power loss too (a kill -9 never needs this)."""
         self._tables.sync()
@@ -123,11 +136,9 @@ class Ledger:
         self._tables.close()
 
 
-def remove_ledger(data_dir: Path, name: str) -> None:
-    """Deletes a closed ledger's files (a finished broadcast's)."""
-    path = data_dir / f"{name}.json"
-    for leftover in (path, journal_path(path)):
-        leftover.unlink(missing_ok=True)
+def remove_ledger(where: Path | Backend, name: str) -> None:
+    """Deletes a closed ledger's entries (a finished broadcast's)."""
+    backend_of(where).remove(name)
 
 
 def _upgrade_journal(journal: Path) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.core.domain import Subscription
-from bot.store.journal import JournaledTables
+from bot.store.tables import Tables
 
 
 class SubscriptionStore:
@@ -20,7 +20,7 @@ class SubscriptionStore:
     not, with one exception: deactivations during a sweep, saved together at its end (see
     set_active)."""
 
-    def __init__(self, tables: JournaledTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._subs = {
             sub.chat_id: sub for sub in map(_from_doc, tables.table("subscriptions").values())

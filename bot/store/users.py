@@ -1,4 +1,5 @@
-"""User preferences (language for now) in ``users.json``, which subscriptions share."""
+"""User preferences (language for now) in ``users.json`` (or the ``users`` namespace of
+PostgreSQL), which subscriptions and broadcasts share."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.domain import Lang
-from bot.store.journal import Doc, JournaledTables, KeyOf
+from bot.store.journal import Doc, KeyOf
+from bot.store.tables import Backend, Tables, backend_of
 
 USERS_FILE = "users.json"
+USERS = "users"  # the backend's name for this set of tables
 # The tables of users.json and the field each is keyed by.
 TABLE_KEYS: dict[str, KeyOf] = {
     "users": lambda doc: str(doc["user_id"]),
@@ -27,16 +30,16 @@ class UserStore:
     """Reads are served from memory, writes are journaled (see journal.py): a TinyDB write
     rewrote the whole file, 40 ms at 10,000 users and 550 ms at 100,000, on every /lang."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self._tables = JournaledTables(data_dir / USERS_FILE, TABLE_KEYS)
+    def __init__(self, where: Path | Backend) -> None:
+        self._tables = backend_of(where).open_tables(USERS, TABLE_KEYS)
         self._langs: dict[int, Lang | None] = {
             int(doc["user_id"]): _lang(doc.get("lang"))
             for doc in self._tables.table("users").values()
         }
 
     @property
-    def tables(self) -> JournaledTables:
-        """The open users.json tables, for stores that live in the same file."""
+    def tables(self) -> Tables:
+        """The open users tables, for stores that live in the same file."""
         return self._tables
 
     def close(self) -> None:

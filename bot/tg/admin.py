@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram import Update
@@ -78,6 +79,9 @@ async def broadcast_button(update: Update, context: BotContext) -> None:
     await send_reply(context, chat_id, reply)
 
 
+BROADCAST_RETRY_SECONDS = 5.0
+
+
 def start_broadcast(app: Application[Any, Any, Any, Any, BotData, Any], sent: Broadcast) -> None:
     """Runs a confirmed broadcast in the background; the admin hears when it is done."""
     app.create_task(_run_broadcast(app.bot, app.bot_data, sent), name=f"broadcast-{sent.id}")
@@ -89,9 +93,14 @@ async def _run_broadcast(bot: ExtBot[None], bot_data: BotData, sent: Broadcast) 
     ledger = services.admin.broadcast_ledger(sent.id)
     try:
         sender = TelegramSender(bot, paid_broadcast=services.settings.allow_paid_broadcast)
-        report = await services.digests.broadcast(
-            sender, ledger, sent.text, services.clock(), sent.day
-        )
+        while True:
+            report = await services.digests.broadcast(
+                sender, ledger, sent.text, services.clock(), sent.day
+            )
+            if not report.counts.get("deferred") or services.digests.stopping:
+                break
+            # The store went away (PostgreSQL): wait for it, then go on where it stopped.
+            await asyncio.sleep(BROADCAST_RETRY_SECONDS)
     finally:
         ledger.close()
     if report.counts.get("deferred"):

@@ -28,10 +28,20 @@ from telegram.request import BaseRequest
 from bot.app.commands import COMMANDS, menu
 from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
-from bot.core.actions import BROADCAST_PATTERN, SUBSCRIPTION_PATTERN
+from bot.core.actions import BROADCAST_PATTERN, NEWSROOM_PATTERN, SUBSCRIPTION_PATTERN
 from bot.core.clock import Clock, system_clock
 from bot.i18n.translator import translator
-from bot.tg import admin, buttons, commands, delivery, inline, questions, updates
+from bot.tg import (
+    admin,
+    buttons,
+    commands,
+    delivery,
+    inline,
+    intake,
+    newsroom,
+    questions,
+    updates,
+)
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
@@ -114,10 +124,19 @@ def _add_handlers(app: BotApplication, settings: Settings) -> None:
     # Must come after every CommandHandler: it catches whatever command they did not take.
     app.add_handler(MessageHandler(filters.COMMAND & new_messages, commands.unknown_command))
     app.add_handler(CallbackQueryHandler(admin.broadcast_button, pattern=BROADCAST_PATTERN))
+    app.add_handler(CallbackQueryHandler(newsroom.review_button, pattern=NEWSROOM_PATTERN))
     app.add_handler(CallbackQueryHandler(buttons.digest_button, pattern=SUBSCRIPTION_PATTERN))
     app.add_handler(CallbackQueryHandler(buttons.button))
     # @bot <words> in any chat; the flood gate above counts these like messages.
     app.add_handler(InlineQueryHandler(inline.inline_query))
+    # An admin's private message may be a step of a newsroom draft (else it is a question).
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & new_messages & admins & filters.ChatType.PRIVATE,
+            newsroom.review_text,
+            block=False,
+        )
+    )
     # Plain text is a question in private chats; in groups only when addressed to the bot,
     # which questions.question decides (people in groups mostly talk to each other).
     app.add_handler(
@@ -146,10 +165,14 @@ async def _post_init(app: BotApplication) -> None:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
     await publish_commands(app)
     schedule_digests(app)
+    schedule_intake(app)
     # A broadcast a restart cut short goes on once the application runs; its ledger knows who
     # already has it.
     if app.bot_data.services.admin.interrupted_broadcasts() and app.job_queue is not None:
         app.job_queue.run_once(_resume_broadcasts, when=0.5, name="resume-broadcasts")
+    # Likewise corrections an approval owed and a restart cut short.
+    if app.bot_data.services.corrections.running() and app.job_queue is not None:
+        app.job_queue.run_once(_resume_corrections, when=0.5, name="resume-corrections")
     if app.bot_data.own_signals:
         _handle_stop_signals(app)
     if settings.http_port:
@@ -161,6 +184,12 @@ async def _resume_broadcasts(context: BotContext) -> None:
     for interrupted in context.services.admin.interrupted_broadcasts():
         log.info("resuming broadcast %s", interrupted.id)
         admin.start_broadcast(context.application, interrupted)
+
+
+async def _resume_corrections(context: BotContext) -> None:
+    for interrupted in context.services.corrections.running():
+        log.info("resuming corrections %s", interrupted.id)
+        newsroom.start_corrections(context.application, interrupted)
 
 
 async def _post_stop(app: BotApplication) -> None:
@@ -189,6 +218,9 @@ def _handle_stop_signals(app: BotApplication) -> None:
         services = app.bot_data.services
         if services is not None:
             services.digests.request_stop()
+            # A stalled feed would hold the job, and so the shutdown, up to its timeout.
+            if services.intake is not None:
+                services.intake.request_stop()
         app.stop_running()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -209,6 +241,30 @@ def schedule_digests(app: BotApplication) -> None:
         interval=delivery.SWEEP_SECONDS,
         first=1.0,
         name="digest-sweep",
+        job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
+    )
+
+
+def schedule_intake(app: BotApplication) -> None:
+    """The feed poller, only when the newsroom is on (BOT_NEWSROOM=1 or BOT_FEEDS): other
+    deployments, and every test not about feeds, make no request to any feed.
+
+    A job rather than a task of our own: the job queue already owns the digest sweep's
+    lifecycle (started after post_init, stopped before post_shutdown closes the client), and
+    PTB keeps no jobs across restarts, so each start schedules it again; when each feed is
+    due comes from the store, not from the job. Coalesced and never overlapping, like the
+    sweep: a cycle held by a slow feed is not run twice.
+    """
+    services = app.bot_data.require_services()
+    if services.intake is None:
+        return
+    if app.job_queue is None:
+        raise RuntimeError("python-telegram-bot's job-queue extra is required")
+    app.job_queue.run_repeating(
+        intake.poll_feeds,
+        interval=intake.TICK_SECONDS,
+        first=1.0,
+        name="feed-poll",
         job_kwargs={"misfire_grace_time": 50, "coalesce": True, "max_instances": 1},
     )
 

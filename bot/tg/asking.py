@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from dataclasses import replace
 
 from telegram.error import TelegramError
 
@@ -104,4 +105,6 @@ async def answer_question(context: BotContext, who: Who, question: str) -> None:
         )
     services.stats.phrased(phrased.reason)
     services.stats.llm_misconfigured = phraser.misconfigured
-    await view.finish(phrased.reply or asked.reply)
+    # The phrasing cites the same facts: its reader was told the same revisions.
+    final = replace(phrased.reply, facts=asked.reply.facts) if phrased.reply else asked.reply
+    await view.finish(final)

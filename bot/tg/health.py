@@ -55,13 +55,17 @@ class _Metrics(RequestHandler):
 
 
 async def readiness_problems(application: Any) -> list[str]:
-    """Empty when content is loaded, the store is open, the scheduler runs and Telegram answers."""
+    """Empty when content is loaded, the store is open (PostgreSQL answers, when it is the
+    store), the scheduler runs and Telegram answers."""
     problems = []
     services = application.bot_data.services
     if services is None:
         return ["services are not open"]
     if not services.library().facts:
         problems.append("no content loaded")
+    database = await services.database_problem()
+    if database is not None:
+        problems.append(database)
     job_queue = application.job_queue
     if job_queue is None or not job_queue.scheduler.running:
         problems.append("scheduler is not running")

@@ -45,6 +45,10 @@ async def send_reply(context: BotContext, chat_id: int, reply: Reply) -> None:
         await send_chart(context, chat_id, reply)
         return
     await deliver(context.bot, chat_id, reply, retries=1)
+    if reply.facts:
+        # Delivered: this chat now knows these revisions (corrections go by it).
+        services = context.services
+        services.receipts.record(chat_id, reply.facts, services.clock(), reply.lang)
 
 
 def caption_of(reply: Reply) -> str:

@@ -35,8 +35,8 @@ def test_each_command_has_exactly_one_route() -> None:
 
 
 def test_the_table_holds_the_commands_the_bot_documents() -> None:
-    assert {"stats", "reload", "broadcast"} == ADMIN_NAMES
-    assert {"start", "help", "brief", "ask", "subscribe", "settings", "unsubscribe"} <= (
+    assert {"stats", "reload", "broadcast", "queue", "feeds"} == ADMIN_NAMES
+    assert {"start", "help", "brief", "ask", "subscribe", "settings", "unsubscribe", "latest"} <= (
         PUBLIC_NAMES
     )
 

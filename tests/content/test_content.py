@@ -108,3 +108,72 @@ def test_invalid_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(ContentInvalid) as caught:
         load_library(content)
     assert any("invalid YAML" in e.message for e in caught.value.errors)
+
+
+_FIRST_POINT = "      - fact: context-microsoft-1bn-investment-2019\n        figure: amount\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "at"),
+    [
+        (
+            "fact: context-microsoft-1bn-investment-2019",
+            "fact: no-such-fact",
+            "unknown fact 'no-such-fact'",
+            "fact: no-such-fact",
+        ),
+        ("figure: amount", "figure: year", "has no figure 'year' in USD", "figure: year"),
+        ("unit: USD", "unit: EUR", "has no figure 'amount' in EUR", "figure: amount"),
+        ("unit: USD", "unit: dollars", "unit must be 'percent' or an ISO 4217", "unit: dollars"),
+        ("topics: [stakes]", "topics: [gossip]", "unknown topic 'gossip'", "topics: [gossip]"),
+        ("qualifier: more-than", "qualifier: roughly", "'qualifier' must be one of", "roughly"),
+        (
+            _FIRST_POINT,
+            "      - fact: infrastructure-stargate-announced\n",
+            "has several figures in USD: name one with 'figure'",
+            "infrastructure-stargate-announced",
+        ),
+    ],
+)
+def test_chart_declarations_are_checked_with_file_and_line(
+    tmp_path: Path, old: str, new: str, message: str, at: str
+) -> None:
+    content = _planted(tmp_path, "charts.yaml", old, new)
+    with pytest.raises(ContentInvalid) as caught:
+        load_library(content)
+    [error] = [e for e in caught.value.errors if message in e.message]
+    assert error.path == content / "charts.yaml"
+    assert 0 <= _line_of(content / "charts.yaml", at) - error.line <= 2, str(error)
+
+
+def test_chart_points_must_rise_in_date_and_be_at_least_two(tmp_path: Path) -> None:
+    path = CONTENT / "charts.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert _FIRST_POINT in text
+    swapped = tmp_path / "swapped"
+    shutil.copytree(CONTENT, swapped)
+    (swapped / "charts.yaml").write_text(
+        text.replace(_FIRST_POINT, "") + _FIRST_POINT, encoding="utf-8"
+    )
+    with pytest.raises(ContentInvalid) as caught:
+        load_library(swapped)
+    [error] = caught.value.errors
+    assert "dated 2019-07-22, not after the previous point (2025-05-11)" in error.message
+    assert error.line == _line_of(swapped / "charts.yaml", "context-microsoft-1bn")
+    single = tmp_path / "single"
+    shutil.copytree(CONTENT, single)
+    (single / "charts.yaml").write_text(text.replace(_FIRST_POINT, ""), encoding="utf-8")
+    with pytest.raises(ContentInvalid) as caught:
+        load_library(single)
+    assert [e.message for e in caught.value.errors] == ["a series has at least 2 points, not 1"]
+
+
+def test_a_denied_fact_cannot_be_a_chart_point(tmp_path: Path) -> None:
+    facts = CONTENT / "facts.yaml"
+    target = "  - id: stakes-microsoft-invested-over-13bn\n    topic: stakes\n    status: reported"
+    assert target in facts.read_text(encoding="utf-8")
+    content = _planted(tmp_path, "facts.yaml", target, target.replace("reported", "denied"))
+    with pytest.raises(ContentInvalid) as caught:
+        load_library(content)
+    [error] = caught.value.errors
+    assert error.path == content / "charts.yaml" and "is denied" in error.message

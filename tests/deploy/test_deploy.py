@@ -415,10 +415,15 @@ def test_compose_builds_the_image_and_keeps_data_in_a_named_volume() -> None:
 
 def test_compose_documents_the_optional_services() -> None:
     """The Ollama and self-hosted Bot API services are there, commented out, with the URLs
-    the bot must be given to reach them."""
+    the bot must be given to reach them; PostgreSQL starts only with its profile, so the
+    embedded store stays the default."""
     text = COMPOSE.read_text(encoding="utf-8")
     compose = yaml.safe_load(text)
-    assert set(compose["services"]) == {"bot"}
+    assert set(compose["services"]) == {"bot", "postgres"}
+    postgres = compose["services"]["postgres"]
+    assert postgres["profiles"] == ["postgres"] and "profiles" not in compose["services"]["bot"]
+    assert "postgres" in compose["volumes"]
+    assert "DATABASE_URL=postgresql://partnerbrief:…@postgres:5432/partnerbrief" in text
     assert "LLM_BASE_URL=http://ollama:11434/v1" in text
     assert "TELEGRAM_API_BASE_URL=http://telegram-bot-api:8081/bot" in text
     assert re.search(r"^\s*#\s*image: ollama/ollama", text, re.MULTILINE)

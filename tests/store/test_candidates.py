@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from bot.core.candidates import Candidate, Link
 from bot.store.candidates import CandidateStore
+from tests.store.conftest import Where
 
 T0 = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
 
@@ -22,8 +22,8 @@ def _candidate(cid: str, minutes: int) -> Candidate:
     )
 
 
-def test_review_order_is_new_oldest_first_then_put_back(tmp_path: Path) -> None:
-    store = CandidateStore.open(tmp_path)
+def test_review_order_is_new_oldest_first_then_put_back(where: Where) -> None:
+    store = CandidateStore.open(where())
     for cid, minutes in (("b", 2), ("a", 1), ("c", 3)):
         store.put(_candidate(cid, minutes))
     store.mark("a", "later")
@@ -32,12 +32,12 @@ def test_review_order_is_new_oldest_first_then_put_back(tmp_path: Path) -> None:
     store.close()
 
 
-def test_candidates_and_their_state_survive_a_reopen(tmp_path: Path) -> None:
-    store = CandidateStore.open(tmp_path)
+def test_candidates_and_their_state_survive_a_reopen(where: Where) -> None:
+    store = CandidateStore.open(where())
     store.put(_candidate("a", 1))
     store.mark("a", "approved", fact_id="stakes-new")
     store.close()
-    reopened = CandidateStore.open(tmp_path)
+    reopened = CandidateStore.open(where())
     found = reopened.get("a")
     assert found is not None
     assert (found.state, found.fact_id, found.published) == ("approved", "stakes-new", T0)

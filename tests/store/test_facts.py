@@ -8,12 +8,13 @@ from pathlib import Path
 
 from bot.core.domain import Bilingual, Library
 from bot.store.facts import FACTS_FILE, FactStore
+from tests.store.conftest import Where
 
 TODAY = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
-def test_first_import_adds_everything_and_reads_back(tmp_path: Path, library: Library) -> None:
-    store = FactStore(tmp_path)
+def test_first_import_adds_everything_and_reads_back(where: Where, library: Library) -> None:
+    store = FactStore(where())
     report = store.import_library(library, "d1", TODAY)
     assert set(report.added) == set(library.facts) and not report.changed
     stored = store.library()
@@ -22,6 +23,7 @@ def test_first_import_adds_everything_and_reads_back(tmp_path: Path, library: Li
         k: dataclasses.replace(f, changed_at=None) for k, f in stored.facts.items()
     }
     assert dataclasses.replace(stored, facts=without_instants) == library
+    assert stored.charts == library.charts and stored.charts, "chart series are stored too"
     assert store.content_digest() == "d1"
     store.close()
 
@@ -38,9 +40,9 @@ def test_reimporting_unchanged_content_writes_nothing(tmp_path: Path, library: L
 
 
 def test_changed_fact_gets_revision_and_date_and_keeps_previous(
-    tmp_path: Path, library: Library
+    where: Where, library: Library
 ) -> None:
-    store = FactStore(tmp_path)
+    store = FactStore(where())
     store.import_library(library, "d1", TODAY)
     fact_id = "stakes-microsoft-27pct-of-openai-group"
     old = library.facts[fact_id]
@@ -50,7 +52,7 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
     changed = dataclasses.replace(library, facts={**library.facts, fact_id: edited})
     report = store.import_library(changed, "d2", later)
     assert report.changed == (fact_id,)
-    reloaded = FactStore(tmp_path).library().facts[fact_id]
+    reloaded = FactStore(where()).library().facts[fact_id]
     assert reloaded.revision == 2
     assert reloaded.updated == later.date()
     assert reloaded.first_seen == old.first_seen
@@ -61,8 +63,8 @@ def test_changed_fact_gets_revision_and_date_and_keeps_previous(
     store.close()
 
 
-def test_removed_fact_is_reported(tmp_path: Path, library: Library) -> None:
-    store = FactStore(tmp_path)
+def test_removed_fact_is_reported(where: Where, library: Library) -> None:
+    store = FactStore(where())
     store.import_library(library, "d1", TODAY)
     fact_id = next(iter(library.facts))
     fewer = dataclasses.replace(

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bot.store.ledger import JOURNAL_FILE, KEEP_DAYS, LEDGER_FILE, Ledger
+from tests.store.conftest import Where
 
 DAY = dt.date(2026, 11, 26)
 AT = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
@@ -16,13 +17,13 @@ def ON_DAY() -> dt.date:
     return DAY
 
 
-def test_entries_survive_a_crash_without_close(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path, today=ON_DAY)
+def test_entries_survive_a_crash_without_close(where: Where) -> None:
+    ledger = Ledger(where(), today=ON_DAY)
     ledger.record(1, DAY, "sending", AT)
     ledger.record(1, DAY, "sent", AT)
     ledger.record(2, DAY, "sending", AT)
     # No close(): as after kill -9, only the journal holds these entries.
-    reopened = Ledger(tmp_path, today=ON_DAY)
+    reopened = Ledger(where(), today=ON_DAY)
     assert reopened.status(1, DAY) == "sent" and reopened.is_final(1, DAY)
     assert reopened.status(2, DAY) == "sending" and not reopened.is_final(2, DAY)
     assert reopened.last_sent(1) == AT and reopened.last_sent(2) is None
@@ -54,8 +55,8 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_old_entries_are_pruned(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path, today=ON_DAY)
+def test_old_entries_are_pruned(where: Where) -> None:
+    ledger = Ledger(where(), today=ON_DAY)
     ledger.record(1, DAY - dt.timedelta(days=60), "sent", AT)
     ledger.record(1, DAY, "sent", AT)
     ledger.compact()
@@ -64,10 +65,10 @@ def test_old_entries_are_pruned(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_the_horizon_follows_the_injected_clock_not_the_wall_clock(tmp_path: Path) -> None:
+def test_the_horizon_follows_the_injected_clock_not_the_wall_clock(where: Where) -> None:
     """Entries are kept KEEP_DAYS after the day the clock says, at any real date."""
     today = [DAY]
-    ledger = Ledger(tmp_path, today=lambda: today[0])
+    ledger = Ledger(where(), today=lambda: today[0])
     ledger.record(1, DAY, "sent", AT)
     ledger.compact()
     assert ledger.status(1, DAY) == "sent"

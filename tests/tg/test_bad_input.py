@@ -50,6 +50,7 @@ SENTINELS: Final = range(5_000_000, 6_000_000)
 FROZEN_NOW: Final = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 REPLY_TIMEOUT: Final = 5.0
 QUIET_SECONDS: Final = 0.05
+SETUP_REPLY_WAIT: Final = 2.0
 
 
 class Silent:
@@ -648,7 +649,17 @@ def _apply(ctx: Ctx, step: Step) -> None:
 
 async def _run(double: BotApiDouble, ctx: Ctx, steps: Sequence[Step]) -> None:
     for step in steps:
+        before = len(double.messages(ctx.chat_id))
         _apply(ctx, step)
+        # Questions are handled with block=False, so the sentinel of _settle can be answered
+        # first; on a loaded machine the setup's own reply then lands after the quiet spell
+        # and is taken for a reply to the step under test. Wait for it (setups that get no
+        # reply cost SETUP_REPLY_WAIT).
+        with contextlib.suppress(TimeoutError):
+            await double.await_for(
+                lambda d, before=before: len(d.messages(ctx.chat_id)) > before,
+                timeout=SETUP_REPLY_WAIT,
+            )
         # One at a time: a block must not overtake the update sent before it.
         await _settle(double)
 

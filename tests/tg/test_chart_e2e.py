@@ -18,7 +18,9 @@ async def test_chart_in_french_is_uploaded_once_then_resent_by_file_id(
     [first] = await double.await_photos(1, 1)
     assert first.uploaded is not None and first.uploaded.startswith(b"\x89PNG")
     assert (first.width, first.height) == (1080, 810)
-    assert first.plain_caption.startswith("Participations : les montants au fil du temps")
+    assert first.plain_caption.startswith("Participations : les chiffres au fil du temps")
+    assert "22 juillet 2019 : 1 milliard de dollars" in first.plain_caption
+    assert "11 mai 2025 : plus de 13 milliards de dollars" in first.plain_caption
     assert "Sources" in first.plain_caption and "Financial Times" in first.plain_caption
     assert len(first.plain_caption) <= 1024
     double.send_text(1, "/chart stakes", language_code="fr")
@@ -30,23 +32,25 @@ async def test_chart_in_french_is_uploaded_once_then_resent_by_file_id(
     double.send_text(2, "/chart stakes", language_code="en")
     [english] = await double.await_photos(2, 1)
     assert english.uploaded is not None and english.file_id != first.file_id
-    assert english.plain_caption.startswith("Stakes: amounts over time")
+    assert english.plain_caption.startswith("Stakes: the figures over time")
+    assert "May 11, 2025: more than $13 billion" in english.plain_caption
     assert_all_accepted(double)
 
 
 async def test_chart_button_and_no_series(
     double: BotApiDouble, polling_bot: BotApplication
 ) -> None:
-    double.send_text(3, "/brief infrastructure", language_code="en")
+    double.send_text(3, "/brief stakes", language_code="en")
     [briefing] = await double.await_messages(3, 1)
-    assert "v1:chart:infrastructure" in briefing.callback_data
-    double.press_button(3, briefing.message_id, "v1:chart:infrastructure")
+    assert "v1:chart:stakes" in briefing.callback_data
+    double.press_button(3, briefing.message_id, "v1:chart:stakes")
     [photo] = await double.await_photos(3, 1)
-    assert photo.plain_caption.startswith("Infrastructure")
-    double.send_text(4, "/brief ipo", language_code="fr")
-    [ipo] = await double.await_messages(4, 1)
-    assert not any(data.startswith("v1:chart:") for data in ipo.callback_data)
-    double.send_text(4, "/chart ipo", language_code="fr")
+    assert photo.plain_caption.startswith("Stakes: the figures over time")
+    # The revenue share has one dated percentage in the content: no series, no button.
+    double.send_text(4, "/brief revenue", language_code="fr")
+    [revenue] = await double.await_messages(4, 1)
+    assert not any(data.startswith("v1:chart:") for data in revenue.callback_data)
+    double.send_text(4, "/chart revenue", language_code="fr")
     [_, none] = await double.await_messages(4, 2)
     assert "pas encore assez de chiffres datés" in none.plain_text
     assert double.photos(4) == []

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.i18n.translator import translator
 from bot.tg import admin as tg_admin
 from bot.tg import buttons as tg_buttons
+from bot.tg import newsroom as tg_newsroom
 from bot.tg.app import BotApplication, build_application
 from bot.tg.context import BotContext
 from tests.conftest import CONTENT
@@ -69,10 +70,11 @@ def test_the_button_handlers_are_one_per_family_the_catch_all_last(tmp_path: Pat
     queries = [h for h in handlers if isinstance(h, CallbackQueryHandler)]
     assert [h.callback for h in queries] == [
         tg_admin.broadcast_button,
+        tg_newsroom.review_button,
         tg_buttons.digest_button,
         tg_buttons.button,
     ]
-    assert [h.pattern is None for h in queries] == [False, False, True]
+    assert [h.pattern is None for h in queries] == [False, False, False, True]
 
 
 @pytest.mark.e2e

@@ -1,0 +1,128 @@
+"""The seam between the stores and where their documents live: ``Tables`` (keyed documents,
+read from memory, written through) and ``Backend`` (which opens them).
+
+Two backends: TinyDB files in the data directory (``TinyDBBackend``, the default: one
+``<name>.json`` and its journal per store, see journal.py) and PostgreSQL when DATABASE_URL is
+set (bot/store/pg/). Stores are written against these two Protocols only, so a store added
+on JournaledTables runs on either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from bot.store.journal import Doc, JournaledTables, Keep, KeyOf, journal_path
+
+
+class Tables(Protocol):
+    """Documents by table and key, held in memory; JournaledTables is one."""
+
+    def table(self, name: str) -> Mapping[str, Doc]: ...
+
+    def put(self, table: str, key: str, doc: Doc | None) -> None: ...
+
+    def put_many(self, table: str, docs: Mapping[str, Doc | None]) -> None: ...
+
+    def put_tables(
+        self, changes: Mapping[str, Mapping[str, Doc | None]], *, sync: bool = True
+    ) -> None:
+        """Changes to several tables in one write; ``sync=False`` may skip an fsync."""
+        ...
+
+    def sync(self) -> None: ...
+
+    def settle(self) -> None: ...
+
+    def compact(self, keep: Keep | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AtomicTables(Tables, Protocol):
+    """Tables that can commit changes to several tables at once (PostgreSQL's)."""
+
+    def put_tables(
+        self, changes: Mapping[str, Mapping[str, Doc | None]], *, sync: bool = True
+    ) -> None: ...
+
+
+class Backend(Protocol):
+    """Opens the named sets of tables a store keeps (``users``, ``ledger``, ``newsroom``…)."""
+
+    @property
+    def kind(self) -> str:
+        """``tinydb`` or ``postgresql``."""
+        ...
+
+    def open_tables(
+        self,
+        name: str,
+        keys: Mapping[str, KeyOf],
+        *,
+        compact_every: int = 1000,
+        durable: bool = True,
+        keep: Keep | None = None,
+    ) -> Tables: ...
+
+    def remove(self, name: str) -> None:
+        """Forget every document of a closed set (a finished broadcast's ledger)."""
+        ...
+
+    def names(self, prefix: str) -> list[str]:
+        """The sets whose name starts with ``prefix``."""
+        ...
+
+    @property
+    def ready(self) -> bool:
+        """Whether a write made now would reach durable storage without waiting."""
+        ...
+
+    async def written(self, within: float) -> bool:
+        """Wait until every change made so far is durable; False if ``within`` seconds ran out."""
+        ...
+
+
+class TinyDBBackend:
+    """The embedded default: the data directory's files, owned by one process (lock.py)."""
+
+    kind = "tinydb"
+    ready = True
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def open_tables(
+        self,
+        name: str,
+        keys: Mapping[str, KeyOf],
+        *,
+        compact_every: int = 1000,
+        durable: bool = True,
+        keep: Keep | None = None,
+    ) -> JournaledTables:
+        return JournaledTables(
+            self.data_dir / f"{name}.json",
+            keys,
+            compact_every=compact_every,
+            durable=durable,
+            keep=keep,
+        )
+
+    def remove(self, name: str) -> None:
+        path = self.data_dir / f"{name}.json"
+        for leftover in (path, journal_path(path)):
+            leftover.unlink(missing_ok=True)
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(path.stem for path in self.data_dir.glob(prefix + "*.json"))
+
+    async def written(self, within: float) -> bool:
+        return True  # a journaled change is written before put() returns
+
+
+def backend_of(where: Path | Backend) -> Backend:
+    """A store given a data directory keeps its files there, as it always did."""
+    return TinyDBBackend(where) if isinstance(where, Path) else where
