@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.store.users import UserStore
 from tests.store.conftest import Where
 
@@ -19,7 +21,7 @@ def test_language_choice_persists(where: Where) -> None:
 
 
 def test_choosing_the_stored_language_again_writes_nothing(tmp_path: Path) -> None:
-    """/lang fr twice: one journal line; the choice still survives a reopen."""
+    """/lang fr twice: one journal line (TinyDB shows it); the choice survives a reopen."""
     users = UserStore(tmp_path)
     users.set_lang(42, "fr")
     journal = tmp_path / "users.journal"
