@@ -1,6 +1,7 @@
 """Soak: simulated users send mixed updates to the real bot through the Bot API double.
 
-    python -m bench.soak [--users 500] [--updates 20000] [--rate 200] [--quick]
+    python -m bench.soak [--users 500] [--updates 20000] [--rate 200|max] [--quick]
+                         [--profile bot.pstats]
 
 The bot is the real command line, ``python -m bot run`` (long polling, JSON logs, /metrics), in
 its own process: its RSS, CPU time and latency are its own. The Bot API double and the load
@@ -23,6 +24,12 @@ answerCallbackQuery for that user after it) p50/p95/p99/max; unhandled errors (E
 tracebacks, the error handler's apologies, calls the double refused, a non-zero exit); RSS of the
 bot sampled every second from /proc, mean of the first and of the last quarter of the run (by
 updates handled); throughput, wall time, CPU; targets: 0 errors and RSS growth under 10%.
+
+``--rate max`` offers updates as fast as the users may send them (each as soon as the bot
+answered their previous one, within the 15-in-10-s rule, so at most users × 1.5 per second): the
+bot's throughput, with a queue of up to one update per user, so latency is mostly queueing there.
+``--profile FILE`` runs the bot under cProfile (its main thread) and prints where its CPU goes;
+cProfile slows the bot roughly twofold, so the figures of such a run are not the bot's.
 
 BOT_SEND_RATE is raised to --send-rate (1000, Telegram's paid-broadcast ceiling): at the default
 30 msg/s, Telegram's own broadcast limit, the bot would be held to ~30 replies/s whatever its
@@ -275,7 +282,9 @@ class Driver:
     # ---- the run
 
     def run(self, rate: float, progress: Callable[[str], None]) -> None:
+        # An infinite rate: every free user sends at once, the bot's pace sets the rate.
         interval = 1.0 / rate
+        retry = 0.002 if interval else 0.01
         next_at = time.monotonic()
         next_ingest = next_expire = next_report = next_at
         while self.sent < self.total:
@@ -298,7 +307,7 @@ class Driver:
                 user = self.pick(now)
                 if user is None:
                     self.waits_for_users += 1
-                    next_at = now + 0.002  # nobody free: try again shortly, keep no backlog
+                    next_at = now + retry  # nobody free: try again shortly, keep no backlog
                     break
                 self.send_one(user)
                 next_at += interval
@@ -378,7 +387,14 @@ class RssSampler(threading.Thread):
 class BotProcess:
     """``python -m bot run`` against the double; stdout and stderr go to one log file."""
 
-    def __init__(self, double: BotApiDouble, data_dir: Path, log: TextIO, send_rate: float):
+    def __init__(
+        self,
+        double: BotApiDouble,
+        data_dir: Path,
+        log: TextIO,
+        send_rate: float,
+        profile: Path | None = None,
+    ):
         self.http_port = _free_port()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -390,8 +406,10 @@ class BotProcess:
             "BOT_LOG_FORMAT": "json",
             "BOT_SEND_RATE": f"{send_rate:g}",
         }
+        # cProfile writes its file when the bot returns from main, which SIGTERM lets it do.
+        profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, *profiler, "-m", "bot", "run"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -512,7 +530,7 @@ def soak(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     flood_cap = args.users * PER_USER_IN_WINDOW / FLOOD_WINDOW
-    rate = min(args.rate, flood_cap)
+    rate = args.rate if math.isinf(args.rate) else min(args.rate, flood_cap)
     questions = load_questions()
     with (
         tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp,
@@ -521,7 +539,7 @@ def soak(args: argparse.Namespace) -> int:
         log_path = Path(tmp) / "bot.log"
         with log_path.open("w", encoding="utf-8") as log:
             launched = time.monotonic()
-            bot = BotProcess(double, Path(tmp) / "data", log, args.send_rate)
+            bot = BotProcess(double, Path(tmp) / "data", log, args.send_rate, args.profile)
             sampler: RssSampler | None = None
             try:
                 bot.wait_polling(double)
@@ -609,7 +627,7 @@ def soak(args: argparse.Namespace) -> int:
         ("workload", f"{driver.sent:,} updates", f"{args.users:,} users; {mix}"),
         (
             "offered rate",
-            f"{rate:,.0f} upd/s",
+            "max" if math.isinf(rate) else f"{rate:,.0f} upd/s",
             f"asked {args.rate:g}; cap {flood_cap:,.0f} ({PER_USER_IN_WINDOW} per user per "
             f"{FLOOD_WINDOW:g} s, one unanswered update per user); no free user "
             f"{driver.waits_for_users:,} times; BOT_SEND_RATE={args.send_rate:g}",
@@ -736,7 +754,30 @@ def soak(args: argparse.Namespace) -> int:
     ]
     for line in details:
         print(line, flush=True)
+    if args.profile is not None and args.profile.exists():
+        print_profile(args.profile)
     return 0 if unhandled == 0 and growth < 10 and not driver.lost else 1
+
+
+def _rate(value: str) -> float:
+    if value == "max":
+        return math.inf
+    rate = float(value)
+    if not rate > 0:
+        raise argparse.ArgumentTypeError("a rate above 0, or max")
+    return rate
+
+
+def print_profile(path: Path, top: int = 30) -> None:
+    """The bot's functions by own time and by time inside them, from cProfile's file."""
+    import pstats
+
+    stats = pstats.Stats(str(path), stream=sys.stdout)
+    stats.strip_dirs()
+    print(f"\ncProfile of the bot's main thread ({path}), by own time:")
+    stats.sort_stats("tottime").print_stats(top)
+    print("by time inside (cumulative):")
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -747,9 +788,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--updates", type=int, default=20_000)
-    parser.add_argument("--rate", type=float, default=200.0, help="updates per second offered")
+    parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=200.0,
+        help="updates per second offered, or max: as fast as the users may send",
+    )
     parser.add_argument("--send-rate", type=float, default=1000.0, help="BOT_SEND_RATE, msg/s")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="run the bot under cProfile, save its stats in FILE and print the top functions",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 users, 2000 updates")
     args = parser.parse_args(argv)
     if args.quick:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.app.commands import COMMANDS_BY_NAME, menu
+from bot.app.replies import ReplyCache
 from bot.compose.briefing import (
     compose_briefing,
     compose_fact_card,
@@ -44,6 +45,7 @@ class Router:
         self._languages = languages
         self._engine = engine
         self._subscribing = subscribing
+        self.replies = ReplyCache(library)
         # Known once the adapter has asked Telegram (getMe); the console has none.
         self.bot_username: str | None = None
 
@@ -65,6 +67,9 @@ class Router:
         # In a group only its administrators may subscribe it, which /subscribe checks.
         if link is not None and self._subscribing is not None and who.chat == who.user_id:
             return self._subscribing.subscribe(tr, who.chat, who.user_id, "")
+        return self.replies.get(("start", tr.lang, tr.locale), lambda: self._welcome(tr))
+
+    def _welcome(self, tr: Translator) -> Reply:
         lines = (
             tr.gettext("Hello! I am partnerbrief."),
             tr.gettext(
@@ -78,6 +83,9 @@ class Router:
 
     def help(self, who: Who) -> Reply:
         tr = self.translator_for(who)
+        return self.replies.get(("help", tr.lang, tr.locale), lambda: self._help(tr))
+
+    def _help(self, tr: Translator) -> Reply:
         blocks = [Block("title", tr.gettext("What I can do"))]
         for command, description in menu(tr):
             blocks.append(Block("text", f"/{command} — {description}"))
@@ -93,6 +101,9 @@ class Router:
 
     def topics(self, who: Who) -> Reply:
         tr = self.translator_for(who)
+        return self.replies.get(("topics", tr.lang, tr.locale), lambda: self._topics(tr))
+
+    def _topics(self, tr: Translator) -> Reply:
         library = self._library()
         blocks = [Block("title", tr.gettext("Topics"))]
         for topic in library.topics:
@@ -120,6 +131,11 @@ class Router:
     def fact(self, who: Who, fact_id: str) -> Reply:
         """One fact card (a deep link or an inline result opens it), with the topic buttons."""
         tr = self.translator_for(who)
+        return self.replies.get(
+            ("fact", fact_id, tr.lang, tr.locale), lambda: self._fact(tr, fact_id)
+        )
+
+    def _fact(self, tr: Translator, fact_id: str) -> Reply:
         library = self._library()
         fact = library.facts[fact_id]
         keyboard = self._topic_keyboard(tr)
@@ -206,7 +222,10 @@ class Router:
 
     def sources(self, who: Who) -> Reply:
         tr = self.translator_for(who)
-        return Reply(tr.lang, tuple(compose_sources(self._library(), tr)))
+        return self.replies.get(
+            ("sources", tr.lang, tr.locale),
+            lambda: Reply(tr.lang, tuple(compose_sources(self._library(), tr))),
+        )
 
     def set_lang(self, who: Who, argument: str | None) -> Reply:
         choice = lang_of(argument.split()[0]) if argument and argument.strip() else None
@@ -332,6 +351,12 @@ class Router:
     # ---- helpers --------------------------------------------------------------------------
 
     def _briefing(self, tr: Translator, briefing_id: str) -> Reply:
+        return self.replies.get(
+            ("brief", briefing_id, tr.lang, tr.locale),
+            lambda: self._compose_briefing(tr, briefing_id),
+        )
+
+    def _compose_briefing(self, tr: Translator, briefing_id: str) -> Reply:
         blocks = compose_briefing(self._library(), briefing_id, tr)
         keyboard = self._topic_keyboard(tr, exclude=briefing_id)
         if briefing_id != "overview" and has_chart(self._library(), briefing_id):

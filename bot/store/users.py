@@ -52,6 +52,9 @@ class UserStore:
         return self._langs.get(user_id)
 
     def set_lang(self, user_id: int, lang: Lang) -> None:
+        # /lang repeating the stored choice changes nothing: no journal line, no fsync.
+        if user_id in self._langs and self._langs[user_id] == lang:
+            return
         doc: Doc = {"user_id": user_id, "lang": lang}
         self._tables.put("users", str(user_id), doc)
         self._langs[user_id] = lang

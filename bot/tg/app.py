@@ -45,6 +45,7 @@ from bot.tg import (
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
+from bot.tg.ordering import PerChatOrder
 from bot.tg.polling import PollingConflict, watch_polling_conflicts
 from bot.tg.ratelimit import SharedRateLimiter
 from bot.tg.request import TrackingRequest
@@ -77,16 +78,17 @@ def build_application(
                 overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3
             )
         )
+        # Chats at once, each chat's updates in order (bot/tg/ordering.py).
+        .concurrent_updates(PerChatOrder())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
-    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric. Four
-    # pools for the bot's calls (256 connections in all, PTB's default) keep each pool small:
-    # see bot/tg/request.py for why that matters when broadcasting.
-    tracking = [TrackingRequest(pools=4, connection_pool_size=64), TrackingRequest()]
+    # Tracking requests feed /readyz (last answer from Telegram) and the 429 metric; up to 256
+    # of the bot's calls in flight at once (PTB's default pool), one getUpdates.
+    tracking = [TrackingRequest(connection_pool_size=256), TrackingRequest()]
     builder = builder.request(request or tracking[0])
     builder = builder.get_updates_request(get_updates_request or tracking[1])
     application: BotApplication = builder.build()

@@ -182,3 +182,20 @@ def test_start_up_fails_loudly_without_the_french_catalog(
             check_catalogs()
     finally:
         i18n._catalog.cache_clear()
+
+
+@pytest.mark.parametrize("locale", ["en", "en_GB", "fr", "fr_CA"])
+def test_remembered_figures_are_what_babel_gives_for_each_locale(locale: str) -> None:
+    """The cached figure equals a fresh Babel formatting; another locale gets its own."""
+    tr = translator("fr" if locale.startswith("fr") else "en", locale)
+    figures = (
+        Figure("a", "money", 13_000_000_000, "USD"),
+        Figure("b", "percent", 0.325),
+        Figure("c", "date", "2026-12-01"),
+        Figure("d", "number", 1234567),
+    )
+    for figure in figures:
+        assert tr.figure(figure) == tr.figure(figure) == tr.format_figure(figure)
+    other = translator("en" if locale.startswith("fr") else "fr")
+    assert other.figure(figures[0]) != tr.figure(figures[0])
+    assert tr.date(dt.date(2026, 12, 1)) == tr.figure(figures[2])

@@ -1335,6 +1335,7 @@ class _Server(ThreadingHTTPServer):
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         self._closing = False
+        self.opened = 0  # connections accepted so far
         super().__init__((host, 0), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -1349,6 +1350,7 @@ class _Server(ThreadingHTTPServer):
                 self.shutdown_request(request)
                 return
             self._connections[request] = thread
+            self.opened += 1
         thread.start()
 
     def _serve_connection(self, request: socket.socket, client_address: Any) -> None:
@@ -1630,6 +1632,15 @@ class BotApiDouble:
     def base_file_url(self) -> str:
         """Value for ``base_file_url``; file downloads are not served (404)."""
         return f"http://{self._host}:{self.port}/file/bot"
+
+    @property
+    def connections_opened(self) -> int:
+        """How many connections clients have opened to the double since it started."""
+        server = self._server
+        if server is None:
+            return 0
+        with server._connections_lock:
+            return server.opened
 
     @property
     def active_long_polls(self) -> int:

@@ -1,5 +1,6 @@
-"""The bot's requests: spread over small connection pools, each answer tracked for /readyz and
-each flood-control answer reported, over real HTTP against the Bot API double."""
+"""The bot's requests: JSON calls on a bounded pool of kept-alive connections, uploads through
+httpx, each answer tracked for /readyz and each flood-control answer reported, over real HTTP
+against the Bot API double."""
 
 from __future__ import annotations
 
@@ -7,37 +8,65 @@ import asyncio
 import time
 
 import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter, TimedOut
 
 from bot.tg.request import TrackingRequest
 from tests.support.botapi_double import BotApiDouble
 
 pytestmark = pytest.mark.e2e
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
-async def test_requests_in_flight_go_to_different_pools(double: BotApiDouble) -> None:
-    # One connection per pool and a pool timeout far shorter than the answers: were two
-    # requests sent on the same pool, the second would time out waiting for its connection.
-    request = TrackingRequest(pools=3, connection_pool_size=1)
+async def test_calls_share_a_bounded_pool_of_kept_alive_connections(double: BotApiDouble) -> None:
+    """Two connections, two slow calls in flight: a third waits for the pool and times out
+    saying so; calls in a row afterwards reuse the connections."""
+    request = TrackingRequest(connection_pool_size=2)
     url = f"{double.base_url}{double.token}/getMe"
-    double.delay_next("getMe", 0.5, times=3)
     await request.initialize()
     try:
-        answers = await asyncio.gather(*(request.post(url, pool_timeout=0.1) for _ in range(3)))
-        assert len(answers) == 3 and all(isinstance(a, dict) and a["is_bot"] for a in answers)
-        # A fourth while three are in flight has no free pool left: the pool limit still holds.
-        double.delay_next("getMe", 0.5, times=3)
-        busy = [asyncio.create_task(request.post(url)) for _ in range(3)]
+        double.delay_next("getMe", 0.5, times=2)
+        busy = [asyncio.create_task(request.post(url)) for _ in range(2)]
         await asyncio.sleep(0.2)
         with pytest.raises(TimedOut, match="Pool timeout"):
             await request.post(url, pool_timeout=0.1)
-        await asyncio.gather(*busy)
+        answers = await asyncio.gather(*busy)
+        assert all(isinstance(a, dict) and a["is_bot"] for a in answers)
+        for _ in range(5):
+            await request.post(url)
+        assert double.connections_opened == 2
     finally:
         await request.shutdown()
 
 
+async def test_parameters_go_as_json_and_files_as_multipart(double: BotApiDouble) -> None:
+    """A keyboard and HTML text arrive as the double reads them from any encoding; a photo
+    upload (which the lean client does not do) still arrives, through httpx."""
+    request = TrackingRequest(connection_pool_size=2)
+    bot = Bot(double.token, base_url=double.base_url, request=request)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Vue d'ensemble", callback_data="x")]])
+    double.send_text(42, "hello")  # the chat exists once its user wrote
+    async with bot:
+        await bot.send_message(
+            42, "<b>5 % &amp; “plus”</b>", parse_mode="HTML", reply_markup=markup
+        )
+        await bot.send_photo(42, PNG, caption="chart")
+    [sent] = double.calls("sendMessage")
+    assert sent.params["chat_id"] == 42
+    assert sent.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Vue d'ensemble", "callback_data": "x"}]]
+    }
+    [message] = [m for m in double.messages(42) if m.text]
+    assert message.plain_text == "5 % & “plus”"
+    [photo] = double.calls("sendPhoto")
+    assert photo.ok and photo.params["caption"] == "chart"
+
+
 async def test_answers_and_flood_waits_are_tracked(double: BotApiDouble) -> None:
-    request = TrackingRequest(pools=2, connection_pool_size=2)
+    request = TrackingRequest(connection_pool_size=2)
     floods: list[int] = []
     request.on_flood = lambda: floods.append(1)
     url = f"{double.base_url}{double.token}/getMe"
