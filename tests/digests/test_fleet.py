@@ -26,6 +26,9 @@ from tests.digests.test_digests import BEFORE, MORNING, RecordingSender
 CHATS = range(1, 41)
 
 
+LEASE = 4.0  # seconds
+
+
 class Replica:
     """One bot process's digest side: its own copy of the stores, its own pool and owner."""
 
@@ -123,7 +126,8 @@ async def test_rows_of_a_dead_replica_are_taken_over_after_the_lease(
     """A replica that claimed rows and died: another sends them once the lease ran out, and
     not before; claim latency counts from the lease's end."""
     first, _ = replicas
-    short = Replica(database_url, library, lease=1.0)
+    # The lease must outlast the other replica's drain below, even on a loaded machine.
+    short = Replica(database_url, library, lease=LEASE)
     try:
         await first.fleet.enqueue_due(MORNING)
         held = await short.queue.claim(5)  # then it "dies": never sends them
@@ -132,12 +136,12 @@ async def test_rows_of_a_dead_replica_are_taken_over_after_the_lease(
         await first.fleet.drain(sender, MORNING)
         sent = {chat for chat, _ in sender.sent}
         assert sent == set(CHATS) - {row.chat_id for row in held}
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(LEASE + 0.3)
         taken = RecordingSender()
         report = await first.fleet.poll(taken, MORNING)
         assert report is not None and report.counts == {"sent": 5}
         assert {chat for chat, _ in taken.sent} == {row.chat_id for row in held}
-        assert max(first.claims[-5:]) < 1.0, "waited from the lease's end, not the enqueue"
+        assert max(first.claims[-5:]) < LEASE, "waited from the lease's end, not the enqueue"
         assert not await short.queue.finish(held[0].chat_id, held[0].local_date, "sent", MORNING)
     finally:
         await short.close()

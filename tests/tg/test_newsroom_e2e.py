@@ -4,6 +4,7 @@ and corrected for exactly the readers who had been told the older figure."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -80,6 +81,12 @@ async def test_review_approve_digest_and_correct_only_the_readers_of_the_old_fig
             await double.await_messages(chat, 1)
         assert "$13 billion" in double.messages(READ_BRIEFING)[0].plain_text
         assert "13 milliards" in double.messages(READ_CARD)[0].plain_text
+        # A receipt is written once Telegram has answered the send, which can be a moment
+        # after the double shows the message: the clock moves on only once both are written.
+        for _ in range(500):
+            if all(services.receipts.told(c, OLD) for c in (READ_BRIEFING, READ_CARD)):
+                break
+            await asyncio.sleep(0.01)
 
         clock.now = AT + dt.timedelta(hours=1)
         card = await _editor_says(double, "/queue", 1)
