@@ -143,7 +143,7 @@ class AiohttpRequest(BaseRequest):
             return self._proxies[url]
         parts = urlsplit(url)
         proxy = None
-        if not urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        if not urllib.request.proxy_bypass(parts.hostname or ""):
             proxy = urllib.request.getproxies_environment().get(parts.scheme)
         if len(self._proxies) < 1024:  # Bot API URLs: one per method, a few dozen in all
             self._proxies[url] = proxy
