@@ -1,5 +1,5 @@
-"""The bot's HTTP requests to Telegram: the Bot API's JSON calls on our lean keep-alive client
-(bot/tg/http11.py), uploads and downloads on PTB's HTTPXRequest; each answer from Telegram is
+"""The bot's HTTP requests to Telegram: the Bot API's JSON calls on aiohttp
+(bot/tg/aiorequest.py), uploads and downloads on PTB's HTTPXRequest; each answer from Telegram is
 remembered (for /readyz) and each flood-control answer reported.
 
 Why JSON bodies: PTB's HTTPXRequest form-encodes every parameter, quoting the text and the
@@ -17,21 +17,18 @@ from typing import Any
 
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bot.tg.http11 import Http11Pool, Timeouts
-
-DEFAULT_TIMEOUTS = Timeouts()  # PTB's HTTPXRequest defaults: 5 s each, 1 s for the pool
+from bot.tg.aiorequest import DEFAULT_TIMEOUTS, AiohttpRequest, Timeouts
 
 
 class TrackingRequest(BaseRequest):
-    """JSON POSTs on an ``Http11Pool`` of ``connection_pool_size`` connections; the rest (files)
-    on an HTTPXRequest."""
+    """JSON POSTs on an ``AiohttpRequest`` of ``connection_pool_size`` connections; the rest
+    (files) on an HTTPXRequest."""
 
     def __init__(
         self, *, connection_pool_size: int = 1, timeouts: Timeouts = DEFAULT_TIMEOUTS
     ) -> None:
-        self._size = connection_pool_size
         self._timeouts = timeouts
-        self._pool: Http11Pool | None = None
+        self._json = AiohttpRequest(connection_pool_size=connection_pool_size, timeouts=timeouts)
         self._files = HTTPXRequest(
             connection_pool_size=max(1, min(connection_pool_size, 8)),
             read_timeout=timeouts.read,
@@ -49,15 +46,11 @@ class TrackingRequest(BaseRequest):
         return self._timeouts.read
 
     async def initialize(self) -> None:
-        # Made here, not in __init__: its semaphore and connections belong to the running loop.
-        if self._pool is None:
-            self._pool = Http11Pool(self._size, user_agent=HTTPXRequest.USER_AGENT)
+        await self._json.initialize()
         await self._files.initialize()
 
     async def shutdown(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.aclose()
+        await self._json.shutdown()
         await self._files.shutdown()
 
     async def do_request(
@@ -76,17 +69,10 @@ class TrackingRequest(BaseRequest):
                 pool_timeout,
             )  # fmt: skip
         else:
-            if self._pool is None:
-                raise RuntimeError("This TrackingRequest is not initialized!")
-            given = self._timeouts
-            timeouts = Timeouts(
-                connect=_or(connect_timeout, given.connect),
-                write=_or(write_timeout, given.write),
-                read=_or(read_timeout, given.read),
-                pool=_or(pool_timeout, given.pool),
-            )
-            body = request_data.json_payload if request_data is not None else b""
-            status, payload = await self._pool.request("POST", url, body, timeouts=timeouts)
+            status, payload = await self._json.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                pool_timeout,
+            )  # fmt: skip
         if status < 500:
             self.last_answer = time.monotonic()
         if 200 <= status < 300:
@@ -94,10 +80,3 @@ class TrackingRequest(BaseRequest):
         if status == 429 and self.on_flood is not None:
             self.on_flood()
         return status, payload
-
-
-def _or(value: Any, default: float | None) -> float | None:
-    """PTB passes DEFAULT_NONE for "the request's own default"."""
-    if isinstance(value, type(BaseRequest.DEFAULT_NONE)):
-        return default
-    return None if value is None else float(value)

@@ -1,10 +1,11 @@
-"""The lean HTTP/1.1 client: keep-alive, the ways an answer's end is told, a server that closed
+"""The JSON calls on aiohttp: keep-alive, the ways an answer's end is told, a server that closed
 an idle connection, timeouts and refusals as PTB's errors, TLS; against real sockets on
 127.0.0.1 served by scripted asyncio servers (the Bot API double covers the rest end to end)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import ssl
 import subprocess
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from telegram.error import NetworkError, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
-from bot.tg.http11 import Http11Pool, Timeouts
+from bot.tg.aiorequest import AiohttpRequest, Timeouts
 
 Answer = Callable[[bytes], Awaitable[bytes | None]]
 FAST = Timeouts(connect=2.0, write=2.0, read=0.5, pool=0.2)
@@ -89,68 +92,86 @@ async def always(reply: bytes) -> Answer:
     return answer
 
 
+@asynccontextmanager
+async def client(
+    size: int, context: ssl.SSLContext | None = None
+) -> AsyncIterator[AiohttpRequest]:
+    request = AiohttpRequest(connection_pool_size=size, timeouts=FAST, ssl_context=context)
+    await request.initialize()
+    try:
+        yield request
+    finally:
+        await request.shutdown()
+
+
+def params(**values: object) -> RequestData:
+    return RequestData([RequestParameter.from_input(k, v) for k, v in values.items()])
+
+
 async def test_a_connection_is_kept_for_the_next_request() -> None:
     """Two requests in a row share one connection; the body and headers are the Bot API's."""
-    async with scripted(await always(ok(b'{"ok":true}'))) as server:
-        pool = Http11Pool(4)
+    async with scripted(await always(ok(b'{"ok":true}'))) as server, client(4) as request:
         url = f"http://127.0.0.1:{server.port}/botTOKEN/getMe"
-        assert await pool.request("POST", url, b'{"a":"1"}', timeouts=FAST) == (
-            200,
-            b'{"ok":true}',
-        )
-        assert await pool.request("POST", url, b"{}", timeouts=FAST) == (200, b'{"ok":true}')
-        await pool.aclose()
+        assert await request.do_request(url, "POST", params(a="1")) == (200, b'{"ok":true}')
+        assert await request.do_request(url, "POST") == (200, b'{"ok":true}')
     assert server.connections == 1
-    first = server.requests[0].decode()
-    assert first.startswith("POST /botTOKEN/getMe HTTP/1.1\r\n")
-    assert f"Host: 127.0.0.1:{server.port}\r\n" in first
-    assert "Content-Type: application/json\r\n" in first and first.endswith('{"a":"1"}')
+    head, _, body = server.requests[0].decode().partition("\r\n\r\n")
+    assert head.startswith("POST /botTOKEN/getMe HTTP/1.1\r\n")
+    assert f"Host: 127.0.0.1:{server.port}\r\n" in head
+    assert "Content-Type: application/json\r\n" in head and json.loads(body) == {"a": "1"}
 
 
 async def test_chunked_answers_and_answers_up_to_the_close_are_read_whole() -> None:
-    """A chunked body is joined; a body without length ends at the close and is not reused."""
+    """A chunked body is joined and its connection reused; a body without length ends at the
+    close, and the next request opens a new connection."""
     chunked = ok(b'4\r\n{"ok\r\n7;x=1\r\n":true}\r\n0\r\n\r\n', "Transfer-Encoding: chunked")
-    async with scripted(await always(chunked)) as server:
-        pool = Http11Pool(4)
+    async with scripted(await always(chunked)) as server, client(4) as request:
         url = f"http://127.0.0.1:{server.port}/m"
-        assert await pool.request("POST", url, timeouts=FAST) == (200, b'{"ok":true}')
-        assert pool.idle_connections == 1
-        await pool.aclose()
+        for _ in range(2):
+            assert await request.do_request(url, "POST") == (200, b'{"ok":true}')
+    assert server.connections == 1
 
     until_close = b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"ok":true}' + CLOSE
-    async with scripted(await always(until_close)) as server:
-        pool = Http11Pool(4)
+    async with scripted(await always(until_close)) as server, client(4) as request:
         url = f"http://127.0.0.1:{server.port}/m"
-        assert await pool.request("POST", url, timeouts=FAST) == (200, b'{"ok":true}')
-        assert pool.idle_connections == 0
-        await pool.aclose()
+        for _ in range(2):
+            assert await request.do_request(url, "POST") == (200, b'{"ok":true}')
+    assert server.connections == 2
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     """The server hangs up after each answer (its keep-alive timeout): each request goes out
     once, on a new connection, and succeeds."""
-    async with scripted(_each_connection_once(ok(b'{"ok":true}'))) as server:
-        pool = Http11Pool(4)
+    async with (
+        scripted(_each_connection_once(ok(b'{"ok":true}'))) as server,
+        client(4) as request,
+    ):
         url = f"http://127.0.0.1:{server.port}/m"
         for _ in range(3):
-            assert await pool.request("POST", url, b"{}", timeouts=FAST) == (200, b'{"ok":true}')
+            assert await request.do_request(url, "POST") == (200, b'{"ok":true}')
             await asyncio.sleep(0.05)  # the server's close arrives while the connection idles
-        await pool.aclose()
     assert server.connections == 3 and len(server.requests) == 3
 
 
-async def test_a_reused_connection_that_ends_before_any_answer_is_replaced_once() -> None:
-    """The race of a keep-alive timeout: the old connection ends with not one byte of answer,
-    so the request goes again on a new connection (as urllib3 and browsers do); a fresh
-    connection ending so is an error instead (next test)."""
-    async with scripted(_each_connection_once(ok(b'{"ok":true}'), hang_up_on_next=True)) as server:
-        pool = Http11Pool(4)
+async def test_a_reused_connection_that_ends_before_any_answer_is_not_resent() -> None:
+    """The race of a keep-alive timeout: the old connection ends with not one byte of answer.
+    A POST may have been acted on, so it is a NetworkError, sent once (the send layer,
+    bot/tg/send.py, decides about retrying), and the next request opens a new connection."""
+    async with (
+        scripted(_each_connection_once(ok(b'{"ok":true}'), hang_up_on_next=True)) as server,
+        client(4) as request,
+    ):
         url = f"http://127.0.0.1:{server.port}/m"
-        assert await pool.request("POST", url, b"1", timeouts=FAST) == (200, b'{"ok":true}')
-        assert await pool.request("POST", url, b"2", timeouts=FAST) == (200, b'{"ok":true}')
-        await pool.aclose()
+        assert await request.do_request(url, "POST", params(n=1)) == (200, b'{"ok":true}')
+        with pytest.raises(NetworkError, match=r"aiohttp\.ServerDisconnectedError"):
+            await request.do_request(url, "POST", params(n=2))
+        assert await request.do_request(url, "POST", params(n=3)) == (200, b'{"ok":true}')
     assert server.connections == 2
-    assert [r.rpartition(b"\r\n")[2] for r in server.requests] == [b"1", b"2", b"2"]
+    assert [json.loads(r.partition(b"\r\n\r\n")[2]) for r in server.requests] == [
+        {"n": "1"},
+        {"n": "2"},
+        {"n": "3"},
+    ]
 
 
 def _each_connection_once(reply: bytes, *, hang_up_on_next: bool = False) -> Answer:
@@ -174,11 +195,9 @@ async def test_a_fresh_connection_closed_without_an_answer_is_not_retried() -> N
     async def hang_up(_: bytes) -> bytes | None:
         return None
 
-    async with scripted(hang_up) as server:
-        pool = Http11Pool(4)
-        with pytest.raises(NetworkError, match="without answering"):
-            await pool.request("POST", f"http://127.0.0.1:{server.port}/m", timeouts=FAST)
-        await pool.aclose()
+    async with scripted(hang_up) as server, client(4) as request:
+        with pytest.raises(NetworkError, match="ServerDisconnectedError"):
+            await request.do_request(f"http://127.0.0.1:{server.port}/m", "POST")
     assert len(server.requests) == 1
 
 
@@ -190,33 +209,29 @@ async def test_a_silent_server_times_out_and_a_full_pool_says_so() -> None:
         await asyncio.sleep(30)
         return None
 
-    async with scripted(never) as server:
-        pool = Http11Pool(1)
+    async with scripted(never) as server, client(1) as request:
         url = f"http://127.0.0.1:{server.port}/m"
-        busy = asyncio.create_task(pool.request("POST", url, timeouts=FAST))
+        busy = asyncio.create_task(request.do_request(url, "POST"))
         await asyncio.sleep(0.05)
         with pytest.raises(TimedOut, match="Pool timeout"):
-            await pool.request("POST", url, timeouts=FAST)
+            await request.do_request(url, "POST")
         with pytest.raises(TimedOut):
             await busy
-        await pool.aclose()
     assert len(server.requests) == 1
 
 
 async def test_a_refused_connection_and_a_garbled_answer_are_network_errors() -> None:
     """Nothing listening, or an answer that is not HTTP: NetworkError, never a raw OSError."""
-    async with scripted(await always(b"SSH-2.0-OpenSSH\r\n\r\n")) as server:
+    async with scripted(await always(b"SSH-2.0-OpenSSH\r\n\r\n")) as server, client(2) as request:
         port = server.port
-        pool = Http11Pool(2)
-        with pytest.raises(NetworkError, match="status line"):
-            await pool.request("POST", f"http://127.0.0.1:{port}/m", timeouts=FAST)
-        await pool.aclose()
+        with pytest.raises(NetworkError, match=r"aiohttp\.ClientResponseError"):
+            await request.do_request(f"http://127.0.0.1:{port}/m", "POST")
     await asyncio.sleep(0.05)
-    pool = Http11Pool(2)
-    with pytest.raises(NetworkError, match="ConnectError"):
-        await pool.request("POST", f"http://127.0.0.1:{port}/m", timeouts=FAST)
-    with pytest.raises(NetworkError, match="ftp"):
-        await pool.request("POST", "ftp://127.0.0.1/m", timeouts=FAST)
+    async with client(2) as request:
+        with pytest.raises(NetworkError, match="ClientConnectorError"):
+            await request.do_request(f"http://127.0.0.1:{port}/m", "POST")
+        with pytest.raises(NetworkError, match="ftp"):
+            await request.do_request("ftp://127.0.0.1/m", "POST")
 
 
 @pytest.fixture
@@ -244,36 +259,18 @@ async def test_https_is_verified_against_the_trust_store(certificate: tuple[Path
     served.load_cert_chain(cert, key)
     async with scripted(await always(ok(b'{"ok":true}')), served) as server:
         url = f"https://localhost:{server.port}/m"
-        trusting = Http11Pool(2, ssl_context=ssl.create_default_context(cafile=str(cert)))
-        assert await trusting.request("POST", url, timeouts=FAST) == (200, b'{"ok":true}')
-        await trusting.aclose()
-        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
-            await Http11Pool(2).request("POST", url, timeouts=FAST)
-
-
-async def test_a_request_finishing_after_the_close_keeps_no_connection() -> None:
-    """aclose() during a request: the answer still arrives, its connection is not kept."""
-
-    async def slow(_: bytes) -> bytes | None:
-        await asyncio.sleep(0.2)
-        return ok(b'{"ok":true}')
-
-    async with scripted(slow) as server:
-        pool = Http11Pool(2)
-        url = f"http://127.0.0.1:{server.port}/m"
-        in_flight = asyncio.create_task(pool.request("POST", url, timeouts=FAST))
-        await asyncio.sleep(0.05)
-        await pool.aclose()
-        assert await in_flight == (200, b'{"ok":true}')
-        assert pool.idle_connections == 0
+        async with client(2, ssl.create_default_context(cafile=str(cert))) as trusting:
+            assert await trusting.do_request(url, "POST") == (200, b'{"ok":true}')
+        async with client(2) as default:
+            with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+                await default.do_request(url, "POST")
 
 
 async def test_an_answer_without_a_body_is_read_as_empty() -> None:
     """204 carries no body, even without a length: the connection stays usable."""
-    async with scripted(await always(b"HTTP/1.1 204 No Content\r\n\r\n")) as server:
-        pool = Http11Pool(2)
+    no_content = await always(b"HTTP/1.1 204 No Content\r\n\r\n")
+    async with scripted(no_content) as server, client(2) as request:
         url = f"http://127.0.0.1:{server.port}/m"
-        assert await pool.request("POST", url, timeouts=FAST) == (204, b"")
-        assert await pool.request("POST", url, timeouts=FAST) == (204, b"")
-        await pool.aclose()
+        assert await request.do_request(url, "POST") == (204, b"")
+        assert await request.do_request(url, "POST") == (204, b"")
     assert server.connections == 1
