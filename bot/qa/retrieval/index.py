@@ -442,9 +442,11 @@ class FactIndex:
         topic_hint: str | None = None,
         context: str | None = None,
         k: int = 3,
+        pool: int = 0,
     ) -> SearchResult:
         """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
-        whose words help a short follow-up ("and the founders?")."""
+        whose words help a short follow-up ("and the founders?"); ``pool`` candidates with
+        their coverage are kept for a semantic re-ranking (qa/deciding.py)."""
         question = visible(question)
         if self.foreign(question):
             return SearchResult((), False, "foreign")
@@ -454,7 +456,7 @@ class FactIndex:
         if not query.tokens and not query.entities and context is None:
             return SearchResult((), False, "empty")
         query, ranked = self._rank(query, lang, topic_hint, context)
-        count = min(max(k * 4, 10), len(ranked))
+        count = min(max(k * 4, 10, pool), len(ranked))
         if count == 0:
             return SearchResult((), False, "empty")
         candidates = np.argpartition(-ranked, count - 1)[:count]
@@ -463,7 +465,34 @@ class FactIndex:
         if float(ranked[order[0]]) <= 0:
             return SearchResult((), False, "weak", topics)
         hits = self._hits(query, order, ranked, self._index[lang], k)
-        return self._decide(query, hits, topics)
+        decided = self._decide(query, hits, topics)
+        if not pool:
+            return decided
+        return replace(
+            decided, pool=self._pool(query, order[:pool], ranked, self._index[lang], hits)
+        )
+
+    def _pool(
+        self,
+        query: Query,
+        order: npt.NDArray[np.intp],
+        ranked: npt.NDArray[np.float64],
+        index: _LangIndex,
+        hits: list[Hit],
+    ) -> tuple[Hit, ...]:
+        """The candidates that score at all, best first, with their coverage."""
+        known = {hit.fact_id: hit for hit in hits}
+        pool = []
+        for position in order:
+            score = float(ranked[position])
+            if score <= 0:
+                break
+            fact_id = self._ids[position]
+            hit = known.get(fact_id)
+            if hit is None:
+                hit = Hit(fact_id, score, self._coverage(query, int(position), index))
+            pool.append(hit)
+        return tuple(pool)
 
     def _rank(
         self, query: Query, lang: Lang, topic_hint: str | None, context: str | None

@@ -32,3 +32,13 @@ def test_a_fact_without_figures_or_names_is_still_found(library: Library) -> Non
     index = FactIndex(dataclasses.replace(library, facts={bare.id: bare}), load_lexicon(CONTENT))
     result = index.search(bare.text.en, "en")
     assert result.found and [h.fact_id for h in result.hits] == [bare.id]
+
+
+def test_a_search_keeps_a_pool_of_candidates_only_when_asked(library: Library) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    question = "How much has Microsoft invested in OpenAI?"
+    assert index.search(question, "en").pool == ()
+    pool = index.search(question, "en", pool=8).pool
+    assert 1 < len(pool) <= 8
+    assert [h.score for h in pool] == sorted((h.score for h in pool), reverse=True)
+    assert all(0.0 <= h.coverage <= 1.0 for h in pool)
