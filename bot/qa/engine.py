@@ -164,7 +164,12 @@ def _search(index: FactIndex, reading: _Reading, lang: Lang, confirmer: Confirme
     confirm, pool = confirmer.confirm, confirmer.pool
     if reading.earlier is not None and memory is not None:
         result = index.search(
-            question, lang, topic_hint=hint or memory.topic, context=reading.earlier, pool=pool
+            question,
+            lang,
+            topic_hint=hint or memory.topic,
+            context=reading.earlier,
+            pool=pool,
+            previous=memory.fact_ids,
         )
         result = confirm(index, question, lang, result, reading.earlier)
         if result.found:
