@@ -556,8 +556,8 @@ class FactIndex:
             boost[positions] += 0.5
         prior = self._prior
         if query.source:
-            # A report is presumed: what a company states itself no longer comes first.
-            prior = prior / self._authority * np.where(self._attributed, 1.5, 1.0)
+            # A report is presumed: who said it matters, not how recent or official it is.
+            prior = np.where(self._attributed, 1.5, 1.0)
         return query, scores * boost * prior
 
     def _hits(
