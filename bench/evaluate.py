@@ -21,8 +21,7 @@ import yaml
 
 from bot.content.loader import load_library
 from bot.i18n.translator import translator
-from bot.qa.deciding import Confirmer, tuning_for
-from bot.qa.dense import MODELS, load_embedder
+from bot.qa.deciding import Confirmer
 from tests.conftest import CONTENT
 from tests.eval.test_eval import Outcome, miss_line, outcomes_for
 
@@ -84,23 +83,12 @@ def main() -> None:
     parser.add_argument(
         "--no-semantic", action="store_true", help="without the semantic stage (lexical only)"
     )
-    parser.add_argument(
-        "--model", choices=MODELS, default="wordllama", help="the semantic model to measure"
-    )
-    parser.add_argument(
-        "--fuse", action="store_true", help="e5's rank fusion instead of the second opinion"
-    )
     args = parser.parse_args()
     if args.misses and "holdout" in args.cases.name:
         parser.error("the holdout's misses are not to be read")
     confirmer = None
     if args.no_semantic:
         confirmer = Confirmer(None)
-    elif args.model != "wordllama" or args.fuse:
-        embedder = load_embedder(args.model)
-        if embedder is None:
-            parser.error(f"{args.model} is not installed (see docs/RETRIEVAL.md)")
-        confirmer = Confirmer(embedder, tuning_for(args.model, fuse=args.fuse))
     outcomes = outcomes_for(load(args.cases), confirmer=confirmer)
     print(report(outcomes, misses=args.misses))
 

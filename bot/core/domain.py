@@ -269,6 +269,3 @@ class SearchResult:
     found: bool
     reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
     topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining
-    # The lexical ranking's best candidates (more than ``hits``, whatever the decision), for
-    # the semantic ranker (qa/deciding.py); empty when the question is out of scope.
-    pool: tuple[Hit, ...] = ()

@@ -161,20 +161,19 @@ def _search(index: FactIndex, reading: _Reading, lang: Lang, confirmer: Confirme
     """A short question is read as a follow-up of the last one ("and until when?"); the
     lexical result then goes through the semantic stage (qa/deciding.py)."""
     memory, hint, question = reading.memory, reading.hint, reading.question
-    confirm, pool = confirmer.confirm, confirmer.pool
+    confirm = confirmer.confirm
     if reading.earlier is not None and memory is not None:
         result = index.search(
             question,
             lang,
             topic_hint=hint or memory.topic,
             context=reading.earlier,
-            pool=pool,
             previous=memory.fact_ids,
         )
         result = confirm(index, question, lang, result, reading.earlier)
         if result.found:
             return result
-    result = index.search(question, lang, topic_hint=hint, pool=pool)
+    result = index.search(question, lang, topic_hint=hint)
     return confirm(index, question, lang, result, None)
 
 

@@ -13,12 +13,12 @@ from tests.eval.test_eval import outcomes_for
 
 BLIND_DEV = Path(__file__).with_name("blind_dev.yaml")
 BLIND_DEV2 = Path(__file__).with_name("blind_dev2.yaml")
-# Measured 76/95 in scope (80.0 %) when this floor was set; out of scope all refused.
-MIN_IN_SCOPE = 0.80
-# blind_dev2, measured 47/63 in scope (74.6 %), 3 of 27 refusals answered with a fact: a
+# Measured 85/95 in scope (89.5 %) when this floor was set; out of scope all refused.
+MIN_IN_SCOPE = 0.88
+# blind_dev2, measured 52/63 in scope (82.5 %), 1 of 27 refusals answered with a fact: a
 # floor and a ceiling that may only tighten.
-MIN_IN_SCOPE_2 = 0.74
-MAX_FABRICATED_2 = 3
+MIN_IN_SCOPE_2 = 0.81
+MAX_FABRICATED_2 = 1
 
 
 def test_blind_dev_answers_and_refuses(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,5 @@
-"""The semantic stage: a weak lexical answer stands when the model backs it, the fusion
-re-ranks the lexical pool, and out-of-scope questions are never rescued."""
+"""The semantic stage: a weak lexical answer stands when the model backs it, and
+out-of-scope questions are never rescued."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Hit, Library, SearchResult
-from bot.qa.deciding import Confirmer, Tuning, tuning_for
+from bot.qa.deciding import Confirmer
 from bot.qa.dense import load_embedder
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
@@ -39,7 +39,7 @@ def index(library: Library) -> FactIndex:
 
 def _weak(index: FactIndex, *fact_ids: str) -> SearchResult:
     hits = tuple(Hit(f, 0.5, 0.2) for f in fact_ids)
-    return SearchResult(hits, False, "weak", pool=hits)
+    return SearchResult(hits, False, "weak")
 
 
 def test_a_weak_answer_stands_when_the_model_puts_the_same_fact_first(index: FactIndex) -> None:
@@ -59,36 +59,20 @@ def test_a_weak_answer_is_still_declined_when_the_model_prefers_another_fact(
     assert not result.found and result.reason == "weak"
 
 
-def test_the_fusion_lets_the_model_promote_a_lower_lexical_candidate(index: FactIndex) -> None:
-    ids = [
-        "stakes-microsoft-invested-over-13bn",
-        "stakes-microsoft-27pct-of-openai-group",
-        "stakes-ip-rights-extended-to-2032",
-    ]
-    pool = tuple(Hit(f, 2.0 - i / 10, 0.5) for i, f in enumerate(ids))
-    lexical = SearchResult(pool[:1], True, "ok", pool=pool)
-    # The question matches the second fact, the first fact matches nothing.
-    tuning = Tuning(fuse=True, min_similarity=0.5, semantic_weight=2.0)
-    confirmer = Confirmer(_Keywords(["27"]), tuning)
-    assert confirmer.pool > 0
-    result = confirmer.confirm(index, "what about 27", "en", lexical)
-    assert result.found and result.hits[0].fact_id == ids[1]
-
-
 def test_an_out_of_scope_question_is_never_rescued(index: FactIndex) -> None:
-    confirmer = Confirmer(_Keywords(["13"]), Tuning(fuse=True, min_similarity=0.0))
+    confirmer = Confirmer(_Keywords(["13"]))
     foreign = SearchResult((), False, "foreign")
     assert confirmer.confirm(index, "13 at Amazon?", "en", foreign) is foreign
 
 
-def test_without_a_model_nothing_changes_and_no_pool_is_asked(index: FactIndex) -> None:
-    confirmer = Confirmer(None, tuning_for("e5", fuse=True))
+def test_without_a_model_nothing_changes(index: FactIndex) -> None:
+    confirmer = Confirmer(None)
     weak = _weak(index, "stakes-microsoft-invested-over-13bn")
-    assert confirmer.pool == 0 and confirmer.confirm(index, "13?", "en", weak) is weak
+    assert confirmer.confirm(index, "13?", "en", weak) is weak
 
 
 def test_the_bundled_model_loads_offline_and_embeds_both_sides() -> None:
-    embedder = load_embedder("wordllama")
+    embedder = load_embedder()
     assert embedder is not None
     rows = embedder.embed(["How much did Microsoft invest?"], passage=False)
     assert rows.shape[0] == 1 and abs(float(np.linalg.norm(rows[0])) - 1.0) < 1e-3

@@ -473,13 +473,11 @@ class FactIndex:
         topic_hint: str | None = None,
         context: str | None = None,
         k: int = 3,
-        pool: int = 0,
         previous: tuple[str, ...] = (),
     ) -> SearchResult:
         """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
-        whose words help a short follow-up ("and the founders?"); ``pool`` candidates with
-        their coverage are kept for a semantic re-ranking (qa/deciding.py); ``previous`` are
-        the facts the follow-up's earlier question was answered with."""
+        whose words help a short follow-up ("and the founders?"); ``previous`` are the facts
+        the follow-up's earlier question was answered with."""
         question = visible(question)
         if self.foreign(question):
             return SearchResult((), False, "foreign")
@@ -489,7 +487,7 @@ class FactIndex:
         if not query.tokens and not query.entities and context is None:
             return SearchResult((), False, "empty")
         query, ranked = self._rank(query, lang, topic_hint, context, previous)
-        count = min(max(k * 4, 10, pool), len(ranked))
+        count = min(max(k * 4, 10), len(ranked))
         if count == 0:
             return SearchResult((), False, "empty")
         candidates = np.argpartition(-ranked, count - 1)[:count]
@@ -498,34 +496,7 @@ class FactIndex:
         if float(ranked[order[0]]) <= 0:
             return SearchResult((), False, "weak", topics)
         hits = self._hits(query, order, ranked, self._index[lang], k)
-        decided = self._decide(query, hits, topics)
-        if not pool:
-            return decided
-        return replace(
-            decided, pool=self._pool(query, order[:pool], ranked, self._index[lang], hits)
-        )
-
-    def _pool(
-        self,
-        query: Query,
-        order: npt.NDArray[np.intp],
-        ranked: npt.NDArray[np.float64],
-        index: _LangIndex,
-        hits: list[Hit],
-    ) -> tuple[Hit, ...]:
-        """The candidates that score at all, best first, with their coverage."""
-        known = {hit.fact_id: hit for hit in hits}
-        pool = []
-        for position in order:
-            score = float(ranked[position])
-            if score <= 0:
-                break
-            fact_id = self._ids[position]
-            hit = known.get(fact_id)
-            if hit is None:
-                hit = Hit(fact_id, score, self._coverage(query, int(position), index))
-            pool.append(hit)
-        return tuple(pool)
+        return self._decide(query, hits, topics)
 
     def _rank(
         self,
@@ -553,7 +524,7 @@ class FactIndex:
         boost = self._boost(query, topic_hint)
         if context and previous and not own_topic:
             positions = [self._positions[f] for f in previous if f in self._positions]
-            boost[positions] += 0.5
+            boost[positions] *= 2.0
         prior = self._prior
         if query.source:
             # A report is presumed: who said it matters, not how recent or official it is.
