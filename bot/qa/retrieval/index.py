@@ -243,6 +243,7 @@ class FactIndex:
         """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
         self._topics = np.array([f.topic for f in facts])
         self._build_entity_signals(facts)
+        self._build_source_signals(facts)
         self._number_positions = _inverted(
             frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
             for f in facts
@@ -262,6 +263,24 @@ class FactIndex:
         fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)
+
+    def _build_source_signals(self, facts: list[Fact]) -> None:
+        """Which facts each outlet reported (as their source or the report they cite), for
+        outlets no fact is about: a question naming one asks what it said."""
+        sources = self.library.sources
+        subjects = set(self._entity_positions)
+        names = {
+            s.id: name
+            for s in sources.values()
+            if (name := fold_name(s.publisher)) not in subjects
+        }
+        positions: dict[str, list[int]] = {}
+        for position, fact in enumerate(facts):
+            for source in (fact.source_id, fact.attribution_id):
+                name = names.get(source) if source is not None else None
+                if name is not None:
+                    positions.setdefault(name, []).append(position)
+        self._outlet_positions = {n: np.unique(p) for n, p in positions.items()}
 
     def _build_kind_signals(self, facts: list[Fact]) -> None:
         """The figure kinds each fact carries, and a mask of facts per quantity or time kind."""
@@ -524,12 +543,27 @@ class FactIndex:
         boost = self._boost(query, topic_hint)
         if context and previous and not own_topic:
             positions = [self._positions[f] for f in previous if f in self._positions]
-            boost[positions] *= 2.0
-        prior = self._prior
+            boost[positions] *= 2.5
+        if query.why:
+            # A reason is asked: facts that state a purpose or a cause say it.
+            boost *= np.where(
+                index.scores((_CONCEPT + "purpose", _CONCEPT + "cause")) > 0, 1.15, 1.0
+            )
+        return query, scores * boost * self._source_prior(query)
+
+    def _source_prior(self, query: Query) -> npt.NDArray[np.float64]:
+        """The prior, unless the question is about who said it: naming an outlet ("what does
+        the article say…") asks for its reports, and "who reported…" presumes a report; who
+        said it then matters, not how official it is."""
+        named = [self._outlet_positions[e] for e in query.entities if e in self._outlet_positions]
+        if named:
+            prior = self._prior / self._authority
+            for positions in named:
+                prior[positions] *= 1.5
+            return prior
         if query.source:
-            # A report is presumed: who said it matters, not how recent or official it is.
-            prior = np.where(self._attributed, 1.5, 1.0)
-        return query, scores * boost * prior
+            return np.where(self._attributed, 1.5, 1.0)
+        return self._prior
 
     def _hits(
         self,

@@ -76,8 +76,32 @@ def test_a_follow_up_without_a_topic_of_its_own_stays_on_the_last_answer(
 ) -> None:
     """ "et en dollars ?" asks another attribute of the fact just given."""
     index = FactIndex(library, load_lexicon(CONTENT))
-    earlier, fact = "microsoft a quel pourcentage d'openai", "stakes-microsoft-27pct-of-openai-group"
+    earlier, fact = (
+        "microsoft a quel pourcentage d'openai",
+        "stakes-microsoft-27pct-of-openai-group",
+    )
     alone = index.search("et en dollars ?", "fr", context=earlier)
     leaning = index.search("et en dollars ?", "fr", context=earlier, previous=(fact,))
     assert alone.hits[0].fact_id != fact
     assert leaning.found and leaning.hits[0].fact_id == fact
+
+
+def test_a_question_naming_an_outlet_gets_that_outlets_report(library: Library) -> None:
+    """ "what does the article say…" asks for the article's account, not the company's."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("Que dit l'article de la coentreprise avec Oracle et SoftBank ?", "fr")
+    assert result.found
+    assert library.facts[result.hits[0].fact_id].source_id == "seed-article"
+
+
+def test_a_why_question_prefers_a_fact_that_states_a_purpose(library: Library) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("pourquoi openai et microsoft renégocient-ils leur contrat ?", "fr")
+    assert result.found
+    # The two facts that say what the renegotiation is for ("vise à", "designed to"), not
+    # the one that only says when the contract was first drafted.
+    purposes = {
+        "ipo-renegotiation-aims-to-enable-ipo",
+        "context-contract-sets-ip-and-commercial-terms",
+    }
+    assert result.hits[0].fact_id in purposes
