@@ -451,8 +451,11 @@ class FactIndex:
     def asks_for_source(self, question: str) -> bool:
         """ "who reported that?", "qui l'affirme ?": about the last answer, not a new topic."""
         tokens = words(fold(question))
+        # Short, or nothing but the cue and a word or two ("et ça vient d'où, ce chiffre ?"):
+        # a question with its own subject ("who reported the $13bn?") is searched instead.
+        content = [t for t in tokens if t not in self._skip["fr"] and t not in self._skip["en"]]
         return (
-            len(tokens) <= 6
+            (len(tokens) <= 6 or len(content) <= 2)
             and self._cues["source"].matches(tokens)
             and not self._cues["injection"].matches(tokens)
         )
@@ -527,13 +530,16 @@ class FactIndex:
     ) -> tuple[Query, npt.NDArray[np.float64]]:
         """Every fact's score: BM25 times the boosts and the prior. A follow-up keeps its own
         cues; the earlier question (``context``) lends words at half weight, and, unless the
-        follow-up names a topic of its own, the facts it was answered with rank higher: "and
+        follow-up names a subject of its own, the facts it was answered with rank higher: "and
         in dollars?" asks another attribute of the same fact."""
         index = self._index[lang]
         scores = index.scores(query.tokens)
-        own_topic = any(_CONCEPT + c in query.tokens for c in TOPIC_CONCEPTS.values())
+        same_subject = False
         if context:
             earlier = self.query(context, lang)
+            labels = {t for t in query.tokens if t[0] in (_CONCEPT, _ENTITY)}
+            # "and in dollars?" asks more of the same; "and the renegotiation?" moves on.
+            same_subject = labels <= set(earlier.tokens)
             scores = scores + 0.5 * index.scores(earlier.tokens)
             query = replace(
                 query,
@@ -541,7 +547,7 @@ class FactIndex:
                 context_units=tuple(u for u in earlier.units if u not in query.units),
             )
         boost = self._boost(query, topic_hint)
-        if context and previous and not own_topic:
+        if context and previous and same_subject:
             positions = [self._positions[f] for f in previous if f in self._positions]
             boost[positions] *= 2.5
         if query.why:
