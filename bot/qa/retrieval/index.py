@@ -277,9 +277,9 @@ class FactIndex:
         positions: dict[str, list[int]] = {}
         for position, fact in enumerate(facts):
             for source in (fact.source_id, fact.attribution_id):
-                name = names.get(source) if source is not None else None
-                if name is not None:
-                    positions.setdefault(name, []).append(position)
+                outlet = names.get(source) if source is not None else None
+                if outlet is not None:
+                    positions.setdefault(outlet, []).append(position)
         self._outlet_positions = {n: np.unique(p) for n, p in positions.items()}
 
     def _build_kind_signals(self, facts: list[Fact]) -> None:
