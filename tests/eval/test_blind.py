@@ -15,9 +15,9 @@ BLIND_DEV = Path(__file__).with_name("blind_dev.yaml")
 BLIND_DEV2 = Path(__file__).with_name("blind_dev2.yaml")
 # Measured 86/95 in scope (90.5 %) when this floor was set; out of scope all refused.
 MIN_IN_SCOPE = 0.89
-# blind_dev2, measured 57/63 in scope (90.5 %), 1 of 27 refusals answered with a fact: a
+# blind_dev2, measured 58/63 in scope (92.1 %), 1 of 27 refusals answered with a fact: a
 # floor and a ceiling that may only tighten.
-MIN_IN_SCOPE_2 = 0.88
+MIN_IN_SCOPE_2 = 0.9
 MAX_FABRICATED_2 = 1
 
 
