@@ -13,11 +13,11 @@ from tests.eval.test_eval import outcomes_for
 
 BLIND_DEV = Path(__file__).with_name("blind_dev.yaml")
 BLIND_DEV2 = Path(__file__).with_name("blind_dev2.yaml")
-# Measured 86/95 in scope (90.5 %) when this floor was set; out of scope all refused.
-MIN_IN_SCOPE = 0.89
-# blind_dev2, measured 58/63 in scope (92.1 %), 1 of 27 refusals answered with a fact: a
+# Measured 87/95 in scope (91.6 %) when this floor was set; out of scope all refused.
+MIN_IN_SCOPE = 0.91
+# blind_dev2, measured 59/63 in scope (93.7 %), 1 of 27 refusals answered with a fact: a
 # floor and a ceiling that may only tighten.
-MIN_IN_SCOPE_2 = 0.9
+MIN_IN_SCOPE_2 = 0.93
 MAX_FABRICATED_2 = 1
 
 

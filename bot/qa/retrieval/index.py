@@ -517,8 +517,14 @@ class FactIndex:
         topics = self._closest_topics(order, ranked)
         if float(ranked[order[0]]) <= 0:
             return SearchResult((), False, "weak", topics)
-        hits = self._hits(query, order, ranked, self._index[lang], k)
-        return self._decide(query, hits, topics)
+        index = self._index[lang]
+        decided = self._decide(query, self._hits(query, order, ranked, index, k), topics)
+        if not decided.found or query.unknown:
+            return decided
+        # Found as ranked; which fact comes first is then also a matter of coverage.
+        ranked, order = self._by_coverage(query, order, ranked, index)
+        again = self._decide(query, self._hits(query, order, ranked, index, k), topics)
+        return again if again.found else decided
 
     def _rank(
         self,
@@ -570,6 +576,25 @@ class FactIndex:
         if query.source:
             return np.where(self._attributed, 1.5, 1.0)
         return self._prior
+
+    def _by_coverage(
+        self,
+        query: Query,
+        order: npt.NDArray[np.intp],
+        ranked: npt.NDArray[np.float64],
+        index: _LangIndex,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """The best candidates again, each score times the square root of (0.2 + its
+        coverage): of two facts that score alike, the one that holds more of what was asked
+        comes first ("are the talks still going on or did they close a deal?" → the definitive
+        agreement, not a fact about the talks alone). Only once the question is found as
+        ranked, and not for one with words the store lacks: re-ranking by coverage finds a fact
+        that passes on the known words alone ("how much did Microsoft pay for Activision?",
+        "when did Microsoft go public?")."""
+        ranked = ranked.copy()
+        for position in order:
+            ranked[position] *= math.sqrt(0.2 + self._coverage(query, int(position), index))
+        return ranked, order[np.argsort(-ranked[order], kind="stable")]
 
     def _hits(
         self,

@@ -105,3 +105,19 @@ def test_a_why_question_prefers_a_fact_that_states_a_purpose(library: Library) -
         "context-contract-sets-ip-and-commercial-terms",
     }
     assert result.hits[0].fact_id in purposes
+
+
+def test_of_two_answers_the_one_holding_more_of_the_question_comes_first(
+    library: Library,
+) -> None:
+    """ "did they sign a deal" is answered by a fact of the definitive agreement."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("are the talks over or did microsoft and openai sign a deal", "en")
+    assert result.found and result.hits[0].coverage == 1.0
+    assert "definitive agreement" in library.facts[result.hits[0].fact_id].text.en
+
+
+def test_coverage_reorders_an_answer_but_never_makes_one(library: Library) -> None:
+    """Re-ranked by coverage, some fact would pass on "Microsoft" and "public" alone."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert not index.search("When did Microsoft go public?", "en").found
