@@ -592,9 +592,13 @@ class FactIndex:
         that passes on the known words alone ("how much did Microsoft pay for Activision?",
         "when did Microsoft go public?")."""
         ranked = ranked.copy()
-        for position in order:
+        # Below this share of the best score a fact could not come first even with all the
+        # coverage (the factor spans sqrt(0.2) to sqrt(1.2)): its coverage is not computed.
+        floor = float(ranked[order[0]]) * math.sqrt(0.2 / 1.2)
+        contenders = order[ranked[order] >= floor]
+        for position in contenders:
             ranked[position] *= math.sqrt(0.2 + self._coverage(query, int(position), index))
-        return ranked, order[np.argsort(-ranked[order], kind="stable")]
+        return ranked, contenders[np.argsort(-ranked[contenders], kind="stable")]
 
     def _hits(
         self,
