@@ -226,6 +226,7 @@ class FactIndex:
         # Named by some fact, so not foreign after all: settled once the texts are read.
         self._covered_foreign: set[str] = set()
         self._queries: dict[tuple[str, Lang], Query] = {}
+        self._reasons: dict[Lang, npt.NDArray[np.bool_]] = {}
 
     def _concepts_by_stem(self, lang: Lang) -> dict[str, str]:
         """Stem -> concept for the lexicon's one-word terms, so that an inflection the lexicon
@@ -558,10 +559,16 @@ class FactIndex:
             boost[positions] *= 2.5
         if query.why:
             # A reason is asked: facts that state a purpose or a cause say it.
-            boost *= np.where(
-                index.scores((_CONCEPT + "purpose", _CONCEPT + "cause")) > 0, 1.15, 1.0
-            )
+            boost *= np.where(self._reason_mask(lang), 1.15, 1.0)
         return query, scores * boost * self._source_prior(query)
+
+    def _reason_mask(self, lang: Lang) -> npt.NDArray[np.bool_]:
+        """Facts whose text in ``lang`` states a purpose or a cause; found once per index."""
+        mask = self._reasons.get(lang)
+        if mask is None:
+            scores = self._index[lang].scores((_CONCEPT + "purpose", _CONCEPT + "cause"))
+            mask = self._reasons[lang] = scores > 0
+        return mask
 
     def _source_prior(self, query: Query) -> npt.NDArray[np.float64]:
         """The prior, unless the question is about who said it: naming an outlet ("what does
