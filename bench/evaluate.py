@@ -21,6 +21,7 @@ import yaml
 
 from bot.content.loader import load_library
 from bot.i18n.translator import translator
+from bot.qa.deciding import Confirmer
 from tests.conftest import CONTENT
 from tests.eval.test_eval import Outcome, miss_line, outcomes_for
 
@@ -80,12 +81,15 @@ def main() -> None:
     parser.add_argument("cases", type=Path)
     parser.add_argument("--misses", action="store_true", help="list misses (never on holdout)")
     parser.add_argument(
-        "--no-semantic", action="store_true", help="without the WordLlama second opinion"
+        "--no-semantic", action="store_true", help="without the semantic stage (lexical only)"
     )
     args = parser.parse_args()
     if args.misses and "holdout" in args.cases.name:
         parser.error("the holdout's misses are not to be read")
-    outcomes = outcomes_for(load(args.cases), semantic=not args.no_semantic)
+    confirmer = None
+    if args.no_semantic:
+        confirmer = Confirmer(None)
+    outcomes = outcomes_for(load(args.cases), confirmer=confirmer)
     print(report(outcomes, misses=args.misses))
 
 

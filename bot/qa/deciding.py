@@ -7,8 +7,8 @@ to override the rules, or when nothing in it is a word of the store: it is refus
 topics to try. Any other question is in scope, and is answered with the best facts unless they
 do not hold what it asks (the lexical index's coverage and figure checks, see index.py).
 
-A weak lexical answer to an in-scope question gets a second opinion (``Confirmer``): when a
-semantic model (qa/dense.py) ranks the same fact first among the index's candidates, and close
+A weak lexical answer to an in-scope question gets a second opinion (``Confirmer``): when
+WordLlama (qa/dense.py) ranks the same fact first among the index's candidates, and close
 enough to the question, the answer stands. Readers paraphrase; the lexicon cannot list every
 way of saying "how much did Microsoft pour into OpenAI".
 """
@@ -16,7 +16,6 @@ way of saying "how much did Microsoft pour into OpenAI".
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -26,14 +25,17 @@ from bot.qa.dense import DenseCache, Embedder
 from bot.qa.retrieval.index import FactIndex
 
 Scope = Literal["in", "out"]
-# (index, question, language, lexical result, earlier question) -> the result to answer with
-Confirm = Callable[[FactIndex, str, Lang, SearchResult, str | None], SearchResult]
 # Reasons the index gives that mean "not about our subject", as against "not in the facts".
 _OUT_OF_SCOPE = frozenset({"foreign", "injection", "empty"})
-# Calibrated on tests/eval/blind_dev.yaml (never on the holdout): the weakest lexical coverage
-# a confirmed answer may have, and the least cosine similarity of question and fact.
-MIN_COVERAGE = 0.15
-MIN_SIMILARITY = 0.38
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The second opinion's knobs, calibrated on tests/eval/blind_dev.yaml only (never on a
+    holdout)."""
+
+    min_coverage: float = 0.15  # the weakest lexical coverage a semantic answer may have
+    min_similarity: float = 0.38  # the least cosine similarity of question and fact
 
 
 def scope_of(result: SearchResult) -> Scope:
@@ -77,11 +79,14 @@ class _IndexCache:
 
 
 class Confirmer:
-    """The semantic second opinion; without an embedder it confirms nothing."""
+    """The semantic second opinion: answers an in-scope question the lexical coverage found
+    too weak when the model puts the same fact first, close to it. Without an embedder it
+    changes nothing."""
 
-    def __init__(self, embedder: Embedder | None) -> None:
+    def __init__(self, embedder: Embedder | None, tuning: Tuning | None = None) -> None:
         self._embedder = embedder
         self._current: _IndexCache | None = None
+        self.tuning = tuning or Tuning()
 
     @property
     def active(self) -> bool:
@@ -108,18 +113,29 @@ class Confirmer:
         result: SearchResult,
         context: str | None = None,
     ) -> SearchResult:
-        """``result``, found after all when the semantic model agrees with its best fact."""
-        if result.found or result.reason != "weak" or not result.hits:
-            return result
-        top = result.hits[0]
-        if top.coverage < MIN_COVERAGE:
+        """``result``, found after all when the semantic model backs a weak lexical answer."""
+        if result.reason in _OUT_OF_SCOPE or result.reason == "premise":
             return result
         cache = self._cache(index)
         if cache is None:
             return result
         asked = f"{context} {question}" if context else question
-        similarities = cache.similarities(asked, [h.fact_id for h in result.hits], lang)
+        return self._second_opinion(cache, asked, lang, result)
+
+    def _second_opinion(
+        self, cache: DenseCache, asked: str, lang: Lang, result: SearchResult
+    ) -> SearchResult:
+        """A weak lexical answer stands when the model puts the same fact first among the
+        lexical hits, close enough to the question."""
+        if result.found or result.reason != "weak" or not result.hits:
+            return result
+        top = result.hits[0]
+        if top.coverage < self.tuning.min_coverage:
+            return result
+        similarities = cache.similarities(
+            cache.question(asked), [h.fact_id for h in result.hits], lang
+        )
         best = max(range(len(similarities)), key=similarities.__getitem__)
-        if best != 0 or similarities[0] < MIN_SIMILARITY:
+        if best != 0 or similarities[0] < self.tuning.min_similarity:
             return result
         return replace(result, hits=(top,), found=True, reason="confirmed")

@@ -1,16 +1,14 @@
-"""A semantic second opinion on a question the lexical index nearly answered.
+"""The semantic signal: WordLlama's static embeddings, whose weights ship inside its PyPI
+package, so nothing is downloaded (0.1 ms a question on a 2-core machine).
 
-WordLlama (``wordllama`` on PyPI) ships its 256-dimension static embeddings and tokenizer inside
-the package, so it runs offline with no download: ``load_embedder`` points it at the package's
-own files and forbids fetching (WordLlama's lookup of its bundled tokenizer is broken in 0.4,
-and it would otherwise try the Hugging Face hub). Embedding a sentence costs about 0.1 ms.
+Two other bundled models were measured against it on the blind dev sets and are not used
+(docs/RETRIEVAL.md, "Semantic signal"): multilingual-e5-small ranks far better on its own but
+costs 25-60 ms a question and did not raise both dev sets inside the pipeline; Google's USE
+multilingual did no better than WordLlama.
 
 Facts are embedded on demand and cached by (fact id, language) for the life of the index (a
-content reload builds a new one): a question only ever
-needs its few best lexical candidates, and building vectors for 100,000 facts up front would
-take 20 s. Measured on tests/eval/blind_dev.yaml (docs/RETRIEVAL.md): used as a re-ranker on
-its own it did not help; used to confirm a weak lexical answer (both agree on the same fact)
-it turned five declined questions into correct answers and no refusal into an answer.
+content reload builds a new one): a question only ever needs its lexical candidates, and
+embedding 100,000 facts up front would take far longer than the index build.
 """
 
 from __future__ import annotations
@@ -29,8 +27,9 @@ Vector = npt.NDArray[np.float32]
 
 
 class Embedder(Protocol):
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """One L2-normalised row per text."""
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        """One L2-normalised row per text; ``passage`` for a fact, else a question (models
+        trained for retrieval embed the two sides differently)."""
         ...
 
 
@@ -38,7 +37,7 @@ class _WordLlama:
     def __init__(self, model: object) -> None:
         self._model = model
 
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
         vectors = self._model.embed(list(texts), norm=True)  # type: ignore[attr-defined]
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
@@ -50,35 +49,46 @@ def shared_embedder() -> Embedder | None:
 
 
 def load_embedder() -> Embedder | None:
-    """The bundled WordLlama model, or None when the package is not installed or broken (the
-    bot then answers from the lexical index alone, as it did before)."""
+    """The bundled model, or None when its package is not installed or broken (the bot then
+    answers from the lexical index alone)."""
     try:
-        import wordllama
-        from wordllama import WordLlama
+        return _load_wordllama()
     except ImportError:
         return None
-    try:
-        model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-    except (OSError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         log.warning("semantic signal off: WordLlama did not load (%s)", exc)
         return None
+
+
+def _load_wordllama() -> Embedder:
+    import wordllama
+    from wordllama import WordLlama
+
+    # WordLlama's lookup of its bundled tokenizer is broken in 0.4, and it would otherwise
+    # try the Hugging Face hub: point it at the package's own files and forbid fetching.
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
     return _WordLlama(model)
 
 
 class DenseCache:
-    """Fact vectors by (fact id, revision, language), computed the first time they are asked."""
+    """Fact vectors by (fact id, language), computed the first time they are asked."""
 
     def __init__(self, embedder: Embedder, text_of: Callable[[str, str], str]) -> None:
         self._embedder = embedder
         self._text_of = text_of  # (fact id, language) -> the text to embed
         self._vectors: dict[tuple[str, str], Vector] = {}
 
-    def similarities(self, question: str, fact_ids: Sequence[str], lang: str) -> list[float]:
-        """Cosine similarity of ``question`` to each fact, in the fact's text in ``lang``."""
+    def question(self, question: str) -> Vector:
+        rows = self._embedder.embed([question], passage=False)
+        asked: Vector = rows[0]
+        return asked
+
+    def similarities(self, asked: Vector, fact_ids: Sequence[str], lang: str) -> list[float]:
+        """Cosine similarity of the question's vector to each fact, in the fact's text in
+        ``lang``."""
         missing = [f for f in dict.fromkeys(fact_ids) if (f, lang) not in self._vectors]
         if missing:
-            rows = self._embedder.embed([self._text_of(f, lang) for f in missing])
+            rows = self._embedder.embed([self._text_of(f, lang) for f in missing], passage=True)
             for fact_id, row in zip(missing, rows, strict=True):
                 self._vectors[(fact_id, lang)] = row
-        [asked] = self._embedder.embed([question])
         return [float(self._vectors[(f, lang)] @ asked) for f in fact_ids]

@@ -12,7 +12,7 @@ from bot.core.tally import NoTally, Tally
 from bot.core.text import fold, visible, words
 from bot.i18n.languages import Languages
 from bot.i18n.translator import Translator
-from bot.qa.deciding import Confirm, Confirmer, Scope, ask_of, reported_first, scope_of
+from bot.qa.deciding import Confirmer, Scope, ask_of, reported_first, scope_of
 from bot.qa.memory import ChatMemory, Turn
 from bot.qa.retrieval.index import FactIndex
 from bot.qa.retrieval.langdetect import detect_lang
@@ -125,11 +125,11 @@ class QuestionEngine:
         ):
             # "and in French?" / "who reported that?": the same facts, said again.
             return index.result_for(memory.fact_ids)
-        confirm = self._confirmer.confirm
-        result = _search(index, reading, reading.asked_in or reading.lang, confirm)
+        confirmer = self._confirmer
+        result = _search(index, reading, reading.asked_in or reading.lang, confirmer)
         if not result.found and reading.asked_in is None:
             other: Lang = "en" if reading.lang == "fr" else "fr"
-            retry = _search(index, reading, other, confirm)
+            retry = _search(index, reading, other, confirmer)
             result = retry if retry.found else result
         return result
 
@@ -158,18 +158,24 @@ def refuse_question(tr: Translator, text: str) -> Reply | None:
     return None
 
 
-def _search(index: FactIndex, reading: _Reading, lang: Lang, confirm: Confirm) -> SearchResult:
-    """A short question is read as a follow-up of the last one ("and until when?"); a weak
-    lexical answer gets the semantic second opinion (qa/deciding.py)."""
+def _search(index: FactIndex, reading: _Reading, lang: Lang, confirmer: Confirmer) -> SearchResult:
+    """A short question is read as a follow-up of the last one ("and until when?"); the
+    lexical result then goes through the semantic stage (qa/deciding.py)."""
     memory, hint, question = reading.memory, reading.hint, reading.question
+    confirm = confirmer.confirm
     if reading.earlier is not None and memory is not None:
         result = index.search(
-            question, lang, topic_hint=hint or memory.topic, context=reading.earlier
+            question,
+            lang,
+            topic_hint=hint or memory.topic,
+            context=reading.earlier,
+            previous=memory.fact_ids,
         )
         result = confirm(index, question, lang, result, reading.earlier)
         if result.found:
             return result
-    return confirm(index, question, lang, index.search(question, lang, topic_hint=hint), None)
+    result = index.search(question, lang, topic_hint=hint)
+    return confirm(index, question, lang, result, None)
 
 
 def _suggestion_buttons(

@@ -91,12 +91,16 @@ def run_cases(
     return outcomes
 
 
-def outcomes_for(cases: list[dict[str, Any]], *, semantic: bool = True) -> list[Outcome]:
+def outcomes_for(
+    cases: list[dict[str, Any]], *, semantic: bool = True, confirmer: Confirmer | None = None
+) -> list[Outcome]:
     """``cases`` through the shipped content and lexicon (``semantic=False``: without the
-    semantic second opinion, to measure what it adds)."""
+    semantic stage, to measure what it adds; ``confirmer``: another semantic stage)."""
     library = load_library(CONTENT)
     index = FactIndex(library, load_lexicon(CONTENT))
-    return run_cases(cases, library, index, None if semantic else Confirmer(None))
+    if not semantic:
+        confirmer = Confirmer(None)
+    return run_cases(cases, library, index, confirmer)
 
 
 def _outcomes() -> list[Outcome]:

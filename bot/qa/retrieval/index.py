@@ -86,6 +86,8 @@ class Query:
     injection: bool = False  # tries to override the rules and asks nothing answerable
     context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
     who: bool = False  # asks which companies or people: facts naming several rank higher
+    source: bool = False  # asks who reported something: outlets' reports rank first
+    quoted: frozenset[str] = frozenset()  # figure kinds the question quotes ("27 %", "$1bn")
 
 
 class _LangIndex:
@@ -134,6 +136,8 @@ class FactIndex:
         self.lexicon = lexicon
         self.thresholds = thresholds or Thresholds()
         self._skip = {lang: stopwords(lang) | lexicon.stopwords for lang in ("fr", "en")}
+        # Filler phrases ("end up", "du coup"): their words must not reach a concept either.
+        self._filler = PhraseMatcher((s, "") for s in lexicon.stopwords if " " in s)
         self._ids = list(library.facts)
         self._positions = {fact_id: i for i, fact_id in enumerate(self._ids)}
         facts = [library.facts[i] for i in self._ids]
@@ -215,23 +219,41 @@ class FactIndex:
             kind: PhraseMatcher((term, kind) for term in terms)
             for kind, terms in lexicon.cues.items()
         }
+        self._stem_concepts = {lang: self._concepts_by_stem(lang) for lang in ("fr", "en")}
         self._foreign_matcher = PhraseMatcher(
             (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
         )
         # Named by some fact, so not foreign after all: settled once the texts are read.
         self._covered_foreign: set[str] = set()
         self._queries: dict[tuple[str, Lang], Query] = {}
+        self._reasons: dict[Lang, npt.NDArray[np.bool_]] = {}
+
+    def _concepts_by_stem(self, lang: Lang) -> dict[str, str]:
+        """Stem -> concept for the lexicon's one-word terms, so that an inflection the lexicon
+        does not list ("owning", "exclusively") reaches the concept of the forms it lists. A
+        stem shared by two concepts says nothing and is left out."""
+        by_stem: dict[str, set[str]] = {}
+        for concept, terms in self.lexicon.concepts.items():
+            for term in terms:
+                folded = words(fold(term))
+                if len(folded) == 1 and len(folded[0]) >= 4:
+                    by_stem.setdefault(self._stems.stem(folded[0], lang), set()).add(concept)
+        return {stem: c.pop() for stem, c in by_stem.items() if len(c) == 1}
 
     def _build_signals(self, facts: list[Fact]) -> None:
         """Per-fact arrays and inverted lists, so that a question costs no loop over facts."""
         self._topics = np.array([f.topic for f in facts])
         self._build_entity_signals(facts)
+        self._build_source_signals(facts)
         self._number_positions = _inverted(
             frozenset(itertools.chain.from_iterable(map(_figure_numbers, f.figures)))
             for f in facts
         )
         self._build_kind_signals(facts)
-        self._prior = self._recency(facts) * _authority(facts) * _currency(facts)
+        self._authority = _authority(facts)
+        self._prior = self._recency(facts) * self._authority * _currency(facts)
+        # A report attributed to an outlet: what a "who reported it?" question presumes.
+        self._attributed = np.array([f.attribution_id is not None for f in facts])
 
     def _build_entity_signals(self, facts: list[Fact]) -> None:
         """Each fact's canonical entities: how many, and which facts name each one."""
@@ -242,6 +264,24 @@ class FactIndex:
         fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)
+
+    def _build_source_signals(self, facts: list[Fact]) -> None:
+        """Which facts each outlet reported (as their source or the report they cite), for
+        outlets no fact is about: a question naming one asks what it said."""
+        sources = self.library.sources
+        subjects = set(self._entity_positions)
+        names = {
+            s.id: name
+            for s in sources.values()
+            if (name := fold_name(s.publisher)) not in subjects
+        }
+        positions: dict[str, list[int]] = {}
+        for position, fact in enumerate(facts):
+            for source in (fact.source_id, fact.attribution_id):
+                outlet = names.get(source) if source is not None else None
+                if outlet is not None:
+                    positions.setdefault(outlet, []).append(position)
+        self._outlet_positions = {n: np.unique(p) for n, p in positions.items()}
 
     def _build_kind_signals(self, facts: list[Fact]) -> None:
         """The figure kinds each fact carries, and a mask of facts per quantity or time kind."""
@@ -319,13 +359,19 @@ class FactIndex:
         return known
 
     def _read(self, question: str, lang: Lang) -> Query:
-        tokens = words(fold(question))
+        tokens = _without(words(fold(question)), self._filler)
         corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
         explained = self._explained(seen)
+        labels = self._concept_matcher.labels(seen)
+        by_stem = self._stem_concepts[lang]
+        for word, stem in zip(corrected, stems, strict=True):
+            if word not in explained and stem in by_stem:
+                explained.add(word)
+                labels.append(by_stem[stem])
         unknown = self._unknown(corrected, stems, explained, lang)
-        concepts = [_CONCEPT + c for c in self._concept_matcher.labels(seen)]
+        concepts = [_CONCEPT + c for c in dict.fromkeys(labels)]
         entities = frozenset(self._entity_matcher.labels(seen))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
         units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
@@ -341,6 +387,8 @@ class FactIndex:
             units=units,
             injection=cues["injection"] and not asks,
             who=cues["who"],
+            source=cues["source"],
+            quoted=_quoted_kinds(question, tokens),
         )
 
     def _corrected(self, tokens: list[str], lang: Lang) -> list[str]:
@@ -348,7 +396,10 @@ class FactIndex:
         content = [w for w in tokens if w not in self._skip[lang]]
         # Words the lexicon knows are never "corrected" into a neighbour ("entrer" -> "entre").
         known = self._explained(tokens)
-        return [w if w in known else self._correct(w, lang) for w in content]
+        skip = self._skip[lang]
+        corrected = (w if w in known else self._correct(w, lang) for w in content)
+        # A word one letter from a function word ("those" -> "these") was not a typo of it.
+        return [c if c not in skip else w for w, c in zip(content, corrected, strict=True)]
 
     def _unknown(
         self, corrected: list[str], stems: list[str], explained: set[str], lang: Lang
@@ -401,8 +452,11 @@ class FactIndex:
     def asks_for_source(self, question: str) -> bool:
         """ "who reported that?", "qui l'affirme ?": about the last answer, not a new topic."""
         tokens = words(fold(question))
+        # Short, or nothing but the cue and a word or two ("et ça vient d'où, ce chiffre ?"):
+        # a question with its own subject ("who reported the $13bn?") is searched instead.
+        content = [t for t in tokens if t not in self._skip["fr"] and t not in self._skip["en"]]
         return (
-            len(tokens) <= 6
+            (len(tokens) <= 6 or len(content) <= 2)
             and self._cues["source"].matches(tokens)
             and not self._cues["injection"].matches(tokens)
         )
@@ -442,9 +496,11 @@ class FactIndex:
         topic_hint: str | None = None,
         context: str | None = None,
         k: int = 3,
+        previous: tuple[str, ...] = (),
     ) -> SearchResult:
         """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
-        whose words help a short follow-up ("and the founders?")."""
+        whose words help a short follow-up ("and the founders?"); ``previous`` are the facts
+        the follow-up's earlier question was answered with."""
         question = visible(question)
         if self.foreign(question):
             return SearchResult((), False, "foreign")
@@ -453,7 +509,7 @@ class FactIndex:
             return SearchResult((), False, "injection")
         if not query.tokens and not query.entities and context is None:
             return SearchResult((), False, "empty")
-        query, ranked = self._rank(query, lang, topic_hint, context)
+        query, ranked = self._rank(query, lang, topic_hint, context, previous)
         count = min(max(k * 4, 10), len(ranked))
         if count == 0:
             return SearchResult((), False, "empty")
@@ -462,25 +518,94 @@ class FactIndex:
         topics = self._closest_topics(order, ranked)
         if float(ranked[order[0]]) <= 0:
             return SearchResult((), False, "weak", topics)
-        hits = self._hits(query, order, ranked, self._index[lang], k)
-        return self._decide(query, hits, topics)
+        index = self._index[lang]
+        decided = self._decide(query, self._hits(query, order, ranked, index, k), topics)
+        if not decided.found or query.unknown:
+            return decided
+        # Found as ranked; which fact comes first is then also a matter of coverage.
+        ranked, order = self._by_coverage(query, order, ranked, index)
+        again = self._decide(query, self._hits(query, order, ranked, index, k), topics)
+        return again if again.found else decided
 
     def _rank(
-        self, query: Query, lang: Lang, topic_hint: str | None, context: str | None
+        self,
+        query: Query,
+        lang: Lang,
+        topic_hint: str | None,
+        context: str | None,
+        previous: tuple[str, ...] = (),
     ) -> tuple[Query, npt.NDArray[np.float64]]:
         """Every fact's score: BM25 times the boosts and the prior. A follow-up keeps its own
-        cues; the earlier question (``context``) lends words at half weight."""
+        cues; the earlier question (``context``) lends words at half weight, and, unless the
+        follow-up names a subject of its own, the facts it was answered with rank higher: "and
+        in dollars?" asks another attribute of the same fact."""
         index = self._index[lang]
         scores = index.scores(query.tokens)
+        same_subject = False
         if context:
             earlier = self.query(context, lang)
+            labels = {t for t in query.tokens if t[0] in (_CONCEPT, _ENTITY)}
+            # "and in dollars?" asks more of the same; "and the renegotiation?" moves on.
+            same_subject = labels <= set(earlier.tokens)
             scores = scores + 0.5 * index.scores(earlier.tokens)
             query = replace(
                 query,
                 entities=query.entities | earlier.entities,
                 context_units=tuple(u for u in earlier.units if u not in query.units),
             )
-        return query, scores * self._boost(query, topic_hint) * self._prior
+        boost = self._boost(query, topic_hint)
+        if context and previous and same_subject:
+            positions = [self._positions[f] for f in previous if f in self._positions]
+            boost[positions] *= 2.5
+        if query.why:
+            # A reason is asked: facts that state a purpose or a cause say it.
+            boost *= np.where(self._reason_mask(lang), 1.15, 1.0)
+        return query, scores * boost * self._source_prior(query)
+
+    def _reason_mask(self, lang: Lang) -> npt.NDArray[np.bool_]:
+        """Facts whose text in ``lang`` states a purpose or a cause; found once per index."""
+        mask = self._reasons.get(lang)
+        if mask is None:
+            scores = self._index[lang].scores((_CONCEPT + "purpose", _CONCEPT + "cause"))
+            mask = self._reasons[lang] = scores > 0
+        return mask
+
+    def _source_prior(self, query: Query) -> npt.NDArray[np.float64]:
+        """The prior, unless the question is about who said it: naming an outlet ("what does
+        the article say…") asks for its reports, and "who reported…" presumes a report; who
+        said it then matters, not how official it is."""
+        named = [self._outlet_positions[e] for e in query.entities if e in self._outlet_positions]
+        if named:
+            prior = self._prior / self._authority
+            for positions in named:
+                prior[positions] *= 1.5
+            return prior
+        if query.source:
+            return np.where(self._attributed, 1.5, 1.0)
+        return self._prior
+
+    def _by_coverage(
+        self,
+        query: Query,
+        order: npt.NDArray[np.intp],
+        ranked: npt.NDArray[np.float64],
+        index: _LangIndex,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """The best candidates again, each score times the square root of (0.2 + its
+        coverage): of two facts that score alike, the one that holds more of what was asked
+        comes first ("are the talks still going on or did they close a deal?" → the definitive
+        agreement, not a fact about the talks alone). Only once the question is found as
+        ranked, and not for one with words the store lacks: re-ranking by coverage finds a fact
+        that passes on the known words alone ("how much did Microsoft pay for Activision?",
+        "when did Microsoft go public?")."""
+        ranked = ranked.copy()
+        # Below this share of the best score a fact could not come first even with all the
+        # coverage (the factor spans sqrt(0.2) to sqrt(1.2)): its coverage is not computed.
+        floor = float(ranked[order[0]]) * math.sqrt(0.2 / 1.2)
+        contenders = order[ranked[order] >= floor]
+        for position in contenders:
+            ranked[position] *= math.sqrt(0.2 + self._coverage(query, int(position), index))
+        return ranked, contenders[np.argsort(-ranked[contenders], kind="stable")]
 
     def _hits(
         self,
@@ -533,6 +658,13 @@ class FactIndex:
             for kind in query.wants:
                 carries |= self._kind_masks[kind]
             boost *= np.where(carries, 1.0, 0.3)
+        if query.quoted:
+            # A figure quoted is a claim to confirm or correct: a fact with a figure of that
+            # kind settles it ("only 5 %" -> the fact with the percentages).
+            quotes = np.zeros(len(self._ids), dtype=bool)
+            for kind in query.quoted:
+                quotes |= self._kind_masks[kind]
+            boost *= np.where(quotes, 1.0, 0.5)
         if _CONCEPT + "history" not in query.tokens and not query.numbers:
             # Background facts answer "what happened before" questions, not current ones.
             boost *= np.where(self._topics == "context", 0.85, 1.0)
@@ -565,6 +697,41 @@ class FactIndex:
             if topic in TOPIC_CONCEPTS and topic not in seen and ranked[position] > 0:
                 seen.append(topic)
         return tuple(seen[:2])
+
+
+_PERCENT = re.compile(r"\d\s*(?:%|pour ?cent|percent|per cent)", re.IGNORECASE)
+_MONEY = re.compile(
+    r"[$€£]\s*\d|\d\s*(?:[$€£]|milliards?|billions?|bn|mds?|millions?|dollars?|euros?)(?!\w)",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_SHARE_WORDS = frozenset({"half", "moitie", "majority", "majorite", "tiers", "third", "quart"})
+
+
+def _quoted_kinds(question: str, tokens: list[str]) -> frozenset[str]:
+    """The kinds of figure the question itself states: a share, an amount, a year."""
+    kinds = set()
+    if _PERCENT.search(question) or _SHARE_WORDS.intersection(tokens):
+        kinds.add("percent")
+    if _MONEY.search(question):
+        kinds.add("money")
+    if _YEAR.search(question):
+        kinds |= {"year", "date"}
+    return frozenset(kinds)
+
+
+def _without(tokens: list[str], phrases: PhraseMatcher) -> list[str]:
+    """``tokens`` with every occurrence of the matched phrases taken out."""
+    found = phrases.find(tokens)
+    if not found:
+        return tokens
+    keep = [True] * len(tokens)
+    for phrase, _ in found:
+        size = len(phrase)
+        for start in range(len(tokens) - size + 1):
+            if tuple(tokens[start : start + size]) == phrase:
+                keep[start : start + size] = [False] * size
+    return [t for t, k in zip(tokens, keep, strict=True) if k]
 
 
 def _wanted_kinds(cues: dict[str, bool]) -> frozenset[str]:

@@ -32,3 +32,92 @@ def test_a_fact_without_figures_or_names_is_still_found(library: Library) -> Non
     index = FactIndex(dataclasses.replace(library, facts={bare.id: bare}), load_lexicon(CONTENT))
     result = index.search(bare.text.en, "en")
     assert result.found and [h.fact_id for h in result.hits] == [bare.id]
+
+
+def test_an_inflection_the_lexicon_does_not_list_reaches_its_concept(library: Library) -> None:
+    """ "owning" is not listed, "owns" is: the shared stem carries the stake concept."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    query = index.query("why does microsoft end up owning openai", "en")
+    assert "§stake" in query.tokens and "owning" not in query.unknown
+
+
+def test_a_filler_phrase_reaches_no_concept(library: Library) -> None:
+    """ "end up" is chatter: its "end" does not ask "until when"."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert "§until" not in index.query("what does microsoft end up with", "en").tokens
+    assert "§until" in index.query("when does the revenue share end", "en").tokens
+
+
+def test_a_word_is_never_corrected_into_a_function_word(library: Library) -> None:
+    """ "those" is one letter from "these", a stopword: it stays as written."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert "these" not in index.query("those giant datacenters need what", "en").tokens
+
+
+def test_a_quoted_share_prefers_the_fact_with_the_shares(library: Library) -> None:
+    """A figure quoted is a claim to check: the fact carrying figures of that kind first."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    question = "The Information said OpenAI would share only 5 % with Microsoft"
+    assert index.query(question, "en").quoted == {"percent"}
+    first = index.search(question, "en").hits[0].fact_id
+    assert any(f.kind == "percent" for f in library.facts[first].figures)
+
+
+def test_a_source_question_prefers_an_outlets_report(library: Library) -> None:
+    """ "who reported…" presumes a report: an outlet's, not the company's own statement."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("who reported that openai would pay microsoft less", "en")
+    assert result.found
+    assert library.facts[result.hits[0].fact_id].attribution_id == "the-information"
+
+
+def test_a_follow_up_without_a_topic_of_its_own_stays_on_the_last_answer(
+    library: Library,
+) -> None:
+    """ "et en dollars ?" asks another attribute of the fact just given."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    earlier, fact = (
+        "microsoft a quel pourcentage d'openai",
+        "stakes-microsoft-27pct-of-openai-group",
+    )
+    alone = index.search("et en dollars ?", "fr", context=earlier)
+    leaning = index.search("et en dollars ?", "fr", context=earlier, previous=(fact,))
+    assert alone.hits[0].fact_id != fact
+    assert leaning.found and leaning.hits[0].fact_id == fact
+
+
+def test_a_question_naming_an_outlet_gets_that_outlets_report(library: Library) -> None:
+    """ "what does the article say…" asks for the article's account, not the company's."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("Que dit l'article de la coentreprise avec Oracle et SoftBank ?", "fr")
+    assert result.found
+    assert library.facts[result.hits[0].fact_id].source_id == "seed-article"
+
+
+def test_a_why_question_prefers_a_fact_that_states_a_purpose(library: Library) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("pourquoi openai et microsoft renégocient-ils leur contrat ?", "fr")
+    assert result.found
+    # The two facts that say what the renegotiation is for ("vise à", "designed to"), not
+    # the one that only says when the contract was first drafted.
+    purposes = {
+        "ipo-renegotiation-aims-to-enable-ipo",
+        "context-contract-sets-ip-and-commercial-terms",
+    }
+    assert result.hits[0].fact_id in purposes
+
+
+def test_of_two_answers_the_one_holding_more_of_the_question_comes_first(
+    library: Library,
+) -> None:
+    """ "did they sign a deal" is answered by a fact of the definitive agreement."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("are the talks over or did microsoft and openai sign a deal", "en")
+    assert result.found and result.hits[0].coverage == 1.0
+    assert "definitive agreement" in library.facts[result.hits[0].fact_id].text.en
+
+
+def test_coverage_reorders_an_answer_but_never_makes_one(library: Library) -> None:
+    """Re-ranked by coverage, some fact would pass on "Microsoft" and "public" alone."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert not index.search("When did Microsoft go public?", "en").found

@@ -1,0 +1,78 @@
+"""The semantic stage: a weak lexical answer stands when the model backs it, and
+out-of-scope questions are never rescued."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from bot.content.lexicon import load_lexicon
+from bot.core.domain import Hit, Library, SearchResult
+from bot.qa.deciding import Confirmer
+from bot.qa.dense import load_embedder
+from bot.qa.retrieval.index import FactIndex
+from tests.conftest import CONTENT
+
+
+class _Keywords:
+    """A stand-in model: a text's vector is the axis of the first keyword it contains, so
+    the test decides which fact is "closest" to a question."""
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        self._keywords = [k.lower() for k in keywords]
+
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        rows = np.zeros((len(texts), len(self._keywords) + 1), dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            hit = next((i for i, k in enumerate(self._keywords) if k in text.lower()), -1)
+            row[hit] = 1.0
+        return rows
+
+
+@pytest.fixture(scope="module")
+def index(library: Library) -> FactIndex:
+    return FactIndex(library, load_lexicon(CONTENT))
+
+
+def _weak(index: FactIndex, *fact_ids: str) -> SearchResult:
+    hits = tuple(Hit(f, 0.5, 0.2) for f in fact_ids)
+    return SearchResult(hits, False, "weak")
+
+
+def test_a_weak_answer_stands_when_the_model_puts_the_same_fact_first(index: FactIndex) -> None:
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    confirmer = Confirmer(_Keywords(["13"]))
+    result = confirmer.confirm(index, "13 billion?", "en", _weak(index, first, second))
+    assert result.found and result.reason == "confirmed"
+    assert [h.fact_id for h in result.hits] == [first]
+
+
+def test_a_weak_answer_is_still_declined_when_the_model_prefers_another_fact(
+    index: FactIndex,
+) -> None:
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    confirmer = Confirmer(_Keywords(["27"]))
+    result = confirmer.confirm(index, "27?", "en", _weak(index, first, second))
+    assert not result.found and result.reason == "weak"
+
+
+def test_an_out_of_scope_question_is_never_rescued(index: FactIndex) -> None:
+    confirmer = Confirmer(_Keywords(["13"]))
+    foreign = SearchResult((), False, "foreign")
+    assert confirmer.confirm(index, "13 at Amazon?", "en", foreign) is foreign
+
+
+def test_without_a_model_nothing_changes(index: FactIndex) -> None:
+    confirmer = Confirmer(None)
+    weak = _weak(index, "stakes-microsoft-invested-over-13bn")
+    assert confirmer.confirm(index, "13?", "en", weak) is weak
+
+
+def test_the_bundled_model_loads_offline_and_embeds_both_sides() -> None:
+    embedder = load_embedder()
+    assert embedder is not None
+    rows = embedder.embed(["How much did Microsoft invest?"], passage=False)
+    assert rows.shape[0] == 1 and abs(float(np.linalg.norm(rows[0])) - 1.0) < 1e-3
