@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot.core.candidates import CANDIDATE_STATES, Candidate, CandidateState, Link
-from bot.store.journal import KeyOf
+from bot.store.journal import Doc, KeyOf
 from bot.store.tables import Backend, Tables, backend_of
 
 NEWSROOM_FILE = "newsroom.json"
@@ -26,6 +27,14 @@ class CandidateStore:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(CANDIDATES).values()}
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        for key, doc in changes.get(CANDIDATES, {}).items():
+            if doc is None:
+                self._all.pop(key, None)
+            else:
+                self._all[key] = _from_doc(doc)
 
     @classmethod
     def open(cls, where: Path | Backend) -> CandidateStore:
