@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
+from bot.store.bulk import paused_collector
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
 from bot.store.ledger import LEDGER_FILE, Ledger
 from bot.store.lock import DataDirLock
@@ -174,14 +177,42 @@ class Services:
         )
         # None unless LLM_BASE_URL is set: the extractive answer is the embedded default.
         self.phraser = Phraser.from_settings(settings, clock)
+        facts.observe(self._facts_changed)
+        self._applying = False
+
+    def _facts_changed(self) -> None:
+        """Another replica imported content: answer from it here too."""
+        self._knowledge = Knowledge.of(self.facts.library(), self._knowledge.lexicon)
+        log.info("facts changed by another replica: the index is rebuilt")
+
+    def follow_changes(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Apply the other replicas' writes on ``loop``, the thread that reads the stores (a
+        no-op on TinyDB). Until this is called they wait, fetched but not applied."""
+        if not isinstance(self.backend, PgBackend):
+            return
+        backend = self.backend
+
+        def apply() -> None:
+            self._applying = False
+            backend.apply_remote()
+
+        def wake() -> None:  # on the backend's thread
+            if self._applying:
+                return
+            self._applying = True
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing to apply to
+                loop.call_soon_threadsafe(apply)
+
+        backend.on_remote(wake)
 
     @classmethod
-    def open(cls, settings: Settings, clock: Clock) -> Services:
+    def open(cls, settings: Settings, clock: Clock, *, follow: bool = True) -> Services:
         """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
-        and migrate it), bring the fact store up to date."""
+        and migrate it), bring the fact store up to date. ``follow``: on PostgreSQL, listen
+        for the other replicas' writes (see follow_changes)."""
         check_catalogs()
         if settings.database_url:
-            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir)
+            pg = PgBackend(settings.database_url, spill_dir=settings.data_dir, follow=follow)
             try:
                 return cls._open_on(settings, clock, None, pg)
             except BaseException:
@@ -199,6 +230,15 @@ class Services:
 
     @classmethod
     def _open_on(
+        cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
+    ) -> Services:
+        # Loading a million subscribers allocates millions of objects: the cyclic collector
+        # waits (see bulk.py; post_init then freezes what was loaded).
+        with paused_collector():
+            return cls._build(settings, clock, lock, backend)
+
+    @classmethod
+    def _build(
         cls, settings: Settings, clock: Clock, lock: DataDirLock | None, backend: Backend
     ) -> Services:
         facts = FactStore(backend)
@@ -264,6 +304,8 @@ class Services:
         self.close()
 
     def close(self) -> None:
+        if isinstance(self.backend, PgBackend):
+            self.backend.on_remote(None)
         self.ledger.close()
         if self._chat_tables is not None:
             self._chat_tables.close()

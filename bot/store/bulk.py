@@ -3,9 +3,9 @@
 Each full collection walks every tracked object: loading a million subscriptions (two
 million documents, a million Subscription values) set it off again and again, and start-up
 went from 8 s at 200,000 subscribers to 160 s at a million. Documents and store values hold no
-cycles, so the collector waits while the stores load (``paused_collector``), and what they
-loaded is then frozen (``gc.freeze``: moved out of the generations the collector walks), so
-that a later full collection does not walk it on the bot's event loop either.
+cycles, so the collector waits while the stores load (``paused_collector``: Services.open and
+each namespace's load); post_init then freezes what was loaded (``gc.freeze``), so that later
+full collections do not walk it on the bot's event loop either.
 """
 
 from __future__ import annotations
@@ -36,10 +36,3 @@ def paused_collector() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
-
-
-def freeze_loaded() -> None:
-    """Keep what is alive now out of every later collection (it is still freed by reference
-    counting when dropped)."""
-    gc.collect()
-    gc.freeze()

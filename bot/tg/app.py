@@ -135,6 +135,8 @@ def _add_handlers(app: BotApplication, settings: Settings) -> None:
 async def _post_init(app: BotApplication) -> None:
     settings = app.bot_data.require_settings()
     app.bot_data.services = Services.open(settings, app.bot_data.clock)
+    # Other replicas' writes (PostgreSQL) are applied on this loop, which reads the stores.
+    app.bot_data.services.follow_changes(asyncio.get_running_loop())
     # Links the bot emits (/share, inline results) name it; initialize() asked getMe.
     app.bot_data.services.router.bot_username = app.bot.username
     # The fact index and modules never change after this point: moving them out of the

@@ -34,16 +34,27 @@ CHANNEL = "partnerbrief_changes"  # NOTIFY reaches the listeners of one database
 # pg_advisory_xact_lock's key for numbering changes ("pbchange" in ASCII).
 CHANGE_LOCK = 0x70626368616E6765
 _FETCH_ROWS = 5000
+# One round trip: the lock (joined in, so it is taken before the first number is drawn), the
+# numbers, and the notification of the highest (delivered when the transaction commits).
 _NUMBER = (
-    "INSERT INTO changes (seq, namespace, tbl, key, origin) "
-    "SELECT nextval('change_seq'), n, t, k, %s FROM unnest(%s::text[], %s::text[], %s::text[]) "
-    "AS u(n, t, k) RETURNING seq"
+    "WITH locked AS (SELECT pg_advisory_xact_lock(%(lock)s)), "
+    "numbered AS (INSERT INTO changes (seq, namespace, tbl, key, origin) "
+    "SELECT nextval('change_seq'), n, t, k, %(origin)s "
+    "FROM locked, unnest(%(ns)s::text[], %(tbl)s::text[], %(key)s::text[]) AS u(n, t, k) "
+    "RETURNING seq) "
+    "SELECT max(seq), pg_notify(%(channel)s, max(seq)::text || ' ' || %(origin)s) FROM numbered"
 )
+# One statement, so one snapshot: the highest number, what was pruned, and the changes since
+# ``seen`` with their documents as of that snapshot (a row with no change: nothing new).
 _FETCH = (
-    "SELECT c.seq, c.namespace, c.tbl, c.key, d.doc::text FROM changes c "
-    "LEFT JOIN documents d ON d.namespace = c.namespace AND d.tbl = c.tbl AND d.key = c.key "
-    "WHERE c.seq > %s AND c.seq <= %s AND c.origin <> %s AND c.namespace = ANY(%s) "
-    "ORDER BY c.seq LIMIT %s"
+    "WITH top AS (SELECT coalesce(max(seq), 0) AS top FROM changes) "
+    "SELECT top.top, p.upto, c.seq, c.namespace, c.tbl, c.key, c.doc FROM top "
+    "CROSS JOIN changes_pruned p LEFT JOIN LATERAL ("
+    " SELECT c.seq, c.namespace, c.tbl, c.key, d.doc::text AS doc FROM changes c"
+    " LEFT JOIN documents d"
+    " ON d.namespace = c.namespace AND d.tbl = c.tbl AND d.key = c.key"
+    " WHERE c.seq > %(seen)s AND c.origin <> %(origin)s AND c.namespace = ANY(%(ns)s)"
+    " ORDER BY c.seq LIMIT %(limit)s) c ON true ORDER BY c.seq"
 )
 
 Key = tuple[str, str, str]  # namespace, table, key
@@ -69,14 +80,19 @@ async def number_changes(cur: psycopg.AsyncCursor[Any], origin: str, keys: Seque
     """
     if not keys:
         return 0
-    await cur.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK,))
     await cur.execute(
         _NUMBER,
-        (origin, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
+        {
+            "lock": CHANGE_LOCK,
+            "origin": origin,
+            "channel": CHANNEL,
+            "ns": [k[0] for k in keys],
+            "tbl": [k[1] for k in keys],
+            "key": [k[2] for k in keys],
+        },
     )
-    top = max(int(row[0]) for row in await cur.fetchall())
-    await cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{top} {origin}"))
-    return top
+    row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 async def current_number(cur: psycopg.AsyncCursor[Any]) -> int:
@@ -216,34 +232,40 @@ class Follower:
     async def fetch(self) -> None:
         """Hand over everything numbered above ``seen`` (fetching it whole if pruned)."""
         namespaces = self._namespaces()
-        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            top = await current_number(cur)
-            await cur.execute("SELECT upto FROM changes_pruned")
-            pruned_row = await cur.fetchone()
-            pruned = int(pruned_row[0]) if pruned_row else 0
-            if self.seen < pruned:
-                log.warning(
-                    "changes up to %d were pruned before this replica saw them (it had "
-                    "seen %d): reloading %s",
-                    pruned,
-                    self.seen,
-                    ", ".join(namespaces) or "nothing",
+        while True:
+            async with self._pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(
+                    _FETCH,
+                    {
+                        "seen": self.seen,
+                        "origin": self._origin,
+                        "ns": namespaces,
+                        "limit": _FETCH_ROWS,
+                    },
                 )
-            else:
-                while top > self.seen:
-                    await cur.execute(
-                        _FETCH, (self.seen, top, self._origin, namespaces, _FETCH_ROWS)
-                    )
-                    rows = [
-                        (int(seq), ns, tbl, key, None if doc is None else orjson.loads(doc))
-                        for seq, ns, tbl, key, doc in await cur.fetchall()
-                    ]
-                    upto = rows[-1][0] if len(rows) == _FETCH_ROWS else top
-                    self.seen = upto
-                    self._deliver(Batch(upto, rows))
+                found = await cur.fetchall()
+            top, pruned = int(found[0][0]), int(found[0][1])
+            if self.seen < pruned:
+                break
+            rows: list[Row] = [
+                (int(seq), ns, tbl, key, None if doc is None else orjson.loads(doc))
+                for _, _, seq, ns, tbl, key, doc in found
+                if seq is not None
+            ]
+            full = len(rows) == _FETCH_ROWS
+            upto = rows[-1][0] if full else max(top, self.seen)
+            if rows or upto > self.seen:
+                self.seen = upto
+                self._deliver(Batch(upto, rows))
+            if not full:
                 return
-        # Outside the snapshot: each namespace is read in one of its own.
+        log.warning(
+            "changes up to %d were pruned before this replica saw them (it had seen %d): "
+            "reloading %s",
+            pruned,
+            self.seen,
+            ", ".join(namespaces) or "nothing",
+        )
         reloaded: dict[str, Loaded] = {}
         upto = top
         for namespace in namespaces:
