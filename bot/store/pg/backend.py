@@ -57,7 +57,12 @@ _UPSERT = (
     "ON CONFLICT (namespace, tbl, key) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()"
 )
 _DELETE = "DELETE FROM documents WHERE namespace = %s AND tbl = %s AND key = %s"
-_LOAD_ROWS = 50_000  # rows per fetch from the server-side cursor that loads a namespace
+_LOAD_ROWS = 20_000  # documents per chunk when loading a table
+# A chunk of a table as one JSON object, key to document, in key order (the primary key's).
+_LOAD_CHUNK = (
+    "SELECT max(key), json_object_agg(key, doc)::text FROM (SELECT key, doc FROM documents "
+    "WHERE namespace = %s AND tbl = %s AND key > %s ORDER BY key LIMIT %s) chunk"
+)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -200,7 +205,7 @@ class PgBackend:
                 origin=self.origin,
                 seen=seen,
                 namespaces=lambda: list(self._open),
-                reload=lambda ns: self._load(ns, self._open[ns].tables_named()),
+                reload=self._reload,
                 deliver=self._deliver,
                 poll=self._poll,
             )
@@ -334,7 +339,7 @@ class PgBackend:
     async def _load(self, namespace: str, tables: Iterable[str]) -> tuple[Loaded, int]:
         """The namespace's tables, and the number of the last change they include."""
         assert self._pool is not None
-        loaded: Loaded = {name: {} for name in tables}
+        loaded: Loaded = {}
         # Millions of new dicts would set off the cyclic collector over and over (each pass
         # walks everything loaded so far): documents hold no cycles, so it waits till the end.
         with paused_collector():
@@ -344,22 +349,13 @@ class PgBackend:
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 async with conn.cursor() as cur:
                     number = await current_number(cur)
-                # A server-side cursor: the client holds one batch at a time, not the whole
-                # result (hundreds of MB at a million subscribers). doc as text, decoded by
-                # orjson, twice as fast as psycopg's jsonb loader (json.loads).
-                async with conn.cursor(name="load") as cur:
-                    cur.itersize = _LOAD_ROWS
-                    await cur.execute(
-                        "SELECT tbl, key, doc::text FROM documents WHERE namespace = %s",
-                        (namespace,),
-                    )
-                    loads = orjson.loads
-                    while batch := await cur.fetchmany(_LOAD_ROWS):
-                        for tbl, key, text in batch:
-                            rows = loaded.get(tbl)
-                            if rows is not None:
-                                rows[key] = loads(text)
+                for table in tables:
+                    loaded[table] = await _load_table(conn, namespace, table)
         return loaded, number
+
+    async def _reload(self, namespace: str) -> tuple[Loaded, int]:
+        tables = self._open.get(namespace)
+        return await self._load(namespace, tables.tables_named() if tables else ())
 
     async def _names(self, prefix: str) -> list[str]:
         assert self._pool is not None
@@ -619,6 +615,39 @@ class PgBackend:
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+async def _load_table(
+    conn: psycopg.AsyncConnection[Any], namespace: str, table: str
+) -> dict[str, Doc]:
+    """Every document of a table, a chunk at a time, the next chunk asked for before this one
+    is decoded, so the server builds it meanwhile. A chunk is one JSON text decoded by orjson
+    in one call: at a million subscriptions this takes 40 % less CPU than a row per document
+    through a server-side cursor (and a third of psycopg's json.loads path; bench/pg_store.py).
+    """
+
+    async def chunk(after: str) -> tuple[str | None, str | None]:
+        cur = await conn.execute(_LOAD_CHUNK, (namespace, table, after, _LOAD_ROWS))
+        row = await cur.fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    rows: dict[str, Doc] = {}
+    pending = asyncio.ensure_future(chunk(""))
+    try:
+        while True:
+            last, text = await pending
+            if last is None or text is None:
+                return rows
+            pending = asyncio.ensure_future(chunk(last))
+            # Let the next query go out before the loop is held by decoding this chunk.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            rows.update(orjson.loads(text))
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                await pending
 
 
 class PgTables:

@@ -223,8 +223,13 @@ class Follower:
             self._must_fetch = False
             try:
                 await self.fetch()
-            except (psycopg.Error, OSError) as exc:
-                log.debug("fetching changes failed (%s): retrying", _why(exc))
+            except Exception as exc:
+                # The database away (the pool's timeout), or a namespace closed mid-reload:
+                # the next attempt starts again from ``seen``, so nothing is skipped.
+                if isinstance(exc, psycopg.Error | OSError):
+                    log.debug("fetching changes failed (%s): retrying", _why(exc))
+                else:
+                    log.exception("fetching changes failed: retrying")
                 self._must_fetch = self._must_fetch or must or remote
                 await asyncio.sleep(0.5)
                 self._wake.set()
