@@ -13,7 +13,8 @@ with COPY. Figures:
   (the store write) cost the caller, who never waits for the database;
 - commit latency: from the write to its commit by the writer, one write at a time;
 - replica lag: from a /lang on one backend to its value in a second backend's UserStore
-  (another "replica" on the same database, applying changes on its own event loop).
+  (another "replica" on the same database, applying changes on its own event loop), and
+  what the catch-up before each update (``PgBackend.fresh``) costs there.
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ def _startup_now(url: str) -> tuple[PgBackend, UserStore, SubscriptionStore, flo
     return backend, users, subs, time.perf_counter() - started, connected
 
 
-def _replica_lag(url: str, writer: UserStore, subscribers: int, samples: int) -> list[float]:
+def _replica_lag(
+    url: str, writer: UserStore, subscribers: int, samples: int
+) -> tuple[list[float], list[float]]:
     """From a /lang on replica A to its value in replica B's UserStore, applied on B's own
     event loop as the bot does (B's follower fetches, the loop applies)."""
     replica = PgBackend(url)
@@ -175,11 +178,18 @@ def _replica_lag(url: str, writer: UserStore, subscribers: int, samples: int) ->
         assert seen.wait(30), "replica B saw the write"
         lags.append((at[-1] - started) * 1000)
         time.sleep(0.02)  # one /lang at a time, as a user's next message would come
+
+    async def fresh() -> float:
+        started = time.perf_counter()
+        assert await replica.fresh(within=5)
+        return (time.perf_counter() - started) * 1000
+
+    catch_up = [asyncio.run_coroutine_threadsafe(fresh(), loop).result() for _ in range(samples)]
     replica.on_remote(None)
     loop.call_soon_threadsafe(loop.stop)
     owner.join(10)
     replica.close()
-    return lags
+    return lags, catch_up
 
 
 def run(url: str, subscribers: int, writes: int) -> None:
@@ -220,8 +230,9 @@ def run(url: str, subscribers: int, writes: int) -> None:
         chat = 1 + (i * 104729) % subscribers
         commit_ms.append(_ms(lambda c=chat: (users.set_lang(c, "fr"), backend.settle())))
     print(f"/lang, write to commit ({writes // 4} one at a time): {_pcts(commit_ms)}")
-    lags = _replica_lag(url, users, subscribers, max(50, writes // 10))
+    lags, catch_up = _replica_lag(url, users, subscribers, max(50, writes // 10))
     print(f"/lang on replica A, seen by replica B ({len(lags)} one at a time): {_pcts(lags)}")
+    print(f"an update's catch-up on replica B (fresh, {len(catch_up)} calls): {_pcts(catch_up)}")
     started = time.perf_counter()
     users.close()
     backend.close()

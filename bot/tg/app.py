@@ -85,6 +85,8 @@ def build_application(
 
 
 def _add_handlers(app: BotApplication, settings: Settings) -> None:
+    # Group -2 runs first: what other replicas committed is in memory before anything reads it.
+    app.add_handler(TypeHandler(Update, updates.up_to_date), group=-2)
     # Group -1 runs before every other handler: a flooding user's updates stop here.
     app.add_handler(TypeHandler(Update, updates.flood_gate), group=-1)
     # Edited messages are ignored: answering an edit would repeat the answer to the original.

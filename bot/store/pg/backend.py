@@ -480,6 +480,23 @@ class PgBackend:
                     applied += tables.apply(tables_changes)
         return applied
 
+    async def fresh(self, within: float = 0.25) -> bool:
+        """Apply every change other replicas committed before this call; call it on the
+        stores' thread, in its event loop. One query (shared by concurrent callers). False,
+        at once, when not following or the database is away, or after ``within`` seconds:
+        then memory is as fresh as the notifications made it."""
+        follower = self._follower
+        if follower is None or not follower.listening or not self.ready:
+            return False
+        future = asyncio.run_coroutine_threadsafe(follower.fetched(), self._loop)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), within)
+        except TimeoutError:
+            future.cancel()
+            return False
+        self.apply_remote()
+        return True
+
     def catch_up(self, timeout: float = 10.0) -> bool:
         """Wait until the follower has fetched every change committed so far, and apply
         them (tests, the console, a CLI command); False if time ran out."""

@@ -147,6 +147,10 @@ class Follower:
         self._remote_noted = False
         self._must_fetch = True
         self._wake = asyncio.Event()
+        # Callers of fetched(), and the latest of them a finished fetch started after.
+        self._asked = 0
+        self._answered = 0
+        self._rounds = asyncio.Condition()
         self.listening = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -162,6 +166,16 @@ class Follower:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def fetched(self) -> None:
+        """Return once a fetch that started after this call has handed its batch over: then
+        everything committed before the call is in the inbox. Concurrent callers share one."""
+        self._asked += 1
+        mine = self._asked
+        self._must_fetch = True
+        self._wake.set()
+        async with self._rounds:
+            await self._rounds.wait_for(lambda: self._answered >= mine)
 
     async def _listen(self) -> None:
         delay = 0.2
@@ -221,8 +235,12 @@ class Follower:
                 continue
             must = self._must_fetch
             self._must_fetch = False
+            asked = self._asked
             try:
                 await self.fetch()
+                self._answered = max(self._answered, asked)
+                async with self._rounds:
+                    self._rounds.notify_all()
             except Exception as exc:
                 # The database away (the pool's timeout), or a namespace closed mid-reload:
                 # the next attempt starts again from ``seen``, so nothing is skipped.

@@ -189,3 +189,29 @@ def test_a_replica_that_missed_pruned_changes_reloads_what_it_holds(
     b.apply_remote()
     assert (users_b.get_lang(1), users_b.get_lang(2), users_b.get_lang(4)) == ("en", None, "en")
     assert users_b.count() == 2
+
+
+async def test_fresh_applies_a_commit_whose_notification_has_not_come(database_url: str) -> None:
+    """Before an update is handled, one query brings in whatever was committed before it,
+    announced or not (here a writer that has not notified yet)."""
+    backend = PgBackend(database_url, poll=3600)
+    users = UserStore(backend)
+    deadline = time.monotonic() + 30
+    while not backend.following:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO documents (namespace, tbl, key, doc) "
+            "VALUES ('users', 'users', '9', '{\"user_id\": 9, \"lang\": \"fr\"}')"
+        )
+        conn.execute(
+            "INSERT INTO changes (seq, namespace, tbl, key, origin) "
+            "VALUES (nextval('change_seq'), 'users', 'users', '9', 'elsewhere')"
+        )
+    time.sleep(0.2)
+    backend.apply_remote()
+    assert users.get_lang(9) is None, "not announced, not fetched yet"
+    assert await backend.fresh()
+    assert users.get_lang(9) == "fr"
+    backend.close()
