@@ -160,12 +160,13 @@ class Follower:
             asyncio.create_task(self._fetch_loop(), name="pg-fetch"),
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = 2.0) -> None:
+        """Cancel the listener and the fetcher; a connection slow to close is left behind
+        after ``within`` seconds rather than holding up the bot's exit."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=within)
 
     async def fetched(self) -> None:
         """Return once a fetch that started after this call has handed its batch over: then
