@@ -7,30 +7,41 @@ tests do). The users namespace gets ``--subscribers`` users and as many subscrip
 with COPY. Figures:
 
 - start-up: opening the backend (connect, migrate) and loading the users namespace into
-  memory (users and subscriptions), as Services.open does;
+  memory (users and subscriptions), as Services.open does; first as it was before (a
+  client-side cursor, json.loads, the collector on while the stores build), then as now;
 - the handler's latency: what a /subscribe (the flow's reply and its store write) and a /lang
   (the store write) cost the caller, who never waits for the database;
-- commit latency: from the write to its commit by the writer, one write at a time.
+- commit latency: from the write to its commit by the writer, one write at a time;
+- replica lag: from a /lang on one backend to its value in a second backend's UserStore
+  (another "replica" on the same database, applying changes on its own event loop), and
+  what the catch-up before each update (``PgBackend.fresh``) costs there.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
+import gc
 import json
 import platform
 import statistics
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import cast
 
 import psycopg
 
 from bot.core.clock import system_clock
 from bot.digests.subscribing import Subscribing
 from bot.i18n.translator import translator
-from bot.store.pg.backend import PgBackend
+from bot.store.bulk import paused_collector
+from bot.store.journal import Doc
+from bot.store.pg.backend import PgBackend, PgTables
 from bot.store.subscriptions import SubscriptionStore
-from bot.store.users import UserStore
+from bot.store.tables import Backend
+from bot.store.users import TABLE_KEYS, USERS, UserStore
 from tests.support.postgres import PostgresServer, server_binaries
 
 ZONES = ("Europe/Paris", "America/Montreal", "Europe/Brussels", "Africa/Abidjan")
@@ -81,22 +92,125 @@ def _pcts(samples: list[float]) -> str:
     return f"p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {ordered[-1]:.3f} ms"
 
 
+class _Loaded:
+    """Stands for a backend whose users namespace is already in memory (the old start-up)."""
+
+    kind = "postgresql"
+
+    def __init__(self, tables: PgTables) -> None:
+        self._tables = tables
+
+    def open_tables(self, name: str, keys: object, **_: object) -> PgTables:
+        return self._tables
+
+
+def _startup_before(url: str) -> tuple[float, float, int]:
+    """Start-up as it was: a client-side cursor holding the whole result, json.loads per
+    document, and the collector on while the stores build their views."""
+    started = time.perf_counter()
+    loaded: dict[str, dict[str, Doc]] = {name: {} for name in TABLE_KEYS}
+    gc.disable()
+    try:
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT tbl, key, doc::text FROM documents WHERE namespace = %s", (USERS,))
+            while batch := cur.fetchmany(50_000):
+                for tbl, key, text in batch:
+                    loaded[tbl][key] = json.loads(text)
+    finally:
+        gc.enable()
+    loading = time.perf_counter() - started
+    backend = PgBackend(url, follow=False)
+    tables = PgTables(backend, USERS, loaded, None)
+    users = UserStore(cast(Backend, _Loaded(tables)))
+    subs = SubscriptionStore(users.tables)
+    total = time.perf_counter() - started
+    count = len(subs.all())
+    backend.close()
+    return total, loading, count
+
+
+def _startup_now(url: str) -> tuple[PgBackend, UserStore, SubscriptionStore, float, float]:
+    """Start-up as Services.open and post_init do it."""
+    started = time.perf_counter()
+    with paused_collector():
+        backend = PgBackend(url)
+        connected = time.perf_counter() - started
+        users = UserStore(backend)
+        subs = SubscriptionStore(users.tables)
+    gc.freeze()
+    return backend, users, subs, time.perf_counter() - started, connected
+
+
+def _replica_lag(
+    url: str, writer: UserStore, subscribers: int, samples: int
+) -> tuple[list[float], list[float]]:
+    """From a /lang on replica A to its value in replica B's UserStore, applied on B's own
+    event loop as the bot does (B's follower fetches, the loop applies)."""
+    replica = PgBackend(url)
+    loop = asyncio.new_event_loop()
+    owner = threading.Thread(target=loop.run_forever, name="replica-b", daemon=True)
+    owner.start()
+    seen = threading.Event()
+    wanted: list[tuple[str, str]] = []
+    at: list[float] = []
+
+    def watch(changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        doc = changes.get("users", {}).get(wanted[-1][0]) if wanted else None
+        if doc is not None and doc.get("lang") == wanted[-1][1]:
+            at.append(time.perf_counter())
+            seen.set()
+
+    def open_b() -> UserStore:
+        with paused_collector():
+            return UserStore(replica)
+
+    users_b = asyncio.run_coroutine_threadsafe(asyncio.to_thread(open_b), loop).result()
+    users_b.tables.observe(watch)
+    replica.on_remote(lambda: loop.call_soon_threadsafe(replica.apply_remote))
+    lags = []
+    for i in range(samples):
+        chat = 1 + (i * 15485863) % subscribers
+        lang = "en" if users_b.get_lang(chat) == "fr" else "fr"
+        seen.clear()
+        wanted.append((str(chat), lang))
+        started = time.perf_counter()
+        writer.set_lang(chat, lang)
+        assert seen.wait(30), "replica B saw the write"
+        lags.append((at[-1] - started) * 1000)
+        time.sleep(0.02)  # one /lang at a time, as a user's next message would come
+
+    async def fresh() -> float:
+        started = time.perf_counter()
+        assert await replica.fresh(within=5)
+        return (time.perf_counter() - started) * 1000
+
+    catch_up = [asyncio.run_coroutine_threadsafe(fresh(), loop).result() for _ in range(samples)]
+    replica.on_remote(None)
+    loop.call_soon_threadsafe(loop.stop)
+    owner.join(10)
+    replica.close()
+    return lags, catch_up
+
+
 def run(url: str, subscribers: int, writes: int) -> None:
-    PgBackend(url).close()  # the schema
+    PgBackend(url, follow=False).close()  # the schema
     print(
         f"bulk load (COPY) of {subscribers:,} users and subscriptions: "
         f"{_bulk_load(url, subscribers):.1f} s"
     )
-    started = time.perf_counter()
-    backend = PgBackend(url)
-    connected = time.perf_counter() - started
-    users = UserStore(backend)
-    subs = SubscriptionStore(users.tables)
-    total = time.perf_counter() - started
+    cpu = time.process_time()
+    total, loading, count = _startup_before(url)
     print(
-        f"start-up: {total:.1f} s ({connected:.2f} s connect and migrate, "
+        f"start-up as before: {total:.1f} s ({loading:.1f} s loading, the rest building the "
+        f"stores' views of {count:,} subscriptions; {time.process_time() - cpu:.1f} s CPU)"
+    )
+    gc.collect()
+    cpu = time.process_time()
+    backend, users, subs, total, connected = _startup_now(url)
+    print(
+        f"start-up now: {total:.1f} s ({connected:.2f} s connect and migrate, "
         f"{total - connected:.1f} s loading {len(subs.all()):,} subscriptions "
-        f"and {users.count():,} users)"
+        f"and {users.count():,} users; {time.process_time() - cpu:.1f} s CPU)"
     )
     flow = Subscribing(subs, system_clock)
     tr = {"fr": translator("fr"), "en": translator("en")}
@@ -116,6 +230,9 @@ def run(url: str, subscribers: int, writes: int) -> None:
         chat = 1 + (i * 104729) % subscribers
         commit_ms.append(_ms(lambda c=chat: (users.set_lang(c, "fr"), backend.settle())))
     print(f"/lang, write to commit ({writes // 4} one at a time): {_pcts(commit_ms)}")
+    lags, catch_up = _replica_lag(url, users, subscribers, max(50, writes // 10))
+    print(f"/lang on replica A, seen by replica B ({len(lags)} one at a time): {_pcts(lags)}")
+    print(f"an update's catch-up on replica B (fresh, {len(catch_up)} calls): {_pcts(catch_up)}")
     started = time.perf_counter()
     users.close()
     backend.close()

@@ -160,7 +160,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, clock:
         from bot.app.services import Services
         from bot.console import run_console
 
-        services = Services.open(settings, clock)
+        # One person at a terminal: the other replicas' later writes are not followed.
+        services = Services.open(settings, clock, follow=False)
         try:
             return run_console(services.router)
         finally:
@@ -327,7 +328,7 @@ def _digest(settings: Settings, lang: Lang, since_day: dt.date | None, now: dt.d
     # Reading needs no lock: the store is replaced atomically, never written in place.
     library = load_library(settings.content_dir)
     if settings.database_url:
-        backend = PgBackend(settings.database_url)
+        backend = PgBackend(settings.database_url, follow=False)
         try:
             stored = FactStore(backend).library()
         finally:
@@ -354,7 +355,7 @@ def _content_load(settings: Settings, now: dt.datetime) -> int:
     library = load_library(settings.content_dir)
     digest = content_digest(settings.content_dir)
     if settings.database_url:
-        backend = PgBackend(settings.database_url)
+        backend = PgBackend(settings.database_url, follow=False)
         try:
             store = FactStore(backend)
             report = store.import_library(library, digest, now)
@@ -385,7 +386,7 @@ def _content_load(settings: Settings, now: dt.datetime) -> int:
 def _store_migrate(settings: Settings, url: str) -> int:
     """Copy the data directory into PostgreSQL, holding its lock so no bot writes meanwhile."""
     with DataDirLock(settings.data_dir):
-        backend = PgBackend(url)
+        backend = PgBackend(url, follow=False)
         try:
             copied = copy_to_postgres(settings.data_dir, backend)
         finally:

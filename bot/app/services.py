@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -49,6 +50,7 @@ from bot.qa.phrasing import Phraser
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted, quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
+from bot.store.bulk import paused_collector
 from bot.store.candidates import NEWSROOM_FILE, CandidateStore
 from bot.store.editorial import EDITORIAL_FILE, CorrectionRun, EditorialStore
 from bot.store.facts import FACTS_FILE, FactStore, ImportReport
@@ -256,6 +258,10 @@ class Services:
             drafter=drafter,
         )
         self.admin.review = self.review
+        facts.observe(self._facts_changed)
+        # Another replica's approval: served here too (PostgreSQL only).
+        self.editorial.on_approved(self._facts_changed)
+        self._applying = False
 
     def _intake(self, settings: Settings, clock: Clock) -> Intake | None:
         if not settings.newsroom:
@@ -282,22 +288,57 @@ class Services:
             self._relevance = (knowledge, Relevance.of(knowledge.library, knowledge.lexicon))
         return self._relevance[1]
 
+    def _facts_changed(self) -> None:
+        """Another replica imported content or approved a fact: answer from it here too."""
+        self._knowledge = Knowledge.of(self._served(), self._knowledge.lexicon)
+        log.info("facts changed by another replica: the index is rebuilt")
+
+    async def fresh(self) -> None:
+        """Before an update is handled: apply what other replicas committed before it (one
+        query on PostgreSQL, at most 250 ms; nothing on TinyDB). A reader's next message may
+        reach another replica milliseconds after the last one was answered here."""
+        if isinstance(self.backend, PgBackend):
+            await self.backend.fresh()
+
+    def follow_changes(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Apply the other replicas' writes on ``loop``, the thread that reads the stores (a
+        no-op on TinyDB). Until this is called they wait, fetched but not applied."""
+        if not isinstance(self.backend, PgBackend):
+            return
+        backend = self.backend
+
+        def apply() -> None:
+            self._applying = False
+            backend.apply_remote()
+
+        def wake() -> None:  # on the backend's thread
+            if self._applying:
+                return
+            self._applying = True
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing to apply to
+                loop.call_soon_threadsafe(apply)
+
+        backend.on_remote(wake)
+
     @classmethod
-    def open(cls, settings: Settings, clock: Clock) -> Services:
+    def open(cls, settings: Settings, clock: Clock, *, follow: bool = True) -> Services:
         """Check catalogs, open the store (own the data directory, or connect to PostgreSQL
-        and migrate it), bring the fact store up to date.
+        and migrate it), bring the fact store up to date. ``follow``: on PostgreSQL, listen
+        for the other replicas' writes (see follow_changes).
 
         Exception-safe: when a later store fails to open, the stores already opened are
         closed and the data-directory lock released (or the database let go), in reverse
         order, before the error goes up (the CLI turns StoreCorrupted into exit code 6)."""
         check_catalogs()
         data_dir = settings.data_dir
-        with ExitStack() as opened:
+        # Loading a million subscribers allocates millions of objects: the cyclic collector
+        # waits (see bulk.py; post_init then freezes what was loaded).
+        with paused_collector(), ExitStack() as opened:
             lock: DataDirLock | None = None
             stamp: str | None = None
             backend: Backend
             if settings.database_url:
-                pg = PgBackend(settings.database_url, spill_dir=data_dir)
+                pg = PgBackend(settings.database_url, spill_dir=data_dir, follow=follow)
                 opened.callback(pg.close)
                 backend = pg
             else:
@@ -427,6 +468,8 @@ class Services:
         self.close()
 
     def close(self) -> None:
+        if isinstance(self.backend, PgBackend):
+            self.backend.on_remote(None)
         self.receipts.close()
         self.editorial.close()
         self.candidates.close()

@@ -9,9 +9,11 @@ then ``done`` or ``cancelled``. Only the last few finished ones are kept.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from bot.store.journal import Doc
 from bot.store.tables import Tables
 
 State = Literal["pending", "running", "done", "cancelled"]
@@ -35,6 +37,14 @@ class BroadcastStore:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(TABLE).values()}
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        for key, doc in changes.get(TABLE, {}).items():
+            if doc is None:
+                self._all.pop(key, None)
+            else:
+                self._all[key] = _from_doc(doc)
 
     def get(self, broadcast_id: str) -> Broadcast | None:
         return self._all.get(broadcast_id)

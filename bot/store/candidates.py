@@ -32,6 +32,14 @@ class CandidateStore:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._all = {doc["id"]: _from_doc(doc) for doc in tables.table(CANDIDATES).values()}
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        for key, doc in changes.get(CANDIDATES, {}).items():
+            if doc is None:
+                self._all.pop(key, None)
+            else:
+                self._all[key] = _from_doc(doc)
 
     @classmethod
     def open(cls, where: Path | Backend) -> CandidateStore:

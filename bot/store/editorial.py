@@ -9,13 +9,14 @@ of one loses nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.core.domain import Bilingual, Fact, Figure, Source, Status
 from bot.core.editorial import Approved, Draft
-from bot.store.journal import load_tables, opened_with
+from bot.store.journal import Doc, load_tables, opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
 EDITORIAL = "editorial"
@@ -62,6 +63,24 @@ class EditorialStore:
         self._approved = {
             doc["fact"]["id"]: _approved_from(doc) for doc in tables.table(_APPROVED).values()
         }
+        self._on_approved: list[Callable[[], None]] = []
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        """Another replica approved facts: this one serves them too."""
+        approved = changes.get(_APPROVED, {})
+        for key, doc in approved.items():
+            if doc is None:
+                self._approved.pop(key, None)
+            else:
+                self._approved[doc["fact"]["id"]] = _approved_from(doc)
+        if approved:
+            for then in self._on_approved:
+                then()
+
+    def on_approved(self, then: Callable[[], None]) -> None:
+        """Call ``then`` after another replica's approvals are taken in (PostgreSQL only)."""
+        self._on_approved.append(then)
 
     @classmethod
     def open(cls, where: Path | Backend) -> EditorialStore:

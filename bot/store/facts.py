@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,12 @@ class FactStore:
             if not isinstance(tables, AtomicTables):
                 raise TypeError(f"the {backend.kind} backend cannot import facts atomically")
             self._tables = tables
+
+    def observe(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` when another replica imported content (PostgreSQL only: the
+        data directory has one owner)."""
+        if self._tables is not None:
+            self._tables.observe(lambda _changes: changed())
 
     def close(self) -> None:
         if self._db is not None:

@@ -255,6 +255,10 @@ class JournaledTables:
                 if rows.get(key) is doc:
                     del rows[key]
 
+    def observe(self, observer: Callable[[Mapping[str, Mapping[str, Doc | None]]], None]) -> None:
+        """Nothing to observe: the data directory has one owner (lock.py), whose writes all go
+        through these tables."""
+
     @property
     def folding(self) -> bool:
         """Whether a fold is running on the worker."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import KeyOf, journal_line, journal_path
+from bot.store.journal import Doc, KeyOf, journal_line, journal_path
 from bot.store.tables import Backend, TinyDBBackend, backend_of
 
 LEDGER_FILE = "ledger.json"
@@ -69,6 +69,14 @@ class Ledger:
         self._last_sent: dict[int, tuple[dt.datetime, dt.date]] = {}
         for doc in self._deliveries.values():
             self._note_sent(_entry(doc))
+        self._tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        # The deliveries are read from the tables themselves; only the latest sends are kept
+        # here (a delete is the horizon's: it never removes a chat's latest digest).
+        for doc in changes.get(_TABLE, {}).values():
+            if doc is not None:
+                self._note_sent(_entry(doc))
 
     def _note_sent(self, entry: Entry) -> None:
         if entry.status == "sent":

@@ -9,11 +9,11 @@ who read a few. One document per chat, replaced whole (JournaledTables keeps it 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.store.journal import opened_with
+from bot.store.journal import Doc, opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
 RECEIPTS = "receipts"
@@ -31,6 +31,17 @@ class ReceiptStore:
         for doc in tables.table(_TABLE).values():
             for fact_id in doc["got"]:
                 self._readers.setdefault(fact_id, set()).add(int(doc["chat"]))
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        """Another replica told a chat facts: corrections planned here must reach it too."""
+        for key, doc in changes.get(_TABLE, {}).items():
+            chat = int(key)
+            for readers in self._readers.values():
+                readers.discard(chat)
+            if doc is not None:
+                for fact_id in doc["got"]:
+                    self._readers.setdefault(fact_id, set()).add(chat)
 
     @classmethod
     def open(cls, where: Path | Backend, keep: int = KEEP_PER_CHAT) -> ReceiptStore:

@@ -6,11 +6,12 @@ They share the users' journaled tables: two writers on one file would overwrite 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
 from bot.core.domain import Subscription
+from bot.store.journal import Doc
 from bot.store.tables import Tables
 
 
@@ -25,6 +26,15 @@ class SubscriptionStore:
         self._subs = {
             sub.chat_id: sub for sub in map(_from_doc, tables.table("subscriptions").values())
         }
+        tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        for key, doc in changes.get("subscriptions", {}).items():
+            if doc is None:
+                self._subs.pop(int(key), None)
+            else:
+                sub = _from_doc(doc)
+                self._subs[sub.chat_id] = sub
 
     def get(self, chat_id: int) -> Subscription | None:
         return self._subs.get(chat_id)

@@ -9,11 +9,14 @@ on JournaledTables runs on either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from bot.store.journal import Doc, JournaledTables, Keep, KeyOf, journal_path
+
+# Told, per table, the documents another process changed (None: deleted), once memory holds them.
+Observer = Callable[[Mapping[str, Mapping[str, Doc | None]]], None]
 
 
 class Tables(Protocol):
@@ -38,6 +41,11 @@ class Tables(Protocol):
     def compact(self, keep: Keep | None = None) -> None: ...
 
     def close(self) -> None: ...
+
+    def observe(self, observer: Observer) -> None:
+        """Have ``observer`` told what other replicas change (called on the stores' thread):
+        a store keeping a view derived from its documents updates it there."""
+        ...
 
 
 @runtime_checkable

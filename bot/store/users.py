@@ -3,6 +3,7 @@ PostgreSQL), which subscriptions and broadcasts share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class UserStore:
             int(doc["user_id"]): _lang(doc.get("lang"))
             for doc in self._tables.table("users").values()
         }
+        self._tables.observe(self._changed)
+
+    def _changed(self, changes: Mapping[str, Mapping[str, Doc | None]]) -> None:
+        for key, doc in changes.get("users", {}).items():
+            if doc is None:
+                self._langs.pop(int(key), None)
+            else:
+                self._langs[int(doc["user_id"])] = _lang(doc.get("lang"))
 
     @property
     def tables(self) -> Tables:

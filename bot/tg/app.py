@@ -104,6 +104,8 @@ def build_application(
 
 
 def _add_handlers(app: BotApplication, settings: Settings) -> None:
+    # Group -2 runs first: what other replicas committed is in memory before anything reads it.
+    app.add_handler(TypeHandler(Update, updates.up_to_date), group=-2)
     # Group -1 runs before every other handler: a flooding user's updates stop here.
     app.add_handler(TypeHandler(Update, updates.flood_gate), group=-1)
     # Edited messages are ignored: answering an edit would repeat the answer to the original.
@@ -166,6 +168,8 @@ async def _post_init(app: BotApplication) -> None:
     limiter = app.bot.rate_limiter
     if isinstance(limiter, SharedRateLimiter):
         limiter.shared = app.bot_data.services.send_rate
+    # Other replicas' writes (PostgreSQL) are applied on this loop, which reads the stores.
+    app.bot_data.services.follow_changes(asyncio.get_running_loop())
     # Links the bot emits (/share, inline results) name it; initialize() asked getMe.
     app.bot_data.services.router.bot_username = app.bot.username
     # The fact index and modules never change after this point: moving them out of the

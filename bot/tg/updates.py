@@ -69,6 +69,12 @@ async def answer_query(query: CallbackQuery) -> None:
         log.info("button press could not be answered: %s", exc.message)
 
 
+async def up_to_date(update: Update, context: BotContext) -> None:
+    """Other replicas' writes committed before this update are applied before it is handled
+    (PostgreSQL; see docs/STORAGE.md)."""
+    await context.services.fresh()
+
+
 async def flood_gate(update: Update, context: BotContext) -> None:
     """Stop updates from a user who floods the bot; they are told once, then ignored."""
     kind = _update_type(update)

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.content.loader import ContentInvalid
 from bot.core.clock import system_clock
 from bot.qa.retrieval.index import FactIndex
+from bot.store.pg.backend import PgBackend
 from tests.conftest import CONTENT
 
 MARKER = "Zanzibarco"
@@ -130,3 +131,29 @@ def test_a_reload_of_invalid_content_keeps_the_current_knowledge(
         opened.reload()
     assert opened.knowledge() is old
     _consistent(old)
+
+
+def test_content_reloaded_on_one_replica_is_answered_from_on_the_other(
+    content: Path, tmp_path: Path, database_url: str
+) -> None:
+    """On PostgreSQL, replica B rebuilds its index from the facts replica A imported."""
+
+    def replica(name: str) -> Services:
+        settings = Settings(
+            data_dir=tmp_path / name, content_dir=content, database_url=database_url
+        )
+        return Services.open(settings, system_clock)
+
+    a = replica("a")
+    b = replica("b")
+    try:
+        fact_id = _edit_content(content)
+        assert a.reload().changed
+        assert isinstance(a.backend, PgBackend) and a.backend.settle()
+        assert isinstance(b.backend, PgBackend) and b.backend.catch_up()
+        assert MARKER in b.library().facts[fact_id].text.en
+        _consistent(b.knowledge())
+        assert b.index().library is b.library()
+    finally:
+        a.close()
+        b.close()
