@@ -97,7 +97,9 @@ async def test_two_replicas_sweeping_together_send_each_digest_once(
     reports = await asyncio.gather(first.fleet.sweep(senders[0], MORNING), second_replica())
     chats = [chat for s in senders for chat, _ in s.sent]
     assert sorted(chats) == list(CHATS)
-    assert all(s.sent for s in senders), reports
+    # Which replica claims what is a race (the first may claim every row in one batch of 16);
+    # what must hold whatever the interleaving is one digest per chat.
+    assert reports[0] is not None or reports[1] is not None
     assert sum(len(r.claims) for r in replicas) == len(CHATS)
     later = MORNING + dt.timedelta(minutes=1)
     again = await asyncio.gather(
@@ -178,14 +180,17 @@ async def test_the_migration_carries_the_embedded_ledger_over(
     """A digest the ledger recorded as sent is not sent again once the queue takes over, and
     one it left ``sending`` is resumed after its recorded parts."""
     backend = PgBackend(database_url)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
-        conn.execute("DROP TABLE digest_queue, send_rate")
     ledger = Ledger(backend, today=MORNING.date)
     ledger.record(1, MORNING.date(), "sent", MORNING)
     ledger.record(2, MORNING.date(), "sending", MORNING, parts=1)
     ledger.close()
     backend.close()
+    # Back to the schema of an embedded bot's database before the queue (version 1); the
+    # migrations after it (0003, replicas' changes) run again too.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
+        conn.execute("DROP TABLE digest_queue, send_rate, changes, changes_pruned")
+        conn.execute("DROP SEQUENCE change_seq")
     replica = Replica(database_url, library)  # migrates again, from version 1
     try:
         statuses = await replica.queue.statuses()
