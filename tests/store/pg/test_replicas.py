@@ -4,6 +4,7 @@ a restart of the database and after the changes it missed were pruned."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import time
@@ -199,7 +200,7 @@ async def test_fresh_applies_a_commit_whose_notification_has_not_come(database_u
     deadline = time.monotonic() + 30
     while not backend.following:
         assert time.monotonic() < deadline
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "INSERT INTO documents (namespace, tbl, key, doc) "
@@ -209,7 +210,7 @@ async def test_fresh_applies_a_commit_whose_notification_has_not_come(database_u
             "INSERT INTO changes (seq, namespace, tbl, key, origin) "
             "VALUES (nextval('change_seq'), 'users', 'users', '9', 'elsewhere')"
         )
-    time.sleep(0.2)
+    await asyncio.sleep(0.2)
     backend.apply_remote()
     assert users.get_lang(9) is None, "not announced, not fetched yet"
     assert await backend.fresh()
