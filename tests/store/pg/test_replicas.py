@@ -201,6 +201,7 @@ async def test_fresh_applies_a_commit_whose_notification_has_not_come(database_u
     while not backend.following:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
+    assert await backend.fresh(), "the fetch that follows connecting is done"
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "INSERT INTO documents (namespace, tbl, key, doc) "
