@@ -31,6 +31,10 @@ def start() -> time_machine.travel | None:
     wanted = os.environ.get(VARIABLE)
     if not wanted:
         return None
+    if "PARTNERBRIEF_TRAVEL_OFFSET" in os.environ:
+        # A process the traveling run started (an xdist worker): its sitecustomize already
+        # travels, and an offset worked out from its moved clock would be zero for its children.
+        return None
     real = dt.datetime.now(dt.UTC)
     target = dt.datetime.combine(dt.date.fromisoformat(wanted), real.timetz())
     os.environ["PARTNERBRIEF_TRAVEL_OFFSET"] = repr((target - real).total_seconds())
