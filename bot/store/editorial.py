@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.core.domain import Bilingual, Fact, Figure, Source, Status
+from bot.core.domain import Bilingual, Fact, Status
 from bot.core.editorial import Approved, Draft
+from bot.store.facts import figure_doc, figures_from, source_doc, source_from
 from bot.store.journal import Doc, load_tables, opened_with
 from bot.store.tables import Backend, Tables, backend_of
 
@@ -125,31 +126,6 @@ class EditorialStore:
         return [run for run in runs if run.state == "running"]
 
 
-def _iso(day: dt.date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _figure_doc(f: Figure) -> dict[str, Any]:
-    return {
-        "name": f.name,
-        "kind": f.kind,
-        "value": f.value,
-        "currency": f.currency,
-        "as_of": _iso(f.as_of),
-    }
-
-
-def _figure_from(doc: dict[str, Any]) -> Figure:
-    as_of = doc.get("as_of")
-    return Figure(
-        doc["name"],
-        doc["kind"],
-        doc["value"],
-        doc.get("currency"),
-        dt.date.fromisoformat(as_of) if as_of else None,
-    )
-
-
 def _fact_doc(fact: Fact) -> dict[str, Any]:
     return {
         "id": fact.id,
@@ -160,8 +136,8 @@ def _fact_doc(fact: Fact) -> dict[str, Any]:
         "entities": list(fact.entities),
         "text_fr": fact.text.fr,
         "text_en": fact.text.en,
-        "figures": [_figure_doc(f) for f in fact.figures],
-        "previous_figures": [_figure_doc(f) for f in fact.previous_figures],
+        "figures": [figure_doc(f) for f in fact.figures],
+        "previous_figures": [figure_doc(f) for f in fact.previous_figures],
         "first_seen": fact.first_seen.isoformat(),
         "updated": fact.updated.isoformat(),
         "changed_at": fact.changed_at.isoformat() if fact.changed_at else None,
@@ -178,41 +154,18 @@ def _fact_from(doc: dict[str, Any]) -> Fact:
         also=tuple(doc.get("also", ())),
         entities=tuple(doc.get("entities", ())),
         text=Bilingual(doc["text_fr"], doc["text_en"]),
-        figures=tuple(_figure_from(f) for f in doc.get("figures", ())),
-        previous_figures=tuple(_figure_from(f) for f in doc.get("previous_figures", ())),
+        figures=figures_from(doc.get("figures", ())),
+        previous_figures=figures_from(doc.get("previous_figures", ())),
         first_seen=dt.date.fromisoformat(doc["first_seen"]),
         updated=dt.date.fromisoformat(doc["updated"]),
         changed_at=dt.datetime.fromisoformat(changed_at) if changed_at else None,
     )
 
 
-def _source_doc(s: Source) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "publisher": s.publisher,
-        "title": s.title,
-        "url": s.url,
-        "published": _iso(s.published),
-        "language": s.language,
-    }
-
-
-def _source_from(doc: dict[str, Any]) -> Source:
-    published = doc.get("published")
-    return Source(
-        doc["id"],
-        doc["publisher"],
-        doc["title"],
-        doc.get("url"),
-        dt.date.fromisoformat(published) if published else None,
-        doc.get("language", "en"),
-    )
-
-
 def _approved_doc(a: Approved) -> dict[str, Any]:
     return {
         "fact": _fact_doc(a.fact),
-        "sources": [_source_doc(s) for s in a.sources],
+        "sources": [source_doc(s) for s in a.sources],
         "candidate": a.candidate_id,
         "editor": a.editor_id,
         "approved_at": a.approved_at.isoformat(),
@@ -225,7 +178,7 @@ def _approved_from(doc: dict[str, Any]) -> Approved:
     old_status = doc.get("old_status")
     return Approved(
         fact=_fact_from(doc["fact"]),
-        sources=tuple(_source_from(s) for s in doc.get("sources", ())),
+        sources=tuple(source_from(s) for s in doc.get("sources", ())),
         candidate_id=str(doc["candidate"]),
         editor_id=int(doc["editor"]),
         approved_at=dt.datetime.fromisoformat(doc["approved_at"]),
@@ -244,7 +197,7 @@ def _draft_doc(d: Draft) -> dict[str, Any]:
         "status": d.status,
         "text_en": d.text_en,
         "text_fr": d.text_fr,
-        "figures": [_figure_doc(f) for f in d.figures],
+        "figures": [figure_doc(f) for f in d.figures],
         "matches": list(d.matches),
         "updates": d.updates,
         "old_status": d.old_status,
@@ -264,7 +217,7 @@ def _draft_from(doc: dict[str, Any]) -> Draft:
         status=doc.get("status"),
         text_en=doc.get("text_en"),
         text_fr=doc.get("text_fr"),
-        figures=tuple(_figure_from(f) for f in doc.get("figures", ())),
+        figures=figures_from(doc.get("figures", ())),
         matches=tuple(doc.get("matches", ())),
         updates=doc.get("updates"),
         old_status=doc.get("old_status"),

@@ -159,7 +159,7 @@ class FactStore:
         )
         data = {
             "facts": {str(i): doc for i, doc in enumerate(new_facts.values(), 1)},
-            "sources": {str(i): _source_doc(s) for i, s in enumerate(library.sources.values(), 1)},
+            "sources": {str(i): source_doc(s) for i, s in enumerate(library.sources.values(), 1)},
             "topics": {str(i): _topic_doc(t) for i, t in enumerate(library.topics, 1)},
             "briefings": {
                 str(i): _briefing_doc(b) for i, b in enumerate(library.briefings.values(), 1)
@@ -177,7 +177,7 @@ class FactStore:
     def library(self) -> Library:
         """The content as last imported."""
         facts = {doc["id"]: _fact_from(doc) for doc in self._docs("facts")}
-        sources = {doc["id"]: _source_from(doc) for doc in self._docs("sources")}
+        sources = {doc["id"]: source_from(doc) for doc in self._docs("sources")}
         topics = tuple(_topic_from(doc) for doc in self._docs("topics"))
         briefings = {doc["id"]: _briefing_from(doc) for doc in self._docs("briefings")}
         charts = tuple(_series_from(doc) for doc in self._docs("charts"))
@@ -227,16 +227,7 @@ def _fact_doc(fact: Fact) -> dict[str, Any]:
         "text_en": fact.text.en,
         "caveat_fr": fact.caveat.fr if fact.caveat else None,
         "caveat_en": fact.caveat.en if fact.caveat else None,
-        "figures": [
-            {
-                "name": f.name,
-                "kind": f.kind,
-                "value": f.value,
-                "currency": f.currency,
-                "as_of": _iso(f.as_of),
-            }
-            for f in fact.figures
-        ],
+        "figures": [figure_doc(f) for f in fact.figures],
         "first_seen": fact.first_seen.isoformat(),
         "updated": fact.updated.isoformat(),
     }
@@ -256,12 +247,12 @@ def _fact_from(doc: dict[str, Any]) -> Fact:
         entities=tuple(doc.get("entities", ())),
         text=Bilingual(doc["text_fr"], doc["text_en"]),
         caveat=caveat,
-        figures=_figures_from(doc.get("figures", ())),
+        figures=figures_from(doc.get("figures", ())),
         first_seen=dt.date.fromisoformat(doc["first_seen"]),
         updated=dt.date.fromisoformat(doc["updated"]),
         revision=int(doc.get("revision", 1)),
         changed_at=_instant(doc.get("changed_at")),
-        previous_figures=_figures_from(doc.get("previous", {}).get("figures", ())),
+        previous_figures=figures_from(doc.get("previous", {}).get("figures", ())),
     )
 
 
@@ -269,14 +260,25 @@ def _instant(value: Any) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(str(value))
 
 
-def _figures_from(docs: Any) -> tuple[Figure, ...]:
+def figure_doc(f: Figure) -> dict[str, Any]:
+    """A figure as the stores keep it (facts.json, and approved facts in editorial.json)."""
+    return {
+        "name": f.name,
+        "kind": f.kind,
+        "value": f.value,
+        "currency": f.currency,
+        "as_of": _iso(f.as_of),
+    }
+
+
+def figures_from(docs: Any) -> tuple[Figure, ...]:
     return tuple(
         Figure(f["name"], f["kind"], f["value"], f.get("currency"), _day(f.get("as_of")))
         for f in docs
     )
 
 
-def _source_doc(source: Source) -> dict[str, Any]:
+def source_doc(source: Source) -> dict[str, Any]:
     return {
         "id": source.id,
         "publisher": source.publisher,
@@ -287,7 +289,7 @@ def _source_doc(source: Source) -> dict[str, Any]:
     }
 
 
-def _source_from(doc: dict[str, Any]) -> Source:
+def source_from(doc: dict[str, Any]) -> Source:
     return Source(
         doc["id"],
         doc["publisher"],
