@@ -91,9 +91,14 @@ class Query:
 
 
 class _LangIndex:
-    """BM25 over one language's documents, plus what coverage needs: idf and term sets."""
+    """BM25 over one language's documents, plus what coverage needs: idf and term sets.
 
-    def __init__(self, counts: TermCounts, b: float) -> None:
+    With reader questions (content/asked.yaml), ``expanded`` holds each fact's document with its
+    questions: BM25 ranks on it, so that a paraphrase reaches its fact; coverage, idf and the
+    words the store knows stay on the facts' own documents, so that what is found is still
+    decided by what the facts say."""
+
+    def __init__(self, counts: TermCounts, b: float, expanded: TermCounts | None = None) -> None:
         self.bm25 = CountsBM25(b=b)
         self.vocab: dict[str, int] = {}
         self._df = np.zeros(0, dtype=np.int64)
@@ -103,29 +108,49 @@ class _LangIndex:
             # bm25s keeps one column of documents per term: its length is the document
             # frequency.
             self._df = np.diff(self.bm25.scores["indptr"])
+        self._ranker, self._ranked_vocab = self.bm25, self.vocab
+        self._expanded = expanded
+        self._expanded_df = self._df
+        if expanded is not None and expanded.terms:
+            self._ranker = CountsBM25(b=b)
+            self._ranker.index_counts(expanded)
+            self._ranked_vocab = self._ranker.vocab_dict
+            self._expanded_df = np.diff(self._ranker.scores["indptr"])
         self._counts = counts
         self._terms: dict[int, frozenset[str]] = {}
         self.size = counts.size
         self.unseen_idf = math.log(1 + (self.size + 0.5) / 0.5)
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency, the same formula for seen and unseen terms."""
+        """Inverse document frequency, the same formula for seen and unseen terms; a term only
+        reader questions hold counts the facts whose questions hold it."""
         column = self.vocab.get(term)
-        df = 0 if column is None else int(self._df[column])
+        if column is not None:
+            df = int(self._df[column])
+        else:
+            column = self._ranked_vocab.get(term)
+            df = 0 if column is None else int(self._expanded_df[column])
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def doc_terms(self, position: int) -> frozenset[str]:
+        """The terms coverage finds in a fact: its own document's, and its reader questions'
+        words and concepts. Not their names: a question that mentions Microsoft beside an
+        OpenAI-only fact does not make the fact about Microsoft."""
         # Built on demand: coverage only ever looks at a question's few best facts.
         terms = self._terms.get(position)
         if terms is None:
-            terms = self._terms[position] = self._counts.doc_terms(position)
+            terms = self._counts.doc_terms(position)
+            if self._expanded is not None:
+                asked = self._expanded.doc_terms(position) - terms
+                terms |= {t for t in asked if not t.startswith(_ENTITY)}
+            self._terms[position] = terms
         return terms
 
     def scores(self, tokens: Iterable[str]) -> npt.NDArray[np.float64]:
-        known = [t for t in tokens if t in self.vocab]
+        known = [t for t in tokens if t in self._ranked_vocab]
         if not known:
             return np.zeros(self.size)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float64)
+        return np.asarray(self._ranker.get_scores(known), dtype=np.float64)
 
 
 class FactIndex:
@@ -182,8 +207,15 @@ class FactIndex:
         counts = count_terms(
             (self._document(fact, lang) for fact in facts), word_terms, self._term_matcher
         )
+        expanded = None
+        if any(fact.id in self.lexicon.asked for fact in facts):
+            expanded = count_terms(
+                (self._document(fact, lang, asked=True) for fact in facts),
+                word_terms,
+                self._term_matcher,
+            )
         surface = counts.surface
-        self._index[lang] = _LangIndex(counts, self.thresholds.bm25_b)
+        self._index[lang] = _LangIndex(counts, self.thresholds.bm25_b, expanded)
         self._surface[lang] = sorted(w for w in surface if len(w) >= 4 and not w.isdigit())
         self._covered_foreign |= {
             name for name in self.lexicon.foreign_entities if set(words(name)) <= surface
@@ -264,6 +296,10 @@ class FactIndex:
         fact_entities = [frozenset(map(canonical.__getitem__, f.entities)) for f in facts]
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._entity_positions = _inverted(fact_entities)
+        self._entity_sets = {
+            entity: frozenset(positions.tolist())
+            for entity, positions in self._entity_positions.items()
+        }
 
     def _build_source_signals(self, facts: list[Fact]) -> None:
         """Which facts each outlet reported (as their source or the report they cite), for
@@ -328,7 +364,9 @@ class FactIndex:
             )
         return names
 
-    def _document(self, fact: Fact, lang: Lang) -> str:
+    def _document(self, fact: Fact, lang: Lang, *, asked: bool = False) -> str:
+        """What the index reads for a fact: its text, names, sources, caveat and topic, and
+        the reader questions of content/asked.yaml (document expansion)."""
         values = {f.name: _figure_words(f, lang) for f in fact.figures}
         parts = [
             fact.text.get(lang).format_map(values),
@@ -340,6 +378,9 @@ class FactIndex:
         topic = self._topic_labels.get(fact.topic)
         if topic is not None:
             parts.append(topic.get(lang))
+        questions = self.lexicon.asked.get(fact.id) if asked else None
+        if questions is not None:
+            parts.extend(questions.get(lang))
         return " ".join(parts)
 
     def _explained(self, tokens: list[str]) -> set[str]:
@@ -637,8 +678,21 @@ class FactIndex:
             return SearchResult(tuple(hits), False, "weak", topics)
         if query.wants and not (self._kinds[self._positions[top.fact_id]] & query.wants):
             return SearchResult((), False, "no-figure", topics)
+        if not self.names_all(query, top.fact_id):
+            return SearchResult((), False, "other-subject", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
         return SearchResult((top, *rest), True, "ok", topics)
+
+    def names_all(self, query: Query, fact_id: str) -> bool:
+        """Whether the fact names every company the question names that some fact does: "when
+        did Microsoft go public?" is not answered by OpenAI's filing, nor "how much did Nvidia
+        invest in OpenAI?" by Microsoft's investment."""
+        position = self._positions[fact_id]
+        return all(
+            position in self._entity_sets[entity]
+            for entity in query.entities
+            if entity in self._entity_sets
+        )
 
     def _boost(self, query: Query, topic_hint: str | None) -> npt.NDArray[np.float64]:
         boost = np.ones(len(self._ids))

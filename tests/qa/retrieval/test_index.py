@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Lang, Library
 from bot.qa.retrieval.index import FactIndex
@@ -74,8 +75,9 @@ def test_a_source_question_prefers_an_outlets_report(library: Library) -> None:
 def test_a_follow_up_without_a_topic_of_its_own_stays_on_the_last_answer(
     library: Library,
 ) -> None:
-    """ "et en dollars ?" asks another attribute of the fact just given."""
-    index = FactIndex(library, load_lexicon(CONTENT))
+    """ "et en dollars ?" asks another attribute of the fact just given (without reader
+    questions, which find the fact on their own)."""
+    index = FactIndex(library, dataclasses.replace(load_lexicon(CONTENT), asked={}))
     earlier, fact = (
         "microsoft a quel pourcentage d'openai",
         "stakes-microsoft-27pct-of-openai-group",
@@ -121,3 +123,34 @@ def test_coverage_reorders_an_answer_but_never_makes_one(library: Library) -> No
     """Re-ranked by coverage, some fact would pass on "Microsoft" and "public" alone."""
     index = FactIndex(library, load_lexicon(CONTENT))
     assert not index.search("When did Microsoft go public?", "en").found
+
+
+def _asking(library: Library, fact_id: str, en: str, fr: str = "une question") -> FactIndex:
+    lexicon = load_lexicon(CONTENT)
+    asked = {fact_id: ReaderQuestions(en=(en,), fr=(fr,))}
+    return FactIndex(library, dataclasses.replace(lexicon, asked=asked))
+
+
+def test_a_reader_question_leads_a_paraphrase_to_its_fact(library: Library) -> None:
+    """Words only a fact's reader question holds rank that fact first (content/asked.yaml)."""
+    fact = "ipo-challenge-regulation"
+    question = "what keeps the lawyers up at night"
+    without = _asking(library, fact, "an unrelated reader question").search(question, "en")
+    assert not without.hits or without.hits[0].fact_id != fact
+    asking = _asking(library, fact, "what keeps the lawyers up at night before the listing")
+    assert asking.search(question, "en").hits[0].fact_id == fact
+
+
+def test_a_reader_question_does_not_make_a_foreign_company_a_subject(library: Library) -> None:
+    index = _asking(library, "infrastructure-openai-any-cloud", "can openai sell on google cloud")
+    assert index.foreign("how much did google invest in openai") == ["google"]
+    assert not index.search("how much did google invest in openai", "en").found
+
+
+def test_an_answer_names_every_company_the_question_names(library: Library) -> None:
+    """ "when did Microsoft go public?" is not answered by OpenAI's own filing."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    query = index.query("When did Microsoft go public?", "en")
+    assert not index.names_all(query, "ipo-openai-confidential-draft-filing")
+    assert index.names_all(query, "stakes-microsoft-invested-over-13bn")
+    assert index.search("When did Microsoft go public?", "en").reason == "other-subject"
