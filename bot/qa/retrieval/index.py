@@ -88,6 +88,8 @@ class Query:
     who: bool = False  # asks which companies or people: facts naming several rank higher
     source: bool = False  # asks who reported something: outlets' reports rank first
     quoted: frozenset[str] = frozenset()  # figure kinds the question quotes ("27 %", "$1bn")
+    # Content words no fact's own text holds (reader questions may): what a premise rests on.
+    unsourced: tuple[str, ...] = ()
 
 
 class _LangIndex:
@@ -131,6 +133,11 @@ class _LangIndex:
             column = self._ranked_vocab.get(term)
             df = 0 if column is None else int(self._expanded_df[column])
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    @property
+    def ranked_vocab(self) -> dict[str, int]:
+        """The terms BM25 ranks on: the facts' own and their reader questions'."""
+        return self._ranked_vocab
 
     def doc_terms(self, position: int) -> frozenset[str]:
         """The terms coverage finds in a fact: its own document's, and its reader questions'
@@ -412,6 +419,7 @@ class FactIndex:
                 explained.add(word)
                 labels.append(by_stem[stem])
         unknown = self._unknown(corrected, stems, explained, lang)
+        unsourced = self._unknown(corrected, stems, explained, lang, facts_only=True)
         concepts = [_CONCEPT + c for c in dict.fromkeys(labels)]
         entities = frozenset(self._entity_matcher.labels(seen))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
@@ -430,6 +438,7 @@ class FactIndex:
             who=cues["who"],
             source=cues["source"],
             quoted=_quoted_kinds(question, tokens),
+            unsourced=unsourced,
         )
 
     def _corrected(self, tokens: list[str], lang: Lang) -> list[str]:
@@ -443,10 +452,18 @@ class FactIndex:
         return [c if c not in skip else w for w, c in zip(content, corrected, strict=True)]
 
     def _unknown(
-        self, corrected: list[str], stems: list[str], explained: set[str], lang: Lang
+        self,
+        corrected: list[str],
+        stems: list[str],
+        explained: set[str],
+        lang: Lang,
+        *,
+        facts_only: bool = False,
     ) -> tuple[str, ...]:
-        """Content words that neither the store's vocabulary nor the lexicon knows."""
-        vocab = self._index[lang].vocab
+        """Content words that neither the store's vocabulary (with its reader questions, unless
+        ``facts_only``) nor the lexicon knows."""
+        index = self._index[lang]
+        vocab = index.vocab if facts_only else index.ranked_vocab
         return tuple(
             w
             for w, s in zip(corrected, stems, strict=True)
@@ -464,7 +481,7 @@ class FactIndex:
     ) -> tuple[str, ...]:
         """What coverage is measured on: the concepts and entities (``labels``), then the
         stems of the words they do not explain, each once."""
-        vocab = self._index[lang].vocab
+        vocab = self._index[lang].ranked_vocab
         # Coverage counts a concept or entity once, not again through its words' stems, so a
         # fact does not win merely for sharing the question's surface form.
         plain = [
@@ -670,8 +687,9 @@ class FactIndex:
 
     def _decide(self, query: Query, hits: list[Hit], topics: tuple[str, ...]) -> SearchResult:
         """Found or not: the best hit must clear both thresholds and carry a wanted figure."""
-        if query.why and query.unknown:
-            # "Why did the SEC reject…?": the store cannot confirm what it has no word for.
+        if query.why and query.unsourced:
+            # "Why did the SEC reject…?": the store cannot confirm what its facts have no word
+            # for; a reader question's word ("why did microsoft pull out?") confirms nothing.
             return SearchResult((), False, "premise", topics)
         top = hits[0]
         if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:
