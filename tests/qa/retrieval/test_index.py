@@ -154,3 +154,15 @@ def test_an_answer_names_every_company_the_question_names(library: Library) -> N
     assert not index.names_all(query, "ipo-openai-confidential-draft-filing")
     assert index.names_all(query, "stakes-microsoft-invested-over-13bn")
     assert index.search("When did Microsoft go public?", "en").reason == "other-subject"
+
+
+def test_a_premise_resting_on_a_reader_questions_word_is_not_confirmed(library: Library) -> None:
+    """A word only a reader question holds is known (it counts for coverage) but confirms no
+    premise: the fact itself never says Microsoft withdrew."""
+    fact = "infrastructure-microsoft-technology-partner"
+    index = _asking(library, fact, "who funds stargate", "microsoft s'est-il retiré de stargate")
+    query = index.query("Pourquoi Microsoft s'est-il retiré de Stargate ?", "fr")
+    assert "retire" not in query.unknown and "retire" in query.unsourced
+    assert index.search("Pourquoi Microsoft s'est-il retiré de Stargate ?", "fr").reason == (
+        "premise"
+    )
