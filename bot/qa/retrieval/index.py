@@ -687,9 +687,11 @@ class FactIndex:
 
     def _decide(self, query: Query, hits: list[Hit], topics: tuple[str, ...]) -> SearchResult:
         """Found or not: the best hit must clear both thresholds and carry a wanted figure."""
-        if query.why and query.unsourced:
+        if query.why and query.unsourced and not query.quoted:
             # "Why did the SEC reject…?": the store cannot confirm what its facts have no word
             # for; a reader question's word ("why did microsoft pull out?") confirms nothing.
+            # A quoted figure is the premise instead ("why until 2035?"), and a fact carrying
+            # that kind of figure settles it.
             return SearchResult((), False, "premise", topics)
         top = hits[0]
         if top.score < self.thresholds.min_score or top.coverage < self.thresholds.min_coverage:

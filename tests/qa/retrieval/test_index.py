@@ -166,3 +166,10 @@ def test_a_premise_resting_on_a_reader_questions_word_is_not_confirmed(library: 
     assert index.search("Pourquoi Microsoft s'est-il retiré de Stargate ?", "fr").reason == (
         "premise"
     )
+
+
+def test_a_why_question_quoting_a_wrong_figure_gets_the_correction(library: Library) -> None:
+    """The premise is the figure, which a fact corrects, not the unknown word beside it."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("so ms keeps openai's ip until 2035, why that particular year", "en")
+    assert result.found and result.hits[0].fact_id == "stakes-ip-rights-extended-to-2032"
