@@ -66,6 +66,9 @@ class Thresholds:
 
     min_score: float = 0.6
     min_coverage: float = 0.35
+    # For a question that wants a figure (an amount, a share, a date); set on the blind dev
+    # sets: from 0.55 it declined two of their look-alikes, up to 0.85 it cost no answer.
+    min_figure_coverage: float = 0.65
     keep_ratio: float = 0.6  # further facts must score this fraction of the best one
     recency: float = 0.25  # weight of the newest-development prior
     unknown_weight: float = 0.75  # an unseen word weighs this fraction of the rarest word
@@ -698,6 +701,11 @@ class FactIndex:
             return SearchResult(tuple(hits), False, "weak", topics)
         if query.wants and not (self._kinds[self._positions[top.fact_id]] & query.wants):
             return SearchResult((), False, "no-figure", topics)
+        if query.wants and top.coverage < self.thresholds.min_figure_coverage:
+            # A figure stated is the costliest mistake ("how much did SoftBank put into
+            # OpenAI's last round?" is not the venture's $500 billion): the lexical evidence
+            # must be stronger, or the semantic second opinion must back it (qa/deciding.py).
+            return SearchResult(tuple(hits), False, "weak", topics)
         if not self.names_all(query, top.fact_id):
             return SearchResult((), False, "other-subject", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]

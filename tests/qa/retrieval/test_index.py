@@ -8,7 +8,7 @@ import dataclasses
 from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Lang, Library
-from bot.qa.retrieval.index import FactIndex
+from bot.qa.retrieval.index import FactIndex, Thresholds
 from tests.conftest import CONTENT
 
 
@@ -173,3 +173,12 @@ def test_a_why_question_quoting_a_wrong_figure_gets_the_correction(library: Libr
     index = FactIndex(library, load_lexicon(CONTENT))
     result = index.search("so ms keeps openai's ip until 2035, why that particular year", "en")
     assert result.found and result.hits[0].fact_id == "stakes-ip-rights-extended-to-2032"
+
+
+def test_a_figure_is_stated_only_on_stronger_evidence(library: Library) -> None:
+    """SoftBank's share of OpenAI's last round is not the venture's $500 billion."""
+    question = "how much did softbank put into openai's last funding round"
+    lexicon = load_lexicon(CONTENT)
+    lenient = FactIndex(library, lexicon, Thresholds(min_figure_coverage=0.0))
+    assert lenient.search(question, "en").found
+    assert not FactIndex(library, lexicon).search(question, "en").found
