@@ -26,6 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.app.commands import COMMANDS, menu
+from bot.app.loopprobe import LoopProbe
 from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
 from bot.core.actions import BROADCAST_PATTERN, NEWSROOM_PATTERN, SUBSCRIPTION_PATTERN
@@ -189,6 +190,9 @@ async def _post_init(app: BotApplication) -> None:
         app.job_queue.run_once(_resume_corrections, when=0.5, name="resume-corrections")
     if app.bot_data.own_signals:
         _handle_stop_signals(app)
+    if settings.loop_probe is not None:
+        app.bot_data.probe = LoopProbe(settings.loop_probe)
+        app.bot_data.probe.start()
     if settings.http_port:
         app.bot_data.health = start_health_server(app, settings.http_listen, settings.http_port)
         log.info("health and metrics on port %d", settings.http_port)
@@ -214,6 +218,8 @@ async def _post_stop(app: BotApplication) -> None:
 
 
 async def _post_shutdown(app: BotApplication) -> None:
+    if app.bot_data.probe is not None:
+        await app.bot_data.probe.stop()
     if app.bot_data.services is not None:
         await app.bot_data.services.aclose()
         app.bot_data.services = None
@@ -303,6 +309,17 @@ async def publish_commands(app: BotApplication) -> None:
             await app.bot.set_my_commands(commands)
 
 
+def _use_uvloop() -> None:
+    """uvloop's event loop for what run_polling/run_webhook run (they take the current loop):
+    its C loop and transports save CPU on every update's requests (bench/soak.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop is not installed: asyncio's event loop")
+        return
+    asyncio.set_event_loop(uvloop.new_event_loop())
+
+
 def run(settings: Settings, clock: Clock = system_clock) -> None:
     """Long polling by default; a webhook when BOT_WEBHOOK_URL is set.
 
@@ -310,6 +327,8 @@ def run(settings: Settings, clock: Clock = system_clock) -> None:
     """
     application = build_application(settings, clock=clock)
     application.bot_data.own_signals = True
+    if settings.uvloop:
+        _use_uvloop()
     if not settings.webhook_url:
         conflict = watch_polling_conflicts(application)
         application.run_polling(

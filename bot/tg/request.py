@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.tg.aiorequest import DEFAULT_TIMEOUTS, AiohttpRequest, Timeouts
@@ -40,6 +41,20 @@ class TrackingRequest(BaseRequest):
         self.ok_answers = 0  # 2xx answers: for getUpdates, polls that Telegram completed
         # Set once the metrics exist (post_init); requests are built before them.
         self.on_flood: Callable[[], None] | None = None
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Telegram's answers decoded by orjson (PTB's documented override point; its own is
+        ``json.loads`` on a decoded copy): a few times faster. What orjson refuses, such as
+        bytes that are not UTF-8, goes to PTB's, which decodes with replacement or raises its
+        own error."""
+        try:
+            decoded = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
+        if not isinstance(decoded, dict):
+            return BaseRequest.parse_json_payload(payload)
+        return decoded
 
     @property
     def read_timeout(self) -> float | None:
