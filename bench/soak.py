@@ -918,7 +918,8 @@ def probe_rows(probe: dict[str, Any], which: str = "") -> list[tuple[str, str, s
                 f"{gcs['longest'][g] * 1000:.1f} ms"
                 for g in range(3)
             )
-            + f"; thresholds {gcs['thresholds']}, frozen {gcs['frozen']:,}",
+            + f"; thresholds {gcs['thresholds']}, frozen {gcs['frozen']:,}"
+            + (f", tracked at stop {gcs['tracked']:,}" if "tracked" in gcs else ""),
         ),
     ]
     worst = sorted(stalls, key=lambda s: s[1], reverse=True)[:5]

@@ -125,6 +125,7 @@ class LoopProbe:
                 "longest": self.gc.longest,
                 "thresholds": list(gc.get_threshold()),
                 "frozen": gc.get_freeze_count(),
+                "tracked": len(gc.get_objects()),
             },
             "stalls": [[s.at, s.late, s.cpu, s.gc, s.runqueue, s.blocked] for s in self.stalls],
         }

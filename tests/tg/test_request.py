@@ -9,7 +9,8 @@ import time
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import RetryAfter, TimedOut
+from telegram.error import RetryAfter, TelegramError, TimedOut
+from telegram.request import BaseRequest
 
 from bot.tg.request import TrackingRequest
 from tests.support.botapi_double import BotApiDouble
@@ -83,3 +84,38 @@ async def test_answers_and_flood_waits_are_tracked(double: BotApiDouble) -> None
         assert floods == [1]
     finally:
         await request.shutdown()
+
+
+def test_answers_are_decoded_by_orjson_and_what_it_refuses_by_ptb() -> None:
+    """A JSON object decodes as PTB's own decoder would; bytes that are not UTF-8 are decoded
+    with replacement, as PTB does; a body that is not JSON raises PTB's error."""
+    payload = '{"ok": true, "result": {"text": "5 % “plus”", "n": 1.5}}'.encode()
+    assert TrackingRequest.parse_json_payload(payload) == BaseRequest.parse_json_payload(payload)
+    broken = b'{"ok": true, "result": "caf\xe9"}'
+    assert TrackingRequest.parse_json_payload(broken) == {"ok": True, "result": "caf\ufffd"}
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        TrackingRequest.parse_json_payload(b"<html>502</html>")
+
+
+async def test_each_call_waits_for_the_stores_and_goes_anyway_if_they_cannot_say(
+    double: BotApiDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """before_send is awaited before every call leaves; when it reports the changes not on
+    disk in time, the call still goes and a warning says so."""
+    request = TrackingRequest(connection_pool_size=2)
+    asked: list[float] = []
+
+    async def not_on_disk(within: float) -> bool:
+        asked.append(within)
+        return False
+
+    request.before_send = not_on_disk
+    url = f"{double.base_url}{double.token}/getMe"
+    await request.initialize()
+    try:
+        answer = await request.post(url)
+    finally:
+        await request.shutdown()
+    assert isinstance(answer, dict) and answer["is_bot"]
+    assert asked and asked[0] > 0
+    assert "not on disk" in caplog.text
