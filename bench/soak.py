@@ -1,13 +1,13 @@
 """Soak: simulated users send mixed updates to the real bot through the Bot API double.
 
     python -m bench.soak [--users 500] [--updates 20000] [--rate 200|max] [--quick]
-                         [--profile bot.pstats]
+                         [--profile bot.pstats] [--env NAME=VALUE] [--pg [--replicas 1,2]]
 
-The bot is the real command line, ``python -m bot run`` (long polling, JSON logs, /metrics), in
-its own process: its RSS, CPU time and latency are its own. The Bot API double and the load
-driver share this process; they are the "Telegram" side. Both ends of every latency (the update
-enqueued, the bot's answer arriving) are read on the double's clock, so the figure is what a user
-would see: polling, handling and sending included. This process freezes its own garbage
+The bot is the real command line, ``python -m bot run`` (long polling on TinyDB files, JSON logs,
+/metrics), in its own process: its RSS, CPU time and latency are its own. The Bot API double and
+the load driver share this process; they are the "Telegram" side. Both ends of every latency
+(the update enqueued, the bot's answer arriving) are read on the double's clock, so the figure is
+what a user would see: polling, handling and sending included. This process freezes its own garbage
 collector's view of what the double recorded (see Driver.run), or its full collections would
 stall the double and be counted as bot latency.
 
@@ -30,6 +30,20 @@ answered their previous one, within the 15-in-10-s rule, so at most users × 1.5
 bot's throughput, with a queue of up to one update per user, so latency is mostly queueing there.
 ``--profile FILE`` runs the bot under cProfile (its main thread) and prints where its CPU goes;
 cProfile slows the bot roughly twofold, so the figures of such a run are not the bot's.
+
+The bot runs with BOT_LOOP_PROBE (bot/app/loopprobe.py): its event loop's stalls (a 5 ms sleep
+woken 10+ ms late), each split into the loop thread's own CPU (of which the cyclic collector's),
+time it waited for a CPU (other processes, /proc/thread-self/schedstat) and time it was blocked
+(a system call, the GIL held by another thread); the table ends with them. ``--env NAME=VALUE``
+passes a variable to the bot, for A/B runs in one sitting (``--env BOT_UVLOOP=0``).
+
+``--pg`` starts a throw-away PostgreSQL server (tests/support/postgres.py, fsync on, as deployed)
+and runs the bot in webhook mode on it, ``--replicas 1,2`` once per count, each on a fresh
+database, in one run: N ``python -m bot run`` processes behind one URL and one secret, the double
+pushing each update (Telegram's side of a webhook, 40 kept-alive connections) to the next replica
+in turn, as a round-robin balancer would. CPU per update is the sum over the replicas, with
+PostgreSQL's own (its server processes) beside it; RSS is the replicas' sum. The run ends with
+one line per count, to compare them.
 
 BOT_SEND_RATE is raised to --send-rate (1000, Telegram's paid-broadcast ceiling): at the default
 30 msg/s, Telegram's own broadcast limit, the bot would be held to ~30 replies/s whatever its
