@@ -5,6 +5,8 @@ against the Bot API double."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest
 
+from bot.tg.app import BotApplication
 from bot.tg.request import TrackingRequest
 from tests.support.botapi_double import BotApiDouble
 
@@ -119,3 +122,28 @@ async def test_each_call_waits_for_the_stores_and_goes_anyway_if_they_cannot_say
     assert isinstance(answer, dict) and answer["is_bot"]
     assert asked and asked[0] > 0
     assert "not on disk" in caplog.text
+
+
+async def test_a_reply_about_a_change_waits_until_the_change_is_fsynced(
+    double: BotApiDouble, polling_bot: BotApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/lang fr changes the user's durable record: while its fsync is held the confirmation is
+    not sent; once the journal's thread has fsynced it, the reply goes."""
+    user = 5151
+    double.send_text(user, "/start", language_code="en")
+    await double.await_messages(user, 1)
+    release = threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    double.send_text(user, "/lang fr", language_code="en")
+    await double.await_for(lambda d: not d.pending_updates(), timeout=5)  # the bot took it
+    await asyncio.sleep(0.5)
+    assert len(double.messages(user)) == 1  # the welcome only: the confirmation is held
+    release.set()
+    messages = await double.await_messages(user, 2)
+    assert "français" in messages[-1].plain_text
