@@ -35,7 +35,7 @@ The bot runs with BOT_LOOP_PROBE (bot/app/loopprobe.py): its event loop's stalls
 woken 10+ ms late), each split into the loop thread's own CPU (of which the cyclic collector's),
 time it waited for a CPU (other processes, /proc/thread-self/schedstat) and time it was blocked
 (a system call, the GIL held by another thread); the table ends with them. ``--env NAME=VALUE``
-passes a variable to the bot, for A/B runs in one sitting (``--env BOT_UVLOOP=0``).
+passes a variable to the bot, for A/B runs in one sitting.
 
 ``--pg`` starts a throw-away PostgreSQL server (tests/support/postgres.py, fsync on, as deployed)
 and runs the bot in webhook mode on it, ``--replicas 1,2`` once per count, each on a fresh
@@ -1000,7 +1000,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an environment variable for the bot (A/B runs: BOT_UVLOOP=0)",
+        help="an environment variable for the bot, for A/B runs in one sitting",
     )
     parser.add_argument(
         "--pg",

@@ -52,8 +52,6 @@ class Settings:
     # Several replicas on PostgreSQL: how long a claimed digest stays a replica's before
     # another may take it over (the claimer died). Longer than any single send can take.
     delivery_lease: float = 60.0
-    # `python -m bot run` on uvloop's event loop when it is installed (BOT_UVLOOP=0: asyncio's).
-    uvloop: bool = True
     # Benchmarks only (bench/soak.py): where the event loop's stalls are written at stop.
     loop_probe: Path | None = None
 
@@ -118,7 +116,6 @@ class Settings:
             feed_max_bytes=max_bytes,
             database_url=get("DATABASE_URL"),
             delivery_lease=lease,
-            uvloop=_flag(get("BOT_UVLOOP") or "1"),
             loop_probe=Path(probe) if (probe := get("BOT_LOOP_PROBE")) else None,
         )
 

@@ -103,10 +103,8 @@ def test_bad_feed_settings_are_refused_clearly(name: str, value: str, message: s
         Settings.from_env({name: value})
 
 
-def test_uvloop_is_on_unless_turned_off_and_the_loop_probe_is_off_unless_given() -> None:
-    """BOT_UVLOOP=0 turns uvloop off; BOT_LOOP_PROBE names the probe's file (benchmarks)."""
-    default = Settings.from_env({})
-    assert default.uvloop and default.loop_probe is None
-    off = Settings.from_env({"BOT_UVLOOP": "0", "BOT_LOOP_PROBE": "/tmp/probe.json"})
-    assert not off.uvloop and off.loop_probe == Path("/tmp/probe.json")
-    assert Settings.from_env({"BOT_UVLOOP": "yes"}).uvloop
+def test_the_loop_probe_is_off_unless_given() -> None:
+    """BOT_LOOP_PROBE names the file the loop probe writes at stop (benchmarks only)."""
+    assert Settings.from_env({}).loop_probe is None
+    given = Settings.from_env({"BOT_LOOP_PROBE": "/tmp/probe.json"})
+    assert given.loop_probe == Path("/tmp/probe.json")

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,15 @@ from typing import Any
 
 TICK = 0.005
 STALL = 0.010  # lateness from which a wake-up counts as a stall
-_SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
-def _runqueue_wait() -> float:
-    """Seconds the calling thread has spent runnable but waiting for a CPU (0 if unknown)."""
+def _runqueue_wait(fd: int | None) -> float:
+    """Seconds the thread whose schedstat ``fd`` reads has spent runnable but waiting for a
+    CPU (0 if unknown); read again from the start of the open file, cheaper than opening it."""
+    if fd is None:
+        return 0.0
     try:
-        return int(_SCHEDSTAT.read_text(encoding="ascii").split()[1]) / 1e9
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return 0.0
 
@@ -77,17 +80,23 @@ class LoopProbe:
         self.ticks = 0
         self.late_total = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._schedstat: int | None = None
         self._started = 0.0
 
     def start(self) -> None:
+        """On the loop's thread: /proc/thread-self is that thread's."""
         gc.callbacks.append(self.gc)
+        try:
+            self._schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._schedstat = None  # not Linux: no split of waiting for a CPU
         self._started = time.perf_counter()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-probe")
 
     async def _run(self) -> None:
         while True:
             wall, cpu = time.perf_counter(), time.thread_time()
-            queue, collected = _runqueue_wait(), self.gc.total
+            queue, collected = _runqueue_wait(self._schedstat), self.gc.total
             await asyncio.sleep(TICK)
             late = time.perf_counter() - wall - TICK
             self.ticks += 1
@@ -100,7 +109,7 @@ class LoopProbe:
                     late=late,
                     cpu=time.thread_time() - cpu,
                     gc=self.gc.total - collected,
-                    runqueue=_runqueue_wait() - queue,
+                    runqueue=_runqueue_wait(self._schedstat) - queue,
                 )
             )
 
@@ -111,6 +120,9 @@ class LoopProbe:
                 await self._task
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self.gc)
+        if self._schedstat is not None:
+            os.close(self._schedstat)
+            self._schedstat = None
         self.path.write_text(json.dumps(self.summary()), encoding="utf-8")
 
     def summary(self) -> dict[str, Any]:

@@ -315,17 +315,6 @@ async def publish_commands(app: BotApplication) -> None:
             await app.bot.set_my_commands(commands)
 
 
-def _use_uvloop() -> None:
-    """uvloop's event loop for what run_polling/run_webhook run (they take the current loop):
-    its C loop and transports save CPU on every update's requests (bench/soak.py)."""
-    try:
-        import uvloop
-    except ImportError:
-        log.info("uvloop is not installed: asyncio's event loop")
-        return
-    asyncio.set_event_loop(uvloop.new_event_loop())
-
-
 def run(settings: Settings, clock: Clock = system_clock) -> None:
     """Long polling by default; a webhook when BOT_WEBHOOK_URL is set.
 
@@ -333,8 +322,6 @@ def run(settings: Settings, clock: Clock = system_clock) -> None:
     """
     application = build_application(settings, clock=clock)
     application.bot_data.own_signals = True
-    if settings.uvloop:
-        _use_uvloop()
     if not settings.webhook_url:
         conflict = watch_polling_conflicts(application)
         application.run_polling(
