@@ -176,10 +176,6 @@ async def _post_init(app: BotApplication) -> None:
     # The fact index and modules never change after this point: moving them out of the
     # collector's view takes 27-50 ms full-collection pauses off the tail latency (soak).
     gc.freeze()
-    import os  # TEMP experiment
-
-    if os.environ.get("X_GC"):
-        gc.set_threshold(*(int(x) for x in os.environ["X_GC"].split(",")))
     for tracked in app.bot_data.tracking:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
         if tracked is not app.bot_data.updates_request:
