@@ -6,13 +6,12 @@ TinyDB rewrites its whole file on every write: 30 ms at 10,000 documents and 400
 survives a kill -9 of the process). With ``durable`` it is also fsynced, so that it survives a
 power cut, by a thread of the journal's own (``_Syncer``): an fsync takes 1.5 ms here, 7 ms at
 the 99th percentile on a busy disk (18 ms seen), which on the event loop every update waiting
-there paid (bench/soak.py: 485 fsyncs, 1.2 s of the loop's 30 s). Changes written while one fsync
-runs are covered by the next, one for all of them. ``written`` waits until every change made so
-far is fsynced; the bot's requests to Telegram wait for it (bot/tg/request.py), so no reply
-acknowledges a change a power cut could still take back. The tables are folded into the file
-(TinyDB's format, written atomically by AtomicJSONStorage) every ``compact_every`` changes and at
-close. Opening reads the file and
-replays the journal over it.
+there paid (cProfile of bench/soak.py: 485 fsyncs in 6,000 updates, 1.2 s of the loop's time).
+Changes written while one fsync runs are covered by the next, one for all of them. ``written``
+waits until every change made so far is fsynced; the bot's requests to Telegram wait for it
+(bot/tg/request.py), so no reply acknowledges a change a power cut could still take back. The
+tables are folded into the file (TinyDB's format, written atomically by AtomicJSONStorage) every
+``compact_every`` changes and at close. Opening reads the file and replays the journal over it.
 
 Folding rewrites the whole file (340-510 ms at 100,000 subscriptions), so the folds that
 changes trigger run on a worker thread: the caller only copies the tables' indexes (a few
@@ -170,12 +169,6 @@ class _Syncer:
         """Changes written and not fsynced yet."""
         with self._cond:
             return self._written - self._synced
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until every change written so far is fsynced; False if ``timeout`` ran out."""
-        with self._cond:
-            target = self._written
-            return self._cond.wait_for(lambda: self._synced >= target, timeout)
 
     async def written(self, within: float) -> bool:
         with self._cond:
