@@ -1,13 +1,13 @@
 """Soak: simulated users send mixed updates to the real bot through the Bot API double.
 
     python -m bench.soak [--users 500] [--updates 20000] [--rate 200|max] [--quick]
-                         [--profile bot.pstats]
+                         [--profile bot.pstats] [--env NAME=VALUE] [--pg [--replicas 1,2]]
 
-The bot is the real command line, ``python -m bot run`` (long polling, JSON logs, /metrics), in
-its own process: its RSS, CPU time and latency are its own. The Bot API double and the load
-driver share this process; they are the "Telegram" side. Both ends of every latency (the update
-enqueued, the bot's answer arriving) are read on the double's clock, so the figure is what a user
-would see: polling, handling and sending included. This process freezes its own garbage
+The bot is the real command line, ``python -m bot run`` (long polling on TinyDB files, JSON logs,
+/metrics), in its own process: its RSS, CPU time and latency are its own. The Bot API double and
+the load driver share this process; they are the "Telegram" side. Both ends of every latency
+(the update enqueued, the bot's answer arriving) are read on the double's clock, so the figure is
+what a user would see: polling, handling and sending included. This process freezes its own garbage
 collector's view of what the double recorded (see Driver.run), or its full collections would
 stall the double and be counted as bot latency.
 
@@ -30,6 +30,20 @@ answered their previous one, within the 15-in-10-s rule, so at most users × 1.5
 bot's throughput, with a queue of up to one update per user, so latency is mostly queueing there.
 ``--profile FILE`` runs the bot under cProfile (its main thread) and prints where its CPU goes;
 cProfile slows the bot roughly twofold, so the figures of such a run are not the bot's.
+
+The bot runs with BOT_LOOP_PROBE (bot/app/loopprobe.py): its event loop's stalls (a 5 ms sleep
+woken 10+ ms late), each split into the loop thread's own CPU (of which the cyclic collector's),
+time it waited for a CPU (other processes, /proc/thread-self/schedstat) and time it was blocked
+(a system call, the GIL held by another thread); the table ends with them. ``--env NAME=VALUE``
+passes a variable to the bot, for A/B runs in one sitting.
+
+``--pg`` starts a throw-away PostgreSQL server (tests/support/postgres.py, fsync on, as deployed)
+and runs the bot in webhook mode on it, ``--replicas 1,2`` once per count, each on a fresh
+database, in one run: N ``python -m bot run`` processes behind one URL and one secret, the double
+pushing each update (Telegram's side of a webhook, 40 kept-alive connections) to the next replica
+in turn, as a round-robin balancer would. CPU per update is the sum over the replicas, with
+PostgreSQL's own (its server processes) beside it; RSS is the replicas' sum. The run ends with
+one line per count, to compare them.
 
 BOT_SEND_RATE is raised to --send-rate (1000, Telegram's paid-broadcast ceiling): at the default
 30 msg/s, Telegram's own broadcast limit, the bot would be held to ~30 replies/s whatever its
@@ -58,7 +72,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -66,12 +80,14 @@ from bot.i18n.translator import translator
 from tests.conftest import REPO
 from tests.eval.test_eval import load_cases
 from tests.support.botapi_double import BotApiDouble, Call
+from tests.support.postgres import PostgresServer, server_binaries
 from tests.support.seed import DIGEST_TITLES
 
 # bot/app/flood.py mutes past 20 updates in 10 s; users stay at 15 so that timing jitter between
 # enqueueing and handling cannot push anyone over.
 FLOOD_WINDOW = 10.0
 PER_USER_IN_WINDOW = 15
+WEBHOOK_SECRET = "soak-replicas-share-one-secret"  # one for all, as behind one balancer
 LOST_AFTER = 30.0  # seconds without an answer: the update counts as unanswered
 DRAIN_SECONDS = 40.0
 SHARE_COMMANDS, SHARE_QUESTIONS = 0.35, 0.45  # buttons: the rest, 20%
@@ -360,22 +376,38 @@ def _machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-class RssSampler(threading.Thread):
-    """VmRSS of the bot every second, with the number of updates handled at that moment."""
+def _tree_cpu_seconds(pid: int | None) -> float:
+    """CPU time of a process, its children that exited and those alive (PostgreSQL's
+    backends), from /proc."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+    total = sum(int(f) for f in fields[11:15]) / tick
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text(encoding="ascii").split():
+                with contextlib.suppress(OSError, ValueError):
+                    total += _cpu_seconds(int(child))
+    return total
 
-    def __init__(self, pid: int, progress: Callable[[], int]) -> None:
+
+class RssSampler(threading.Thread):
+    """VmRSS of the bots every second, with the number of updates handled at that moment."""
+
+    def __init__(self, pids: Sequence[int], progress: Callable[[], int]) -> None:
         super().__init__(name="rss-sampler", daemon=True)
-        self.pid = pid
+        self.pids = list(pids)
         self.progress = progress
-        self.samples: list[tuple[int, int]] = []  # (updates handled, RSS KiB)
+        self.samples: list[tuple[int, int]] = []  # (updates handled, RSS KiB of all the bots)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while True:
-            rss = _proc_status(self.pid, "VmRSS")
-            if rss is None:
+            each = [_proc_status(pid, "VmRSS") for pid in self.pids]
+            if None in each:
                 return
-            self.samples.append((self.progress(), rss))
+            self.samples.append((self.progress(), sum(rss or 0 for rss in each)))
             if self._stop_event.wait(1.0):
                 return
 
@@ -394,8 +426,14 @@ class BotProcess:
         log: TextIO,
         send_rate: float,
         profile: Path | None = None,
+        probe: Path | None = None,
+        extra_env: Sequence[str] = (),
+        database_url: str | None = None,
     ):
         self.http_port = _free_port()
+        self.probe = probe
+        # On PostgreSQL, webhook mode: replicas behind one balancer (the double's pushing).
+        self.hook_port = _free_port() if database_url is not None else None
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "TELEGRAM_BOT_TOKEN": double.token,
@@ -406,6 +444,17 @@ class BotProcess:
             "BOT_LOG_FORMAT": "json",
             "BOT_SEND_RATE": f"{send_rate:g}",
         }
+        if probe is not None:
+            env["BOT_LOOP_PROBE"] = str(probe)
+        if database_url is not None and self.hook_port is not None:
+            env |= {
+                "DATABASE_URL": database_url,
+                "BOT_WEBHOOK_URL": "https://bot.example.test/hook",
+                "BOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "BOT_WEBHOOK_LISTEN": "127.0.0.1",
+                "BOT_WEBHOOK_PORT": str(self.hook_port),
+            }
+        env.update(item.partition("=")[::2] for item in extra_env)
         # cProfile writes its file when the bot returns from main, which SIGTERM lets it do.
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         self.proc = subprocess.Popen(
@@ -418,14 +467,28 @@ class BotProcess:
         )
         self.pid = self.proc.pid
 
-    def wait_polling(self, double: BotApiDouble, timeout: float = 90.0) -> None:
+    @property
+    def hook(self) -> str:
+        return f"http://127.0.0.1:{self.hook_port}/hook"
+
+    def wait_ready(self, double: BotApiDouble, timeout: float = 90.0) -> None:
+        """Until the bot polls (long polling) or answers /readyz (webhook mode)."""
         deadline = time.monotonic() + timeout
-        while double.active_long_polls == 0:
+        while not self._ready(double):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the bot exited with {self.proc.returncode} while starting")
             if time.monotonic() > deadline:
-                raise TimeoutError("the bot did not start polling")
+                raise TimeoutError("the bot did not get ready")
             time.sleep(0.05)
+
+    def _ready(self, double: BotApiDouble) -> bool:
+        if self.hook_port is None:
+            return double.active_long_polls > 0
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.http_port}/readyz", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and bool(double.webhook()[0])
 
     def metrics(self) -> dict[str, float]:
         """partnerbrief_* samples from /metrics, keyed by name and labels."""
@@ -458,6 +521,14 @@ class LogSummary:
     not_json: list[str] = field(default_factory=list)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     warnings: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(self, other: LogSummary) -> None:
+        self.lines += other.lines
+        self.levels.update(other.levels)
+        self.tracebacks += other.tracebacks
+        self.not_json += other.not_json
+        self.errors.update(other.errors)
+        self.warnings.update(other.warnings)
 
 
 def read_log(path: Path) -> LogSummary:
@@ -524,7 +595,16 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def soak(args: argparse.Namespace) -> int:
+def soak(
+    args: argparse.Namespace,
+    replicas: int = 1,
+    database_url: str | None = None,
+    postgres: int | None = None,
+) -> tuple[int, str]:
+    """One run: ``replicas`` bots (one on TinyDB by default; on ``database_url``, in webhook
+    mode; ``postgres`` the server's pid, for its CPU); prints its table, returns the exit status
+    and a one-line summary."""
+
     def progress(text: str) -> None:
         print(f"  [{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
@@ -535,39 +615,70 @@ def soak(args: argparse.Namespace) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp,
         BotApiDouble(record_calls=True) as double,
+        contextlib.ExitStack() as logs_open,
     ):
-        log_path = Path(tmp) / "bot.log"
-        with log_path.open("w", encoding="utf-8") as log:
-            launched = time.monotonic()
-            bot = BotProcess(double, Path(tmp) / "data", log, args.send_rate, args.profile)
-            sampler: RssSampler | None = None
+        log_paths = [Path(tmp) / f"bot-{n}.log" for n in range(replicas)]
+        launched = time.monotonic()
+        bots = [
+            BotProcess(
+                double,
+                Path(tmp) / f"data-{n}",
+                logs_open.enter_context(path.open("w", encoding="utf-8")),
+                args.send_rate,
+                args.profile if n == 0 else None,
+                Path(tmp) / f"loop-probe-{n}.json",
+                args.env,
+                database_url,
+            )
+            for n, path in enumerate(log_paths)
+        ]
+        pids = [bot.pid for bot in bots]
+        sampler: RssSampler | None = None
+        exit_codes: list[int] = []
+        try:
+            for bot in bots:
+                bot.wait_ready(double)
+            if database_url is not None:
+                double.push_webhooks(bot.hook for bot in bots)
+            startup = time.monotonic() - launched
+            progress(f"{replicas} bot(s) ready after {startup:.1f} s (pids {pids})")
+            driver = Driver(double, args.users, args.updates, questions, args.seed)
+            sampler = RssSampler(pids, lambda: driver.handled)
+            bot_cpu0 = sum(_cpu_seconds(pid) for pid in pids)
+            own_cpu0, pg_cpu0 = time.process_time(), _tree_cpu_seconds(postgres)
+            busy0, load_started = _machine_busy_seconds(), time.monotonic()
+            sampler.start()
             try:
-                bot.wait_polling(double)
-                startup = time.monotonic() - launched
-                progress(f"bot polling after {startup:.1f} s (pid {bot.pid})")
-                driver = Driver(double, args.users, args.updates, questions, args.seed)
-                sampler = RssSampler(bot.pid, lambda: driver.handled)
-                bot_cpu0, own_cpu0 = _cpu_seconds(bot.pid), time.process_time()
-                busy0, load_started = _machine_busy_seconds(), time.monotonic()
-                sampler.start()
-                try:
-                    driver.run(rate, progress)
-                finally:
-                    gc.unfreeze()
-                sampler.stop()
-                load_end = time.monotonic()
-                bot_cpu = _cpu_seconds(bot.pid) - bot_cpu0
-                own_cpu = time.process_time() - own_cpu0
-                others = _machine_busy_seconds() - busy0 - bot_cpu - own_cpu
-                others_share = max(0.0, others) / (load_end - load_started)
-                peak = _proc_status(bot.pid, "VmHWM") or 0
-                metrics = bot.metrics()
+                driver.run(rate, progress)
             finally:
-                if sampler is not None and sampler.is_alive():
-                    sampler.stop()
-                exit_code = bot.stop()
+                gc.unfreeze()
+            sampler.stop()
+            load_end = time.monotonic()
+            bot_cpu = sum(_cpu_seconds(pid) for pid in pids) - bot_cpu0
+            own_cpu = time.process_time() - own_cpu0
+            pg_cpu = _tree_cpu_seconds(postgres) - pg_cpu0
+            others = _machine_busy_seconds() - busy0 - bot_cpu - own_cpu - pg_cpu
+            others_share = max(0.0, others) / (load_end - load_started)
+            peak = sum(_proc_status(pid, "VmHWM") or 0 for pid in pids)
+            metrics: collections.Counter[str] = collections.Counter()
+            for bot in bots:
+                metrics.update(bot.metrics())
+            push_failures = double.push_failures()
+        finally:
+            double.stop_pushing()
+            if sampler is not None and sampler.is_alive():
+                sampler.stop()
+            exit_codes = [bot.stop() for bot in bots]
         internal = double.internal_errors()
-        logs = read_log(log_path)
+        logs = LogSummary()
+        for path in log_paths:
+            logs.add(read_log(path))
+        probes = [
+            json.loads(bot.probe.read_text(encoding="utf-8"))
+            for bot in bots
+            if bot.probe is not None and bot.probe.exists()
+        ]
+        exit_code = next((code for code in exit_codes if code != 0), 0)
     wall = time.monotonic() - started
 
     # ---- latency
@@ -599,6 +710,7 @@ def soak(args: argparse.Namespace) -> int:
         + driver.apologies
         + refused
         + len(internal)
+        + len(push_failures)
         + (exit_code != 0)
     )
 
@@ -614,10 +726,15 @@ def soak(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str, str]] = [
         (
             "layout",
-            "2 processes",
-            f"bot: `python -m bot run` (pid {bot.pid}, long polling, BOT_LOG_FORMAT=json); "
-            "Bot API double + load driver: this process (the bot's RSS, CPU and latency "
-            "are its own)",
+            f"{replicas + 1} processes" + (" + PostgreSQL" if database_url else ""),
+            (
+                f"bot: `python -m bot run` (pid {pids[0]}, long polling, TinyDB files, "
+                if database_url is None
+                else f"{replicas} x `python -m bot run` (pids {pids}, webhook mode, one "
+                "PostgreSQL, updates pushed round-robin over 40 connections, "
+            )
+            + "BOT_LOG_FORMAT=json); Bot API double + load driver: this process (the bot's "
+            "RSS, CPU and latency are its own)",
         ),
         (
             "machine",
@@ -694,7 +811,8 @@ def soak(args: argparse.Namespace) -> int:
             f"{unhandled}",
             f"ERROR log lines {error_lines}, Traceback lines {logs.tracebacks}, apologies "
             f"{driver.apologies}, refused calls {refused}, double internal errors "
-            f"{len(internal)}, exit code {exit_code}; target 0: {_verdict(unhandled == 0)}",
+            f"{len(internal)}, failed webhook deliveries {len(push_failures)}, exit code "
+            f"{exit_code}; target 0: {_verdict(unhandled == 0)}",
         ),
         (
             "RSS first quarter",
@@ -720,7 +838,14 @@ def soak(args: argparse.Namespace) -> int:
             "CPU",
             f"{bot_cpu / max(load_seconds, 1e-9):.0%} bot",
             f"of one core during the load ({bot_cpu / max(driver.handled, 1) * 1000:.2f} ms "
-            f"per update); double + driver {own_cpu / max(load_seconds, 1e-9):.0%}; "
+            f"per update{', all replicas' if replicas > 1 else ''}); "
+            + (
+                f"PostgreSQL {pg_cpu / max(load_seconds, 1e-9):.0%} "
+                f"({pg_cpu / max(driver.handled, 1) * 1000:.2f} ms per update); "
+                if postgres is not None
+                else ""
+            )
+            + f"double + driver {own_cpu / max(load_seconds, 1e-9):.0%}; "
             f"other processes {others_share:.0%}"
             + (" (busy machine: figures disturbed)" if others_share > 0.1 else ""),
         ),
@@ -741,6 +866,8 @@ def soak(args: argparse.Namespace) -> int:
             + (f", not JSON {len(logs.not_json)}" if logs.not_json else ""),
         ),
     ]
+    for n, probe in enumerate(probes):
+        rows += probe_rows(probe, f" (replica {n + 1})" if replicas > 1 else "")
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     for label, value, note in rows:
@@ -756,7 +883,72 @@ def soak(args: argparse.Namespace) -> int:
         print(line, flush=True)
     if args.profile is not None and args.profile.exists():
         print_profile(args.profile)
-    return 0 if unhandled == 0 and growth < 10 and not driver.lost else 1
+    summary = (
+        f"{replicas} x bot on {'PostgreSQL' if database_url else 'TinyDB'}: "
+        f"{driver.handled / max(load_seconds, 1e-9):,.1f} upd/s handled, p99 "
+        f"{_ms(percentile(latencies, 0.99))}, {bot_cpu / max(driver.handled, 1) * 1000:.2f} ms "
+        f"CPU per update (bots)"
+        + (
+            f" + {pg_cpu / max(driver.handled, 1) * 1000:.2f} ms (PostgreSQL)"
+            if postgres is not None
+            else ""
+        )
+        + f", unhandled errors {unhandled}, other processes {others_share:.0%} of a core"
+    )
+    return (0 if unhandled == 0 and growth < 10 and not driver.lost else 1), summary
+
+
+def probe_rows(probe: dict[str, Any], which: str = "") -> list[tuple[str, str, str]]:
+    """The bot's event-loop stalls (bot/app/loopprobe.py), split by cause."""
+    stalls = probe["stalls"]  # [at, late, cpu, gc, runqueue, blocked]
+    tick = probe["tick"]
+    late = sorted(s[1] for s in stalls)
+    total = sum(late)
+    # Each stall's interval is the tick plus its lateness; its causes add up to that interval.
+    span = sum(s[1] + tick for s in stalls) or 1.0
+    cpu, collected, queue, blocked = (sum(s[i] for s in stalls) for i in (2, 3, 4, 5))
+    gcs = probe["gc"]
+    rows = [
+        (
+            f"loop stalls{which}",
+            f"{len(stalls):,}",
+            f"wake-ups {probe['stall_from'] * 1000:.0f}+ ms late of {probe['ticks']:,} "
+            f"({tick * 1000:.0f} ms sleeps); {total:.2f} s late in all over "
+            f"{probe['seconds']:.0f} s; p50 {_ms(percentile(late, 0.5))}, p99 "
+            f"{_ms(percentile(late, 0.99))}, max {_ms(late[-1] if late else 0.0)}; "
+            f"{sum(x >= 0.05 for x in late)} of 50+ ms",
+        ),
+        (
+            "  stall causes",
+            "",
+            f"own CPU {cpu / span:.0%} (of which GC {collected / span:.0%}), waiting for a CPU "
+            f"{queue / span:.0%}, blocked (syscalls, GIL) {max(0.0, blocked) / span:.0%}",
+        ),
+        (
+            "  collections",
+            f"{sum(gcs['seconds']):.2f} s",
+            ", ".join(
+                f"gen {g}: {gcs['count'][g]:,} x, {gcs['seconds'][g] * 1000:,.0f} ms, longest "
+                f"{gcs['longest'][g] * 1000:.1f} ms"
+                for g in range(3)
+            )
+            + f"; thresholds {gcs['thresholds']}, frozen {gcs['frozen']:,}"
+            + (f", tracked at stop {gcs['tracked']:,}" if "tracked" in gcs else ""),
+        ),
+    ]
+    worst = sorted(stalls, key=lambda s: s[1], reverse=True)[:5]
+    rows.append(
+        (
+            "  worst stalls",
+            "",
+            "; ".join(
+                f"{s[1] * 1000:.0f} ms at {s[0]:.0f} s (cpu {s[2] * 1000:.0f}, gc "
+                f"{s[3] * 1000:.0f}, cpu wait {s[4] * 1000:.0f}, blocked {s[5] * 1000:.0f})"
+                for s in worst
+            ),
+        )
+    )
+    return rows
 
 
 def _rate(value: str) -> float:
@@ -803,13 +995,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="run the bot under cProfile, save its stats in FILE and print the top functions",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the bot, for A/B runs in one sitting",
+    )
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="on a throw-away PostgreSQL server (tests/support/postgres.py), in webhook mode",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=_counts,
+        default=[1],
+        metavar="N[,N...]",
+        help="with --pg: bot processes sharing the database, one run per count (1,2)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 users, 2000 updates")
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.updates = 50, 2000
     if args.users < 1 or args.updates < args.users:
         parser.error("need at least one user and at least one update per user")
-    return soak(args)
+    if not args.pg:
+        if args.replicas != [1]:
+            parser.error("--replicas needs --pg: several replicas share one PostgreSQL")
+        return soak(args)[0]
+    bindir = server_binaries()
+    if bindir is None:
+        parser.error("--pg needs PostgreSQL's server binaries: apt-get install postgresql")
+    server = PostgresServer(bindir)
+    statuses, summaries = [], []
+    try:
+        # fsync on, as a deployment runs it: the writers' commits are part of the cost.
+        server.start(durable=True)
+        postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
+        for count in args.replicas:
+            status, summary = soak(args, count, server.new_database(), postmaster)
+            statuses.append(status)
+            summaries.append(summary)
+            print(flush=True)
+    finally:
+        server.close()
+    print("in this run:")
+    for summary in summaries:
+        print(f"  {summary}")
+    return max(statuses)
+
+
+def _counts(value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("replica counts separated by commas: 1,2") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("each replica count is 1 or more")
+    return counts
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ class Settings:
     # Several replicas on PostgreSQL: how long a claimed digest stays a replica's before
     # another may take it over (the claimer died). Longer than any single send can take.
     delivery_lease: float = 60.0
+    # Benchmarks only (bench/soak.py): where the event loop's stalls are written at stop.
+    loop_probe: Path | None = None
 
     @property
     def has_token(self) -> bool:
@@ -114,6 +116,7 @@ class Settings:
             feed_max_bytes=max_bytes,
             database_url=get("DATABASE_URL"),
             delivery_lease=lease,
+            loop_probe=Path(probe) if (probe := get("BOT_LOOP_PROBE")) else None,
         )
 
 

@@ -101,3 +101,10 @@ def test_bad_feed_settings_are_refused_clearly(name: str, value: str, message: s
     """Each names its variable."""
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({name: value})
+
+
+def test_the_loop_probe_is_off_unless_given() -> None:
+    """BOT_LOOP_PROBE names the file the loop probe writes at stop (benchmarks only)."""
+    assert Settings.from_env({}).loop_probe is None
+    given = Settings.from_env({"BOT_LOOP_PROBE": "/tmp/probe.json"})
+    assert given.loop_probe == Path("/tmp/probe.json")

@@ -10,6 +10,8 @@ import re
 from contextvars import ContextVar
 from functools import lru_cache
 
+import orjson
+
 # Telegram puts the token in every request path (…/bot<token>/sendMessage).
 _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
@@ -70,7 +72,11 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_text:
             payload["exception"] = record.exc_text
-        return json.dumps(payload, ensure_ascii=False)
+        try:
+            # orjson: a line per update is logged, and it encodes one in a fraction of the time.
+            return orjson.dumps(payload).decode()
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate, say
+            return json.dumps(payload, ensure_ascii=False)
 
 
 def configure_logging(

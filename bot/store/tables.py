@@ -9,6 +9,8 @@ on JournaledTables runs on either.
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -92,6 +94,12 @@ class Backend(Protocol):
         """Wait until every change made so far is durable; False if ``within`` seconds ran out."""
         ...
 
+    async def acknowledged(self, within: float) -> bool:
+        """Wait until every change made so far is as safe as docs/STORAGE.md says a change is
+        once the bot has replied about it (the bot's requests to Telegram wait for this):
+        fsynced on TinyDB; on PostgreSQL, in the writer's queue, which it is at once."""
+        ...
+
 
 class TinyDBBackend:
     """The embedded default: the data directory's files, owned by one process (lock.py)."""
@@ -101,6 +109,8 @@ class TinyDBBackend:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        # Those opened and not yet closed (and collected): what written() waits for.
+        self._opened: weakref.WeakSet[JournaledTables] = weakref.WeakSet()
 
     def open_tables(
         self,
@@ -111,13 +121,15 @@ class TinyDBBackend:
         durable: bool = True,
         keep: Keep | None = None,
     ) -> JournaledTables:
-        return JournaledTables(
+        tables = JournaledTables(
             self.data_dir / f"{name}.json",
             keys,
             compact_every=compact_every,
             durable=durable,
             keep=keep,
         )
+        self._opened.add(tables)
+        return tables
 
     def remove(self, name: str) -> None:
         path = self.data_dir / f"{name}.json"
@@ -128,7 +140,16 @@ class TinyDBBackend:
         return sorted(path.stem for path in self.data_dir.glob(prefix + "*.json"))
 
     async def written(self, within: float) -> bool:
-        return True  # a journaled change is written before put() returns
+        """A journaled change is written before put() returns; this waits for the fsyncs of
+        durable journals (journal.py's syncer thread)."""
+        deadline = time.monotonic() + within
+        for tables in list(self._opened):
+            if not await tables.written(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    async def acknowledged(self, within: float) -> bool:
+        return await self.written(within)
 
 
 def backend_of(where: Path | Backend) -> Backend:

@@ -26,6 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.app.commands import COMMANDS, menu
+from bot.app.loopprobe import LoopProbe
 from bot.app.services import Services
 from bot.config import SUPPORTED_LANGS, Settings
 from bot.core.actions import BROADCAST_PATTERN, NEWSROOM_PATTERN, SUBSCRIPTION_PATTERN
@@ -177,6 +178,8 @@ async def _post_init(app: BotApplication) -> None:
     gc.freeze()
     for tracked in app.bot_data.tracking:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
+        if tracked is not app.bot_data.updates_request:
+            tracked.before_send = app.bot_data.services.backend.acknowledged
     await publish_commands(app)
     schedule_digests(app)
     schedule_intake(app)
@@ -189,6 +192,9 @@ async def _post_init(app: BotApplication) -> None:
         app.job_queue.run_once(_resume_corrections, when=0.5, name="resume-corrections")
     if app.bot_data.own_signals:
         _handle_stop_signals(app)
+    if settings.loop_probe is not None:
+        app.bot_data.probe = LoopProbe(settings.loop_probe)
+        app.bot_data.probe.start()
     if settings.http_port:
         app.bot_data.health = start_health_server(app, settings.http_listen, settings.http_port)
         log.info("health and metrics on port %d", settings.http_port)
@@ -214,6 +220,8 @@ async def _post_stop(app: BotApplication) -> None:
 
 
 async def _post_shutdown(app: BotApplication) -> None:
+    if app.bot_data.probe is not None:
+        await app.bot_data.probe.stop()
     if app.bot_data.services is not None:
         await app.bot_data.services.aclose()
         app.bot_data.services = None

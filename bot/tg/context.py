@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 from tornado.httpserver import HTTPServer
 
+from bot.app.loopprobe import LoopProbe
 from bot.app.services import Services
 from bot.config import Settings
 from bot.core.clock import Clock, system_clock
@@ -25,6 +26,7 @@ class BotData:
         self.health: HTTPServer | None = None
         self.tracking: list[TrackingRequest] = []  # the requests build_application made
         self.updates_request: TrackingRequest | None = None  # getUpdates', when it made it
+        self.probe: LoopProbe | None = None  # BOT_LOOP_PROBE (benchmarks)
         self.own_signals = False  # run() handles SIGTERM itself (see app._handle_stop_signals)
 
     def require_services(self) -> Services:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from bot.app.logsetup import RedactTokens
+from bot.app.logsetup import JsonFormatter, RedactTokens
 
 TOKEN = "987654321:AAHk-secretsecretsecretsecret_xyz"
 
@@ -25,3 +26,14 @@ def test_explicit_secret_and_traceback_are_redacted() -> None:
     RedactTokens(("sk-live",)).filter(record)
     assert TOKEN not in (record.exc_text or "") and "sk-live" not in (record.exc_text or "")
     assert "RuntimeError" in (record.exc_text or "")
+
+
+def test_json_lines_read_back_and_a_lone_surrogate_does_not_lose_the_line() -> None:
+    """Each record is one JSON object with its message as logged, non-ASCII kept as is; a
+    message orjson refuses (a lone surrogate) is still written, by the standard encoder."""
+    formatter = JsonFormatter()
+    line = formatter.format(_record("réponse %d envoyée", 3))
+    assert "\n" not in line and "réponse" in line
+    assert json.loads(line)["message"] == "réponse 3 envoyée"
+    odd = formatter.format(_record("odd \ud800 text"))
+    assert json.loads(odd)["message"] == "odd \ud800 text"

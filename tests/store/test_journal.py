@@ -3,9 +3,11 @@ the TinyDB file in batches; a kill -9 at any moment loses nothing that was ackno
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,22 +136,57 @@ def test_a_failed_write_leaves_no_partial_line(
     tables.close()
 
 
-def test_a_change_that_could_not_be_made_durable_does_not_come_back(
+async def test_a_change_whose_fsync_fails_is_kept_but_not_reported_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """put() returns once the line is written (a kill -9 keeps it); while fsync fails,
+    written() says the change is not on the disk yet; once fsync works again, the next
+    change's fsync covers both."""
     path = tmp_path / "t.json"
     tables = JournaledTables(path, KEYS)
+    real_fsync = os.fsync
 
     def failing_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="Input/output"):
-        tables.put("people", "1", {"id": 1})
-    monkeypatch.undo()
-    assert tables.table("people") == {}
-    assert load_tables(path, KEYS) == {"people": {}}, "the caller was told it failed"
+    tables.put("people", "1", {"id": 1})
+    assert not await tables.written(0.3)
+    assert tables.unsynced == 1
+    assert load_tables(path, KEYS) == {"people": {"1": {"id": 1}}}, "written, as for a kill -9"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    tables.put("people", "2", {"id": 2})
+    assert await tables.written(5)
+    assert tables.unsynced == 0
     tables.close()
+
+
+async def test_written_waits_for_the_syncer_and_a_fast_journal_never_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A durable journal's changes are reported durable once its thread fsynced them, with
+    the event loop free meanwhile; a journal that is not durable has nothing to wait for."""
+    path = tmp_path / "t.json"
+    tables = JournaledTables(path, KEYS)
+    release = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        release.wait(5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    tables.put("people", "1", {"id": 1})  # returns while the fsync waits
+    waiting = asyncio.create_task(tables.written(5))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the loop ran on meanwhile
+    release.set()
+    assert await waiting
+    tables.close()
+    fast = JournaledTables(tmp_path / "f.json", KEYS, durable=False)
+    fast.put("people", "1", {"id": 1})
+    assert fast.unsynced == 0 and await fast.written(0)
+    fast.close()
 
 
 def test_a_partial_line_that_cannot_be_taken_back_is_ended_before_the_next_change(

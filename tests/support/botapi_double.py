@@ -59,6 +59,8 @@ from types import TracebackType
 from typing import Any, Final, Self, cast
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 __all__ = [
     "DEFAULT_TOKEN",
     "ApiError",
@@ -1433,6 +1435,63 @@ class InlineAnswer:
 # --------------------------------------------------------------------------------------------
 
 
+class _WebhookPusher:
+    """Telegram's side of a webhook: updates POSTed by a pool of threads, each with its own
+    kept-alive connection (httpx), to the targets in turn."""
+
+    def __init__(self, targets: list[str], secret: str, connections: int) -> None:
+        self._targets = itertools.cycle(targets)
+        self._lock = threading.Lock()
+        self._headers = {"Content-Type": "application/json"}
+        if secret:
+            self._headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        self._queue: deque[JSON] = deque()
+        self._ready = threading.Condition(self._lock)
+        self._closing = False
+        self.failures: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._work, name=f"webhook-push-{n}", daemon=True)
+            for n in range(connections)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def push(self, update: JSON) -> None:
+        with self._ready:
+            self._queue.append(update)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self._closing = True
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def _work(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while True:
+                with self._ready:
+                    while not self._queue and not self._closing:
+                        self._ready.wait()
+                    if self._closing:
+                        return
+                    update = self._queue.popleft()
+                    target = next(self._targets)
+                body = json.dumps(update).encode()
+                while not self._closing:
+                    try:
+                        status = client.post(target, content=body, headers=self._headers)
+                        if 200 <= status.status_code < 300:
+                            break
+                        failure = f"{target}: HTTP {status.status_code}"
+                    except httpx.HTTPError as error:
+                        failure = f"{target}: {type(error).__name__}: {error}"
+                    with self._lock:
+                        self.failures.append(failure)
+                    time.sleep(1.0)
+
+
 class BotApiDouble:
     """Telegram Bot API double on 127.0.0.1; see the module docstring for its behaviour.
 
@@ -1525,6 +1584,7 @@ class BotApiDouble:
         self._active_polls = 0
         self._webhook_url = ""
         self._spread: Iterator[str] = iter(())
+        self._pusher: _WebhookPusher | None = None
         self._chats: dict[int, JSON] = {}
         self._users: dict[int, JSON] = {}
         self._usernames: dict[str, int] = {}
@@ -1572,6 +1632,7 @@ class BotApiDouble:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self.stop_pushing()
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -1916,6 +1977,29 @@ class BotApiDouble:
             target = next(self._spread)
         return target, self.deliver_webhook(target, raw)
 
+    def push_webhooks(self, targets: Iterable[str], *, connections: int = 40) -> None:
+        """From now on every update enqueued (send_text, press_button…) is POSTed, as Telegram
+        does once a webhook is set, to the next of ``targets`` in turn (a round-robin balancer
+        in front of replicas), over at most ``connections`` kept-alive connections at once
+        (Telegram's ``max_connections`` default, 40). A delivery that fails or is not answered
+        2xx is retried once a second, as Telegram retries, and counted in
+        :meth:`push_failures`."""
+        with self._cond:
+            _, secret = self._webhook_url, getattr(self, "_webhook_secret", "")
+            self._pusher = _WebhookPusher(list(targets), secret, connections)
+
+    def stop_pushing(self) -> None:
+        with self._cond:
+            pusher, self._pusher = self._pusher, None
+        if pusher is not None:
+            pusher.close()
+
+    def push_failures(self) -> list[str]:
+        """Webhook deliveries that failed (each retried until it succeeded or pushing stopped)."""
+        with self._cond:
+            pusher = self._pusher
+        return [] if pusher is None else list(pusher.failures)
+
     def send_rate_peak(self, method: str = "sendMessage", window: float = 1.0) -> int:
         """The most accepted ``method`` calls that arrived within any ``window`` seconds
         (sliding, from each call's arrival): what Telegram's per-token limit is measured on,
@@ -2011,6 +2095,8 @@ class BotApiDouble:
         allowed = self._allowed_updates
         if (kind in _OPT_IN_UPDATES) if allowed is None else (kind not in allowed):
             self._dropped.append(update)
+        elif self._pusher is not None:
+            self._pusher.push(copy.deepcopy(update))
         else:
             self._updates.append(update)
         self._cond.notify_all()

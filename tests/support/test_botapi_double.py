@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -605,6 +606,58 @@ def test_webhook_updates_are_spread_round_robin_over_the_targets(double: BotApiD
             server.server_close()
     assert statuses == [200] * 4
     assert seen == [0, 1, 0, 1]
+
+
+def test_pushed_webhooks_carry_each_update_with_the_secret_and_retry_a_refusal(
+    double: BotApiDouble,
+) -> None:
+    """Once pushing, send_text's updates are POSTed to the targets in turn with the registered
+    secret token; a delivery answered 500 is counted and sent again until it is taken."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    taken: list[tuple[int, str, str]] = []
+    refusals = [1]  # the first delivery is refused once
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            update = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if refusals:
+                refusals.pop()
+                self.send_response(500)
+            else:
+                secret = self.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+                taken.append((self.server.server_port, update["message"]["text"], secret))
+                self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Hook) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = httpx.Client(base_url=f"{double.base_url}{double.token}/")
+    try:
+        api.post("setWebhook", json={"url": "https://bot.example.test/h", "secret_token": "s3"})
+        double.push_webhooks(
+            (f"http://127.0.0.1:{s.server_port}/hook" for s in servers), connections=1
+        )
+        double.send_text(7, "one")
+        double.send_text(7, "two")
+        double.wait_for(lambda _: len(taken) == 2, timeout=10)
+        failures = double.push_failures()
+    finally:
+        double.stop_pushing()
+        api.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    ports = [s.server_port for s in servers]
+    assert [(text, secret) for _, text, secret in taken] == [("one", "s3"), ("two", "s3")]
+    assert [port for port, _, _ in taken] == ports  # "one" retried at its target, then the next
+    assert len(failures) == 1 and "HTTP 500" in failures[0]
+    assert double.pending_updates() == []  # pushed, not queued for getUpdates
 
 
 def test_send_rate_peak_counts_accepted_sends_in_any_sliding_second(

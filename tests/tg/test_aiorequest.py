@@ -167,10 +167,11 @@ async def test_a_reused_connection_that_ends_before_any_answer_is_not_resent() -
             await request.do_request(url, "POST", params(n=2))
         assert await request.do_request(url, "POST", params(n=3)) == (200, b'{"ok":true}')
     assert server.connections == 2
+    # One JSON object per request, values as themselves (orjson), not PTB's strings.
     assert [json.loads(r.partition(b"\r\n\r\n")[2]) for r in server.requests] == [
-        {"n": "1"},
-        {"n": "2"},
-        {"n": "3"},
+        {"n": 1},
+        {"n": 2},
+        {"n": 3},
     ]
 
 

@@ -5,12 +5,16 @@ against the Bot API double."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import RetryAfter, TimedOut
+from telegram.error import RetryAfter, TelegramError, TimedOut
+from telegram.request import BaseRequest
 
+from bot.tg.app import BotApplication
 from bot.tg.request import TrackingRequest
 from tests.support.botapi_double import BotApiDouble
 
@@ -83,3 +87,63 @@ async def test_answers_and_flood_waits_are_tracked(double: BotApiDouble) -> None
         assert floods == [1]
     finally:
         await request.shutdown()
+
+
+def test_answers_are_decoded_by_orjson_and_what_it_refuses_by_ptb() -> None:
+    """A JSON object decodes as PTB's own decoder would; bytes that are not UTF-8 are decoded
+    with replacement, as PTB does; a body that is not JSON raises PTB's error."""
+    payload = '{"ok": true, "result": {"text": "5 % “plus”", "n": 1.5}}'.encode()
+    assert TrackingRequest.parse_json_payload(payload) == BaseRequest.parse_json_payload(payload)
+    broken = b'{"ok": true, "result": "caf\xe9"}'
+    assert TrackingRequest.parse_json_payload(broken) == {"ok": True, "result": "caf\ufffd"}
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        TrackingRequest.parse_json_payload(b"<html>502</html>")
+
+
+async def test_each_call_waits_for_the_stores_and_goes_anyway_if_they_cannot_say(
+    double: BotApiDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """before_send is awaited before every call leaves; when it reports the changes not on
+    disk in time, the call still goes and a warning says so."""
+    request = TrackingRequest(connection_pool_size=2)
+    asked: list[float] = []
+
+    async def not_on_disk(within: float) -> bool:
+        asked.append(within)
+        return False
+
+    request.before_send = not_on_disk
+    url = f"{double.base_url}{double.token}/getMe"
+    await request.initialize()
+    try:
+        answer = await request.post(url)
+    finally:
+        await request.shutdown()
+    assert isinstance(answer, dict) and answer["is_bot"]
+    assert asked and asked[0] > 0
+    assert "not on disk" in caplog.text
+
+
+async def test_a_reply_about_a_change_waits_until_the_change_is_fsynced(
+    double: BotApiDouble, polling_bot: BotApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/lang fr changes the user's durable record: while its fsync is held the confirmation is
+    not sent; once the journal's thread has fsynced it, the reply goes."""
+    user = 5151
+    double.send_text(user, "/start", language_code="en")
+    await double.await_messages(user, 1)
+    release = threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    double.send_text(user, "/lang fr", language_code="en")
+    await double.await_for(lambda d: not d.pending_updates(), timeout=5)  # the bot took it
+    await asyncio.sleep(0.5)
+    assert len(double.messages(user)) == 1  # the welcome only: the confirmation is held
+    release.set()
+    messages = await double.await_messages(user, 2)
+    assert "français" in messages[-1].plain_text
