@@ -16,6 +16,7 @@ from bot.app.services import build_conversation, default_lang
 from bot.compose.digest import compose_digest, quiet_digest
 from bot.compose.render_text import render_plain
 from bot.config import ConfigError, Settings
+from bot.content.asked import check_asked
 from bot.content.export import check_approved, export_yaml
 from bot.content.feeds import FeedSpec, load_feeds
 from bot.content.lexicon import Lexicon, load_lexicon
@@ -216,6 +217,8 @@ def _content_check(settings: Settings) -> int:
     # The seed map too, so that one run reports every problem; its seed lives beside the repo.
     map_path, root = content_dir / SEED_MAP_FILE, content_dir.resolve().parent
     errors.extend(check_seed_map(map_path, content_dir / "facts.yaml", root))
+    if library is not None:
+        errors.extend(check_asked(content_dir, library.facts))
     feeds: tuple[FeedSpec, ...] = ()
     try:
         feeds = load_feeds(content_dir, dt.timedelta(minutes=settings.feed_interval_minutes))

@@ -1,13 +1,15 @@
-"""The curated retrieval lexicon (content/lexicon.yaml): concepts, entities, stopwords, cues."""
+"""The curated retrieval lexicon (content/lexicon.yaml): concepts, entities, stopwords, cues;
+and the reader questions per fact (content/asked.yaml)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.content.asked import ReaderQuestions, load_asked
 from bot.content.loader import ContentError, ContentInvalid
 from bot.core.text import fold
 
@@ -26,6 +28,8 @@ class Lexicon:
     # earnings, headcount, the weather): a question about one is out of scope, as one about
     # a foreign company is, unless a fact covers it.
     foreign_topics: tuple[str, ...] = ()
+    # Reader questions per fact id (content/asked.yaml), indexed with their fact.
+    asked: dict[str, ReaderQuestions] = field(default_factory=dict)
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -65,4 +69,6 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     topics = _terms(data.get("foreign_topics", []), "'foreign_topics'", errors)
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
-    return Lexicon(concepts, aliases, foreign, frozenset(stopwords), cues, topics)
+    return Lexicon(
+        concepts, aliases, foreign, frozenset(stopwords), cues, topics, load_asked(content_dir)
+    )

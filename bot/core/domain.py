@@ -340,5 +340,6 @@ class Hit:
 class SearchResult:
     hits: tuple[Hit, ...]
     found: bool
-    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure"
+    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure",
+    # "other-subject" (the best fact does not name a company the question names), "confirmed"
     topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining

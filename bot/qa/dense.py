@@ -22,6 +22,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bot.core.domain import Lang
+
 log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
 
@@ -71,24 +73,24 @@ def _load_wordllama() -> Embedder:
 
 
 class DenseCache:
-    """Fact vectors by (fact id, language), computed the first time they are asked."""
+    """Fact vectors by (fact id, language), computed the first time they are asked: one row for
+    the fact's text and one per reader question (content/asked.yaml)."""
 
-    def __init__(self, embedder: Embedder, text_of: Callable[[str, str], str]) -> None:
+    def __init__(self, embedder: Embedder, texts_of: Callable[[str, Lang], Sequence[str]]) -> None:
         self._embedder = embedder
-        self._text_of = text_of  # (fact id, language) -> the text to embed
-        self._vectors: dict[tuple[str, str], Vector] = {}
+        self._texts_of = texts_of  # (fact id, language) -> the texts to embed, the fact first
+        self._vectors: dict[tuple[str, Lang], Vector] = {}
 
     def question(self, question: str) -> Vector:
         rows = self._embedder.embed([question], passage=False)
         asked: Vector = rows[0]
         return asked
 
-    def similarities(self, asked: Vector, fact_ids: Sequence[str], lang: str) -> list[float]:
-        """Cosine similarity of the question's vector to each fact, in the fact's text in
-        ``lang``."""
-        missing = [f for f in dict.fromkeys(fact_ids) if (f, lang) not in self._vectors]
-        if missing:
-            rows = self._embedder.embed([self._text_of(f, lang) for f in missing], passage=True)
-            for fact_id, row in zip(missing, rows, strict=True):
-                self._vectors[(fact_id, lang)] = row
-        return [float(self._vectors[(f, lang)] @ asked) for f in fact_ids]
+    def similarities(self, asked: Vector, fact_ids: Sequence[str], lang: Lang) -> list[float]:
+        """Cosine similarity of the question's vector to each fact in ``lang``: to its text or
+        to the closest of its reader questions, whichever is closer."""
+        for fact_id in dict.fromkeys(fact_ids):
+            if (fact_id, lang) not in self._vectors:
+                texts = self._texts_of(fact_id, lang)
+                self._vectors[(fact_id, lang)] = self._embedder.embed(texts, passage=True)
+        return [float(np.max(self._vectors[(f, lang)] @ asked)) for f in fact_ids]

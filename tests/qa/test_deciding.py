@@ -3,12 +3,14 @@ out-of-scope questions are never rescued."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Hit, Library, SearchResult
 from bot.qa.deciding import Confirmer
@@ -76,3 +78,28 @@ def test_the_bundled_model_loads_offline_and_embeds_both_sides() -> None:
     assert embedder is not None
     rows = embedder.embed(["How much did Microsoft invest?"], passage=False)
     assert rows.shape[0] == 1 and abs(float(np.linalg.norm(rows[0])) - 1.0) < 1e-3
+
+
+def _asking(library: Library, fact_id: str, question: str) -> FactIndex:
+    asked = {fact_id: ReaderQuestions(en=(question,), fr=(question,))}
+    return FactIndex(library, dataclasses.replace(load_lexicon(CONTENT), asked=asked))
+
+
+def test_a_reader_question_close_to_the_question_backs_the_answer(library: Library) -> None:
+    """The model compares the question with the fact's reader questions too, not only its
+    text: the closest of them decides."""
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    index = _asking(library, first, "how big a slice of the pie")
+    confirmer = Confirmer(_Keywords(["pie"]))
+    result = confirmer.confirm(index, "slice of the pie?", "en", _weak(index, first, second))
+    assert result.found and [h.fact_id for h in result.hits] == [first]
+
+
+def test_a_question_mostly_of_words_the_store_lacks_is_not_rescued(library: Library) -> None:
+    first = "context-initial-partnership-benefited-both"
+    index = _asking(library, first, "qu'a gagné microsoft au départ")
+    confirmer = Confirmer(_Keywords(["gagné"]))
+    question = "qui a gagné le match du psg hier soir ?"
+    assert len(index.query(question, "fr").unknown) > confirmer.tuning.max_unknown
+    result = confirmer.confirm(index, question, "fr", _weak(index, first))
+    assert not result.found

@@ -8,9 +8,10 @@ import dataclasses
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Lang, Library
-from bot.qa.retrieval.index import FactIndex
+from bot.qa.retrieval.index import FactIndex, Thresholds
 from tests.conftest import CONTENT
 
 
@@ -77,8 +78,9 @@ def test_a_source_question_prefers_an_outlets_report(library: Library) -> None:
 def test_a_follow_up_without_a_topic_of_its_own_stays_on_the_last_answer(
     library: Library,
 ) -> None:
-    """ "et en dollars ?" asks another attribute of the fact just given."""
-    index = FactIndex(library, load_lexicon(CONTENT))
+    """ "et en dollars ?" asks another attribute of the fact just given (without reader
+    questions, which find the fact on their own)."""
+    index = FactIndex(library, dataclasses.replace(load_lexicon(CONTENT), asked={}))
     earlier, fact = (
         "microsoft a quel pourcentage d'openai",
         "stakes-microsoft-27pct-of-openai-group",
@@ -150,3 +152,62 @@ def test_a_correction_is_the_one_a_scan_of_the_whole_vocabulary_finds(library: L
                 checked += 1
                 corrected += match is not None
     assert checked > 2000 and checked / 2 < corrected < checked
+
+
+def _asking(library: Library, fact_id: str, en: str, fr: str = "une question") -> FactIndex:
+    lexicon = load_lexicon(CONTENT)
+    asked = {fact_id: ReaderQuestions(en=(en,), fr=(fr,))}
+    return FactIndex(library, dataclasses.replace(lexicon, asked=asked))
+
+
+def test_a_reader_question_leads_a_paraphrase_to_its_fact(library: Library) -> None:
+    """Words only a fact's reader question holds rank that fact first (content/asked.yaml)."""
+    fact = "ipo-challenge-regulation"
+    question = "what keeps the lawyers up at night"
+    without = _asking(library, fact, "an unrelated reader question").search(question, "en")
+    assert not without.hits or without.hits[0].fact_id != fact
+    asking = _asking(library, fact, "what keeps the lawyers up at night before the listing")
+    assert asking.search(question, "en").hits[0].fact_id == fact
+
+
+def test_a_reader_question_does_not_make_a_foreign_company_a_subject(library: Library) -> None:
+    index = _asking(library, "infrastructure-openai-any-cloud", "can openai sell on google cloud")
+    assert index.foreign("how much did google invest in openai") == ["google"]
+    assert not index.search("how much did google invest in openai", "en").found
+
+
+def test_an_answer_names_every_company_the_question_names(library: Library) -> None:
+    """ "when did Microsoft go public?" is not answered by OpenAI's own filing."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    query = index.query("When did Microsoft go public?", "en")
+    assert not index.names_all(query, "ipo-openai-confidential-draft-filing")
+    assert index.names_all(query, "stakes-microsoft-invested-over-13bn")
+    assert index.search("When did Microsoft go public?", "en").reason == "other-subject"
+
+
+def test_a_premise_resting_on_a_reader_questions_word_is_not_confirmed(library: Library) -> None:
+    """A word only a reader question holds is known (it counts for coverage) but confirms no
+    premise: the fact itself never says Microsoft withdrew."""
+    fact = "infrastructure-microsoft-technology-partner"
+    index = _asking(library, fact, "who funds stargate", "microsoft s'est-il retiré de stargate")
+    query = index.query("Pourquoi Microsoft s'est-il retiré de Stargate ?", "fr")
+    assert "retire" not in query.unknown and "retire" in query.unsourced
+    assert index.search("Pourquoi Microsoft s'est-il retiré de Stargate ?", "fr").reason == (
+        "premise"
+    )
+
+
+def test_a_why_question_quoting_a_wrong_figure_gets_the_correction(library: Library) -> None:
+    """The premise is the figure, which a fact corrects, not the unknown word beside it."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    result = index.search("so ms keeps openai's ip until 2035, why that particular year", "en")
+    assert result.found and result.hits[0].fact_id == "stakes-ip-rights-extended-to-2032"
+
+
+def test_a_figure_is_stated_only_on_stronger_evidence(library: Library) -> None:
+    """SoftBank's share of OpenAI's last round is not the venture's $500 billion."""
+    question = "how much did softbank put into openai's last funding round"
+    lexicon = load_lexicon(CONTENT)
+    lenient = FactIndex(library, lexicon, Thresholds(min_figure_coverage=0.0))
+    assert lenient.search(question, "en").found
+    assert not FactIndex(library, lexicon).search(question, "en").found
