@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 Lang = Literal["fr", "en"]
@@ -177,6 +178,12 @@ class Library:
         return None
 
     def newest_date(self) -> dt.date | None:
+        return self._newest
+
+    @cached_property
+    def _newest(self) -> dt.date | None:
+        # Once per snapshot: every refusal states it, and at 100,000 facts the pass over them
+        # cost 10 ms a refusal. A library is never changed once built (a reload builds another).
         return max((fact.updated for fact in self.facts.values()), default=None)
 
 

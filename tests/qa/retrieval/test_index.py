@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
 from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Lang, Library
@@ -123,6 +126,32 @@ def test_coverage_reorders_an_answer_but_never_makes_one(library: Library) -> No
     """Re-ranked by coverage, some fact would pass on "Microsoft" and "public" alone."""
     index = FactIndex(library, load_lexicon(CONTENT))
     assert not index.search("When did Microsoft go public?", "en").found
+
+
+def test_a_correction_is_the_one_a_scan_of_the_whole_vocabulary_finds(library: Library) -> None:
+    """Misspellings of every word the store knows get the same correction (or none) as
+    Damerau-Levenshtein over all its words, though only words of a near length, close by
+    Levenshtein first, are compared."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    checked, corrected = 0, 0
+    for lang in ("fr", "en"):
+        vocabulary = index._surface[lang]
+        for word in vocabulary:
+            if len(word) < 6 or not word.isalpha():
+                continue
+            # A dropped letter, swapped letters, a doubled letter; reversed, mostly no match.
+            typos = (word[0] + word[2:], word[1] + word[0] + word[2:], word + word[-1], word[::-1])
+            for typo in typos:
+                if len(typo) < 5 or index._stems.stem(typo, lang) in index._index[lang].vocab:
+                    continue
+                limit = 1 if len(typo) <= 8 else 2
+                match = process.extractOne(
+                    typo, vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+                )
+                assert index._correct(typo, lang) == (typo if match is None else match[0])
+                checked += 1
+                corrected += match is not None
+    assert checked > 2000 and checked / 2 < corrected < checked
 
 
 def _asking(library: Library, fact_id: str, en: str, fr: str = "une question") -> FactIndex:
