@@ -140,7 +140,10 @@ class PhraseMatcher:
         found = []
         tokens = list(tokens)
         bigrams: set[tuple[str, str]] | None = None
-        for token in openings:
+        # In the text's order, not the set's: a set's order follows string hashing, which
+        # changes with every process, and so would the order of labels and of the float sums
+        # over them (a coverage sitting on a threshold could flip from one run to the next).
+        for token in (t for t in dict.fromkeys(tokens) if t in openings):
             for phrase, label in self._by_first[token]:
                 if len(phrase) > 1:
                     # Most multi-word candidates fail on their second word: check pairs first.
