@@ -1,10 +1,13 @@
 """Answer latency in process, for the shipped store and synthetic stores of 10k and 100k facts.
 
-    python -m bench.answer [--sizes 10000 100000] [--queries 300] [--builds 3]
+    python -m bench.answer [--sizes 10000 100000] [--queries 300] [--builds 3] [--without-asked]
 
 Synthetic facts recombine the shipped facts' sentences with made-up companies, figures and
-dates, so the vocabulary and sentence lengths stay realistic. Questions come from the evaluation
-set (tests/eval/questions.yaml), asked through the same QuestionEngine.ask the bot uses.
+dates, so the vocabulary and sentence lengths stay realistic; each carries its model fact's
+reader questions (content/asked.yaml), about four times the fact's own words, unless
+``--without-asked`` (a store of approved newsroom facts, which have none). Questions come from
+the evaluation set (tests/eval/questions.yaml), asked through the same QuestionEngine.ask the
+bot uses.
 Targets on the 2-core reference machine: p99 <= 10 ms at 10k, <= 50 ms at 100k, build <= 5 s.
 
 Each figure comes as wall time and as this process's CPU time (time.process_time): on a machine
@@ -154,6 +157,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--builds", type=int, default=3, help="index builds per store")
+    parser.add_argument(
+        "--without-asked",
+        action="store_true",
+        help="synthetic facts without reader questions (a store of approved newsroom facts)",
+    )
     args = parser.parse_args()
     library = load_library(CONTENT)
     cases = load_cases()
@@ -167,7 +175,8 @@ def main() -> None:
     measure(library, lexicon, questions, "shipped", args.builds)
     for size in args.sizes:
         store = synthetic(library, size)
-        measure(store, with_asked(lexicon, store, library), questions, "synthetic", args.builds)
+        expanded = lexicon if args.without_asked else with_asked(lexicon, store, library)
+        measure(store, expanded, questions, "synthetic", args.builds)
 
 
 if __name__ == "__main__":
