@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import logging
 import multiprocessing
@@ -58,15 +59,62 @@ def _settings(token: str, base_url: str, url: str, data_dir: Path, rate: float) 
 
 
 def sender_process(
-    settings: Settings, now: dt.datetime, lead: bool, ready: Event, go: Event, out: object
+    settings: Settings,
+    now: dt.datetime,
+    lead: bool,
+    ready: Event,
+    go: Event,
+    out: object,
+    profile: Path | None,
 ) -> None:
     """Child: one bot process's digest side; reports (start, end, cpu seconds, sent)."""
-    logging.basicConfig(level=logging.WARNING)  # httpx logs every request at INFO
-    asyncio.run(_sender(settings, now, lead, ready, go, out))
+    quiet_logging()
+    asyncio.run(_sender(settings, now, lead, ready, go, out, profile))
+
+
+def quiet_logging() -> None:
+    # Before anything imports wordllama, whose __init__ calls basicConfig(level=INFO): httpx
+    # would then log every request, a cost the bot (bot/app/logsetup.py) does not pay.
+    logging.basicConfig(level=logging.WARNING)
+
+
+def proc_cpu(pid: int | str = "self") -> float:
+    """utime + stime of one process, in seconds, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks[:8]) - idle) / hz, sum(ticks[:8]) / hz
+
+
+def server_pids(pg: PostgresServer) -> list[int]:
+    """The postmaster and every backend it forked (their CPU is the database's)."""
+    master = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    pids = [master]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == master:
+                pids.append(int(entry.name))
+    return pids
 
 
 async def _sender(
-    settings: Settings, now: dt.datetime, lead: bool, ready: Event, go: Event, out: object
+    settings: Settings,
+    now: dt.datetime,
+    lead: bool,
+    ready: Event,
+    go: Event,
+    out: object,
+    profile: Path | None,
 ) -> None:
     services = Services.open(settings, lambda: now)
     app = build_application(settings)
@@ -78,16 +126,28 @@ async def _sender(
         await services.fleet.enqueue_due(now)
     ready.set()
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
-    cpu, started = time.process_time(), time.time()
+    profiler = cProfile.Profile() if profile is not None else None
+    cpu, started = proc_cpu(), time.time()
+    if profiler is not None:
+        profiler.enable()
     report = await services.fleet.drain(TelegramSender(app.bot), now)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     ended = time.time()
-    out.send((started, ended, time.process_time() - cpu, report.counts.get("sent", 0)))  # type: ignore[attr-defined]
+    out.send((started, ended, proc_cpu() - cpu, report.counts.get("sent", 0)))  # type: ignore[attr-defined]
     await app.shutdown()
     await services.aclose()
 
 
 def fan_out(
-    double: DoubleProcess, pg: PostgresServer, root: Path, processes: int, count: int, rate: float
+    double: DoubleProcess,
+    pg: PostgresServer,
+    root: Path,
+    processes: int,
+    count: int,
+    rate: float,
+    profile: Path | None = None,
 ) -> dict[str, float]:
     url = pg.new_database()
     now = dt.datetime.now(dt.UTC)
@@ -103,34 +163,59 @@ def fan_out(
         ready = ctx.Event()
         parent, child = ctx.Pipe()
         settings = _settings(double.token, double.base_url, url, root / f"p{processes}-{n}", rate)
-        proc = ctx.Process(target=sender_process, args=(settings, now, n == 0, ready, go, child))
+        prof = profile / f"sender-{processes}-{n}.prof" if profile is not None else None
+        proc = ctx.Process(
+            target=sender_process, args=(settings, now, n == 0, ready, go, child, prof)
+        )
         proc.start()
         ready.wait(120)
         children.append((proc, parent))
+    # The others' CPU over the same interval: the double, PostgreSQL, the whole machine.
+    database = server_pids(pg)
+    before = (proc_cpu(double.pid), _sum_cpu(database), machine_busy())
     go.set()
     results = [parent.recv() for _, parent in children]
+    after = (proc_cpu(double.pid), _sum_cpu(database), machine_busy())
     for proc, _ in children:
         proc.join(30)
     start = min(r[0] for r in results)
     end = max(r[1] for r in results)
     sent = sum(r[3] for r in results)
     counts = double.digest_counts(chats)
+    seconds = end - start
     return {
-        "rate": sent / (end - start),
-        "seconds": end - start,
+        "rate": sent / seconds,
+        "seconds": seconds,
         "sent": sent,
         "cpu_ms": 1000 * sum(r[2] for r in results) / max(sent, 1),
+        "sender_cores": max(r[2] / (r[1] - r[0]) for r in results),
+        "double_ms": 1000 * (after[0] - before[0]) / max(sent, 1),
+        "double_cores": (after[0] - before[0]) / seconds,
+        "pg_ms": 1000 * (after[1] - before[1]) / max(sent, 1),
+        "pg_cores": (after[1] - before[1]) / seconds,
+        "machine_cores": (after[2][0] - before[2][0]) / seconds,
         "duplicates": sum(n - 1 for n in counts.values() if n > 1),
         "misses": sum(1 for n in counts.values() if n == 0),
-        "per_process": float(len(results)),
     }
+
+
+def _sum_cpu(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu(pid)
+        except OSError:
+            pass  # a backend that ended: its CPU is not counted
+    return total
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=6000)
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--profile", type=Path, help="write each sender's cProfile stats here")
     args = parser.parse_args(argv)
+    quiet_logging()
     bindir = server_binaries()
     if bindir is None:
         raise SystemExit("PostgreSQL's server binaries are needed: apt-get install postgresql")
@@ -150,13 +235,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"double ceiling, plain httpx, 4 conns  {ceiling:,.0f} msg/s")
             target = min(args.rate, ceiling)
             for processes in (1, 2):
-                r = fan_out(double, pg, root, processes, args.subscribers, args.rate)
+                r = fan_out(
+                    double, pg, root, processes, args.subscribers, args.rate, args.profile
+                )
                 ratio = r["rate"] / target
                 print(
                     f"{processes} sender(s) @ {args.rate:.0f} msg/s  {r['rate']:,.0f} msg/s"
                     f"  {r['sent']:,.0f} in {r['seconds']:.1f} s, {ratio:.0%} of "
-                    f"min(limit, ceiling) {target:,.0f}; {r['cpu_ms']:.2f} ms CPU/msg;"
-                    f" duplicates {r['duplicates']:.0f}, misses {r['misses']:.0f}"
+                    f"min(limit, ceiling) {target:,.0f}; duplicates {r['duplicates']:.0f},"
+                    f" misses {r['misses']:.0f}\n"
+                    f"    CPU per message: senders {r['cpu_ms']:.2f} ms (busiest at"
+                    f" {r['sender_cores']:.2f} core), double {r['double_ms']:.2f} ms"
+                    f" ({r['double_cores']:.2f} core), PostgreSQL {r['pg_ms']:.2f} ms"
+                    f" ({r['pg_cores']:.2f} core); whole machine {r['machine_cores']:.2f}"
+                    f" of {os.cpu_count()} cores busy, load {os.getloadavg()[0]:.1f}"
                 )
         finally:
             double.stop()
