@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime as dt
 import logging
@@ -135,7 +136,8 @@ async def _sender(
         profiler.disable()
         profiler.dump_stats(profile)
     ended = time.time()
-    out.send((started, ended, proc_cpu() - cpu, report.counts.get("sent", 0)))  # type: ignore[attr-defined]
+    dropped = services.send_rate.dropped if services.send_rate is not None else 0
+    out.send((started, ended, proc_cpu() - cpu, report.counts.get("sent", 0), dropped))  # type: ignore[attr-defined]
     await app.shutdown()
     await services.aclose()
 
@@ -194,6 +196,7 @@ def fan_out(
         "pg_ms": 1000 * (after[1] - before[1]) / max(sent, 1),
         "pg_cores": (after[1] - before[1]) / seconds,
         "machine_cores": (after[2][0] - before[2][0]) / seconds,
+        "dropped": sum(r[4] for r in results),
         "duplicates": sum(n - 1 for n in counts.values() if n > 1),
         "misses": sum(1 for n in counts.values() if n == 0),
     }
@@ -202,10 +205,8 @@ def fan_out(
 def _sum_cpu(pids: Sequence[int]) -> float:
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):  # a backend that ended: its CPU is not counted
             total += proc_cpu(pid)
-        except OSError:
-            pass  # a backend that ended: its CPU is not counted
     return total
 
 
@@ -235,15 +236,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"double ceiling, plain httpx, 4 conns  {ceiling:,.0f} msg/s")
             target = min(args.rate, ceiling)
             for processes in (1, 2):
-                r = fan_out(
-                    double, pg, root, processes, args.subscribers, args.rate, args.profile
-                )
+                r = fan_out(double, pg, root, processes, args.subscribers, args.rate, args.profile)
                 ratio = r["rate"] / target
                 print(
                     f"{processes} sender(s) @ {args.rate:.0f} msg/s  {r['rate']:,.0f} msg/s"
                     f"  {r['sent']:,.0f} in {r['seconds']:.1f} s, {ratio:.0%} of "
                     f"min(limit, ceiling) {target:,.0f}; duplicates {r['duplicates']:.0f},"
-                    f" misses {r['misses']:.0f}\n"
+                    f" misses {r['misses']:.0f}, rate slots dropped {r['dropped']:.0f}\n"
                     f"    CPU per message: senders {r['cpu_ms']:.2f} ms (busiest at"
                     f" {r['sender_cores']:.2f} core), double {r['double_ms']:.2f} ms"
                     f" ({r['double_cores']:.2f} core), PostgreSQL {r['pg_ms']:.2f} ms"

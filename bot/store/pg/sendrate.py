@@ -34,9 +34,11 @@ from bot.store.pg.shared import SharedPool
 
 log = logging.getLogger(__name__)
 RESERVE_TIMEOUT = 1.0  # seconds; past it the database is taken as away (see _alone)
+MAX_LEAD = 0.1  # seconds; how far ahead of the database's now a reservation may start
 _RESERVE = """
 UPDATE send_rate
-SET next_at = greatest(next_at, clock_timestamp(), paused_until)
+SET next_at = greatest(next_at, clock_timestamp() + make_interval(secs => %(lead)s),
+        paused_until)
     + make_interval(secs => %(span)s)
 WHERE id = 1
 RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 - %(span)s
@@ -63,14 +65,18 @@ class SharedSendRate:
         self.limit = rate
         self._interval = 1.0 / (rate * (1.0 - headroom))
         self._max_chunk = max(1, math.ceil(chunk_seconds / self._interval))
-        # Slots a reservation takes: what this replica used of its last one, plus one. A replica
-        # that sends slower than the rate (busy CPU, few digests) must not take 50 ms of the
-        # shared timeline per reservation and drop most of it: the others would lose it too.
+        # Slots a reservation takes: what this replica used since its last one, plus one. A
+        # replica that sends slower than the rate (busy CPU, few digests) must not take 50 ms
+        # of the shared timeline per reservation and drop most of it: the others would lose
+        # it too. The next reservation is made ahead, once half a chunk is left.
         self._chunk = 1
         self._used = 0
         self._slack = slack
         self._slots: deque[float] = deque()  # loop.time() of each slot reserved, in order
         self._reserving = asyncio.Lock()
+        self._ahead: asyncio.Future[None] | None = None  # the reservation made ahead, if any
+        self._trip: float | None = None  # a reservation's round trip, smoothed, in seconds
+        self._lead = 0.0
         self.dropped = 0  # slots this replica reserved but did not use in time
         self._offline = False
         self._local_next = 0.0
@@ -86,23 +92,39 @@ class SharedSendRate:
             if self._slots:
                 slot = self._slots.popleft()
                 self._used += 1
+                ahead = self._ahead
+                if len(self._slots) <= self._chunk // 2 and (ahead is None or ahead.done()):
+                    # Half the chunk left: reserve the next one now, so that its round trip
+                    # overlaps these sends instead of making the next sender wait for it.
+                    self._ahead = asyncio.ensure_future(self._refill(loop))
                 if slot > now:
                     await asyncio.sleep(slot - now)
                 return
-            async with self._reserving:
-                if not self._slots:
-                    try:
-                        await asyncio.wait_for(self._reserve(loop), RESERVE_TIMEOUT)
-                    except (TimeoutError, OSError, psycopg.Error, PoolTimeout) as exc:
-                        self._alone(loop, exc)
+            await self._refill(loop)
+
+    async def _refill(self, loop: asyncio.AbstractEventLoop) -> None:
+        async with self._reserving:
+            if len(self._slots) > self._chunk // 2:
+                return
+            try:
+                await asyncio.wait_for(self._reserve(loop), RESERVE_TIMEOUT)
+            except (TimeoutError, OSError, psycopg.Error, PoolTimeout) as exc:
+                self._alone(loop, exc)
 
     async def _reserve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._chunk = min(self._max_chunk, self._used + 1)
         self._used = 0
         span = self._chunk * self._interval
+        asked = loop.time()
         async with self._pool.connection() as conn:
-            cur = await conn.execute(_RESERVE, {"span": span})
+            cur = await conn.execute(_RESERVE, {"span": span, "lead": self._lead})
             row = await cur.fetchone()
+        # Slots start no sooner than a round trip and a half from the database's now: on a busy
+        # machine the answer can take longer than the slack, and slots starting at the
+        # database's now would all be late, dropped, and reserved again, over and over.
+        trip = loop.time() - asked
+        self._trip = trip if self._trip is None else 0.8 * self._trip + 0.2 * trip
+        self._lead = min(MAX_LEAD, 1.5 * self._trip)
         if self._offline:
             log.info("send rate: PostgreSQL answers again; the rate is shared again")
             self._offline = False
