@@ -27,8 +27,10 @@ import platform
 import tempfile
 import time
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from bench.broadcast import (
     CEILING_FIRST_CHAT,
@@ -127,7 +129,8 @@ async def _sender(
         await services.fleet.enqueue_due(now)
     ready.set()
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
-    profiler = cProfile.Profile() if profile is not None else None
+    # CPU time, not wall time: on a shared machine the wall clock mostly counts the others.
+    profiler = cProfile.Profile(time.process_time) if profile is not None else None
     cpu, started = proc_cpu(), time.time()
     if profiler is not None:
         profiler.enable()
@@ -173,11 +176,13 @@ def fan_out(
         ready.wait(120)
         children.append((proc, parent))
     # The others' CPU over the same interval: the double, PostgreSQL, the whole machine.
-    database = server_pids(pg)
-    before = (proc_cpu(double.pid), _sum_cpu(database), machine_busy())
+    before = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy())
     go.set()
-    results = [parent.recv() for _, parent in children]
-    after = (proc_cpu(double.pid), _sum_cpu(database), machine_busy())
+    results = [_result(proc, parent) for proc, parent in children]
+    after = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy())
+    load = os.getloadavg()[0]
+    # Backends the senders' pools opened during the run count from zero.
+    database = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
     for proc, _ in children:
         proc.join(30)
     start = min(r[0] for r in results)
@@ -193,8 +198,9 @@ def fan_out(
         "sender_cores": max(r[2] / (r[1] - r[0]) for r in results),
         "double_ms": 1000 * (after[0] - before[0]) / max(sent, 1),
         "double_cores": (after[0] - before[0]) / seconds,
-        "pg_ms": 1000 * (after[1] - before[1]) / max(sent, 1),
-        "pg_cores": (after[1] - before[1]) / seconds,
+        "pg_ms": 1000 * database / max(sent, 1),
+        "pg_cores": database / seconds,
+        "load": load,
         "machine_cores": (after[2][0] - before[2][0]) / seconds,
         "dropped": sum(r[4] for r in results),
         "duplicates": sum(n - 1 for n in counts.values() if n > 1),
@@ -202,12 +208,24 @@ def fan_out(
     }
 
 
-def _sum_cpu(pids: Sequence[int]) -> float:
-    total = 0.0
+def _result(proc: multiprocessing.process.BaseProcess, pipe: Connection) -> Any:
+    """A sender's report; a sender that died says so instead of leaving the bench waiting."""
+    while not pipe.poll(1.0):
+        if not proc.is_alive():
+            raise SystemExit(f"a sender process died (exit code {proc.exitcode})")
+    return pipe.recv()
+
+
+def _cpus(pids: Sequence[int]) -> dict[int, float]:
+    cpus = {}
     for pid in pids:
         with contextlib.suppress(OSError):  # a backend that ended: its CPU is not counted
-            total += proc_cpu(pid)
-    return total
+            cpus[pid] = proc_cpu(pid)
+    return cpus
+
+
+def _ceiling(double: DoubleProcess, text: str) -> float:
+    return max(asyncio.run(httpx_ceiling(double, text, n, 3.0)) for n in (4, 16))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -231,12 +249,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         double = DoubleProcess()
         try:
             text = _sample_digest_text(root)
-            double.register(list(range(CEILING_FIRST_CHAT, CEILING_FIRST_CHAT + 4)))
-            ceiling = asyncio.run(httpx_ceiling(double, text, 4, 3.0))
-            print(f"double ceiling, plain httpx, 4 conns  {ceiling:,.0f} msg/s")
-            target = min(args.rate, ceiling)
+            double.register(list(range(CEILING_FIRST_CHAT, CEILING_FIRST_CHAT + 16)))
+            ceilings = [_ceiling(double, text)]
+            results = {}
             for processes in (1, 2):
                 r = fan_out(double, pg, root, processes, args.subscribers, args.rate, args.profile)
+                results[processes] = r
+            # The machine is shared: the ceiling is measured before and after, and the higher
+            # one is the reference (the harder target).
+            ceilings.append(_ceiling(double, text))
+            ceiling = max(ceilings)
+            print(
+                "double ceiling, plain httpx, best of 4 and 16 connections, 3 s each: "
+                + ", then ".join(f"{c:,.0f}" for c in ceilings)
+                + " msg/s"
+            )
+            target = min(args.rate, ceiling)
+            for processes, r in results.items():
                 ratio = r["rate"] / target
                 print(
                     f"{processes} sender(s) @ {args.rate:.0f} msg/s  {r['rate']:,.0f} msg/s"
@@ -247,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f" {r['sender_cores']:.2f} core), double {r['double_ms']:.2f} ms"
                     f" ({r['double_cores']:.2f} core), PostgreSQL {r['pg_ms']:.2f} ms"
                     f" ({r['pg_cores']:.2f} core); whole machine {r['machine_cores']:.2f}"
-                    f" of {os.cpu_count()} cores busy, load {os.getloadavg()[0]:.1f}"
+                    f" of {os.cpu_count()} cores busy, load {r['load']:.1f}"
                 )
         finally:
             double.stop()
