@@ -87,6 +87,17 @@ def proc_cpu(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_wait(pid: int | str = "self") -> float:
+    """Seconds the threads of a process spent runnable but waiting for a CPU, from
+    /proc/<pid>/task/*/schedstat (its second field): the machine's contention, apart from
+    the process's own work and its waits on the network."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -131,7 +142,7 @@ async def _sender(
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
     # CPU time, not wall time: on a shared machine the wall clock mostly counts the others.
     profiler = cProfile.Profile(time.process_time) if profile is not None else None
-    cpu, started = proc_cpu(), time.time()
+    cpu, waited, started = proc_cpu(), cpu_wait(), time.time()
     if profiler is not None:
         profiler.enable()
     report = await services.fleet.drain(TelegramSender(app.bot), now)
@@ -140,7 +151,8 @@ async def _sender(
         profiler.dump_stats(profile)
     ended = time.time()
     dropped = services.send_rate.dropped if services.send_rate is not None else 0
-    out.send((started, ended, proc_cpu() - cpu, report.counts.get("sent", 0), dropped))  # type: ignore[attr-defined]
+    sent = report.counts.get("sent", 0)
+    out.send((started, ended, proc_cpu() - cpu, sent, dropped, cpu_wait() - waited))  # type: ignore[attr-defined]
     await app.shutdown()
     await services.aclose()
 
@@ -176,10 +188,10 @@ def fan_out(
         ready.wait(120)
         children.append((proc, parent))
     # The others' CPU over the same interval: the double, PostgreSQL, the whole machine.
-    before = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy())
+    before = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy(), cpu_wait(double.pid))
     go.set()
     results = [_result(proc, parent) for proc, parent in children]
-    after = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy())
+    after = (proc_cpu(double.pid), _cpus(server_pids(pg)), machine_busy(), cpu_wait(double.pid))
     load = os.getloadavg()[0]
     # Backends the senders' pools opened during the run count from zero.
     database = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
@@ -196,6 +208,9 @@ def fan_out(
         "sent": sent,
         "cpu_ms": 1000 * sum(r[2] for r in results) / max(sent, 1),
         "sender_cores": max(r[2] / (r[1] - r[0]) for r in results),
+        # Share of a sender's wall time it was ready to run but had no CPU (the busiest one).
+        "sender_starved": max(r[5] / (r[1] - r[0]) for r in results),
+        "double_starved": (after[3] - before[3]) / seconds,
         "double_ms": 1000 * (after[0] - before[0]) / max(sent, 1),
         "double_cores": (after[0] - before[0]) / seconds,
         "pg_ms": 1000 * database / max(sent, 1),
@@ -276,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f" {r['sender_cores']:.2f} core), double {r['double_ms']:.2f} ms"
                     f" ({r['double_cores']:.2f} core), PostgreSQL {r['pg_ms']:.2f} ms"
                     f" ({r['pg_cores']:.2f} core); whole machine {r['machine_cores']:.2f}"
-                    f" of {os.cpu_count()} cores busy, load {r['load']:.1f}"
+                    f" of {os.cpu_count()} cores busy, load {r['load']:.1f}\n"
+                    f"    waiting for a CPU: the busiest sender {r['sender_starved']:.0%} of the"
+                    f" time, the double's threads {r['double_starved']:.2f} s per second"
                 )
         finally:
             double.stop()
