@@ -1,16 +1,28 @@
 """Digest fan-out with one and with two sender processes on one PostgreSQL, against the Bot
 API double, at a 1,000 msg/s limit shared through the database (bot/store/pg/sendrate.py).
 
-    python -m bench.fleet [--subscribers 6000] [--rate 1000]
+    python -m bench.fleet [--subscribers 6000] [--rate 1000] [--profile DIR]
 
-In one run: the double's own ceiling (a plain httpx client on 4 connections, the same digest
-text, as bench/broadcast.py measures it), then for 1 and 2 sender processes a fresh database
-with every subscriber due in the same minute. One process enqueues (FleetDigests.enqueue_due),
-then all drain the queue at once with the real application's TelegramSender and
-SharedRateLimiter. Figures: messages per second from the first claim to the last outcome,
-their ratio to min(limit, ceiling), CPU per message in the senders, the double's peak over a
-sliding second, duplicates and misses. Target: two processes reach 95% of min(limit, ceiling).
+In one run: the double's own ceiling (a plain httpx client, the same digest text, the best of
+4 and 16 connections, as bench/broadcast.py measures it), before the fan-outs and again after
+them (the machine is shared: the higher one is the reference); then for 1 and 2 sender
+processes a fresh database with every subscriber due in the same minute. One process enqueues
+(FleetDigests.enqueue_due), then all drain the queue at once with the real application's
+TelegramSender and SharedRateLimiter. Figures: messages per second from the first claim to
+the last outcome and their ratio to min(limit, ceiling); CPU per message of the senders, the
+double and PostgreSQL (postmaster and backends) from /proc/<pid>/stat over the same interval,
+and how many of the machine's cores were busy (/proc/stat); how long the busiest sender, and
+the double's threads, were ready to run but waited for a CPU (/proc/<pid>/task/*/schedstat:
+the machine's contention, as opposed to waits on the network or the database); rate slots
+reserved and dropped unused; duplicates and misses. ``--profile`` writes each sender's
+cProfile (CPU time) of its drain. Target: two processes reach 95% of min(limit, ceiling).
 The double runs in its own process, PostgreSQL is started here (tests/support/postgres.py).
+
+What limits it on this 2-core machine (docs/DIGESTS.md, "Benchmark", has the figures): the
+CPU. A message costs about 1.2-1.4 ms of CPU in a sender, 0.5 ms in the double and 0.3 ms in
+PostgreSQL, 2.0-2.2 ms in all, so 950 msg/s would need more than the machine's two cores even
+with nobody else on it; with other engineers' runs on it, each sender waits for a CPU for
+half of its time or more.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Each replica's minute sweep tries to lead (an advisory lock): the leader reads e
 subscription from the database (another replica may have changed one since this replica
 loaded its copy) and enqueues the digests due now, idempotently, keyed by chat and local date.
 Every replica then claims rows in small batches (``FOR UPDATE SKIP LOCKED``, with a lease)
-and delivers them, ``concurrency`` at a time, through the same Sender as the embedded sweep.
+and delivers them, ``concurrency`` (16) at a time, through the same Sender as the embedded
+sweep; the next batch is claimed while the last round of the current one goes out.
 A replica that is not sweeping checks every few seconds whether anything is claimable, so a
 queue one replica filled is drained by all of them, and rows a dead replica held are taken
 over once their lease ends (see docs/DIGESTS.md for the duplicate window).

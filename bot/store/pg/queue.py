@@ -6,6 +6,12 @@ claims it with ``FOR UPDATE SKIP LOCKED`` and a lease, records each delivered pa
 outcome. A claimed row whose lease ran out was left by a replica that died: another claims it
 and resumes after its last recorded part. See docs/DIGESTS.md for the duplicate window.
 
+Parts delivered and outcomes go through a group commit: whatever this replica recorded while
+one statement was in flight goes in the next, one UPDATE for them all, in the order they were
+made; the last part of a one-message digest and its outcome are one row of it. A delivery
+waits for its outcome's commit before its worker takes the next row, so what a kill can leave
+sent but unrecorded stays one message per delivery in flight.
+
 Leases run on the database's clock, the one clock every replica shares; the application's
 clock (injected, moved by the tests) dates what the ledger records, as on TinyDB.
 """

@@ -7,6 +7,13 @@ slot; a chunk is as large as what the replica used of its previous one, plus one
 of sends. Slots handed to different replicas never overlap, so their sum stays under the rate.
 A 429's retry_after moves the row's clock past the pause for everyone.
 
+Two things keep the reservation's round trip out of the senders' way. The next chunk is
+reserved once half of the current one is used, while its slots go out. And a chunk starts a
+round trip and a half (smoothed, at most 100 ms) after the database's now rather than at it:
+on a loaded machine the answer took longer than the slack (below), so every slot of a chunk
+starting "now" was already late when it arrived, was dropped, and was reserved again — the
+senders spent most of their time reserving (bench/fleet.py at load average 10).
+
 Why not pyrate-limiter's PostgresBucket: it takes psycopg's synchronous ConnectionPool (each
 acquire would block the event loop, or cost a thread hop), writes one row per message and
 counts them over the window, which at 1,000 msg/s is 1,000 inserts a second plus the counts,
