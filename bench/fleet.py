@@ -19,10 +19,10 @@ cProfile (CPU time) of its drain. Target: two processes reach 95% of min(limit, 
 The double runs in its own process, PostgreSQL is started here (tests/support/postgres.py).
 
 What limits it on this 2-core machine (docs/DIGESTS.md, "Benchmark", has the figures): the
-CPU. A message costs about 1.2-1.4 ms of CPU in a sender, 0.5 ms in the double and 0.3 ms in
-PostgreSQL, 2.0-2.2 ms in all, so 950 msg/s would need more than the machine's two cores even
-with nobody else on it; with other engineers' runs on it, each sender waits for a CPU for
-half of its time or more.
+CPU. With two senders a message costs 1.1-1.4 ms of CPU in a sender, 0.5 ms in the double
+and 0.3 ms in PostgreSQL, 1.9-2.2 ms in all, so 950 msg/s would need 1.8-2.1 of the
+machine's 2 cores for these processes alone: barely possible on an idle machine, not with
+other engineers' runs on it, when each sender waits for a CPU half of its time or more.
 """
 
 from __future__ import annotations
