@@ -230,9 +230,6 @@ class DeliveryQueue:
         replica's (its lease ran out and another replica took it over)."""
         return self._submit(chat_id, day, 0, status, at)
 
-    async def record_parts(self, chat_id: int, day: dt.date, parts: int) -> bool:
-        return await self.submit_parts(chat_id, day, parts)
-
     async def finish(self, chat_id: int, day: dt.date, status: str, at: dt.datetime) -> bool:
         return await self.submit_outcome(chat_id, day, status, at)
 
