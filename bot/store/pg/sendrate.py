@@ -106,6 +106,11 @@ class SharedSendRate:
                     self._ahead = asyncio.ensure_future(self._refill(loop))
                 if slot > now:
                     await asyncio.sleep(slot - now)
+                    if loop.time() > slot + self._slack:
+                        # Woken too late (a busy loop): sending now would bunch this slot
+                        # with the next ones, its own and the other replicas'.
+                        self.dropped += 1
+                        continue
                 return
             await self._refill(loop)
 
