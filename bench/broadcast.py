@@ -110,6 +110,12 @@ class DoubleProcess:
         self._conn.send((command, argument))
         return self._conn.recv()
 
+    @property
+    def pid(self) -> int:
+        pid = self._process.pid
+        assert pid is not None
+        return pid
+
     def register(self, chat_ids: Sequence[int]) -> None:
         self._ask("register", list(chat_ids))
 

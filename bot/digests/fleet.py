@@ -4,7 +4,8 @@ Each replica's minute sweep tries to lead (an advisory lock): the leader reads e
 subscription from the database (another replica may have changed one since this replica
 loaded its copy) and enqueues the digests due now, idempotently, keyed by chat and local date.
 Every replica then claims rows in small batches (``FOR UPDATE SKIP LOCKED``, with a lease)
-and delivers them, ``concurrency`` at a time, through the same Sender as the embedded sweep.
+and delivers them, ``concurrency`` (16) at a time, through the same Sender as the embedded
+sweep; the next batch is claimed while the last round of the current one goes out.
 A replica that is not sweeping checks every few seconds whether anything is claimable, so a
 queue one replica filled is drained by all of them, and rows a dead replica held are taken
 over once their lease ends (see docs/DIGESTS.md for the duplicate window).
@@ -15,6 +16,7 @@ The embedded path (TinyDB, one process) keeps DigestService.sweep and its ledger
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import Counter, deque
@@ -38,7 +40,7 @@ class FleetDigests:
         subscriptions: SubscriptionStore,
         *,
         catch_up: dt.timedelta = DEFAULT_CATCH_UP,
-        concurrency: int = 8,
+        concurrency: int = 16,
         batch: int = 16,
         stats: Tally | None = None,
         on_claim: Callable[[float], None] | None = None,
@@ -111,21 +113,41 @@ class FleetDigests:
             refill = asyncio.Lock()
             exhausted = False
 
-            async def next_row() -> tuple[Claimed, float] | None:
+            ahead: list[asyncio.Task[None]] = []  # the claim made ahead, if any
+
+            async def claim() -> None:
                 nonlocal exhausted
+                async with refill:
+                    if len(held) > self._concurrency or exhausted:
+                        return
+                    claimed = await self.queue.claim(self._batch)
+                    at = loop.time()
+                    for row in claimed:
+                        if self._on_claim is not None:
+                            self._on_claim(row.waited)
+                        if row.taken_over:
+                            log.info("took over the digest for one chat after a lease")
+                    held.extend((row, at) for row in claimed)
+                    exhausted = not claimed
+
+            async def claim_ahead() -> None:
+                # On an error, the next worker to run dry claims itself, and stops on it.
+                with contextlib.suppress(QueueUnavailable):
+                    await claim()
+
+            async def next_row() -> tuple[Claimed, float] | None:
+                if (
+                    held
+                    and len(held) <= self._concurrency
+                    and not exhausted
+                    and not refill.locked()
+                    and not (ahead and not ahead[-1].done())
+                ):
+                    # A round of sends left: claim the next batch while they go, rather than
+                    # have every worker wait for the claim once the rows run out.
+                    ahead[:] = [asyncio.ensure_future(claim_ahead())]
                 while not held and not exhausted:
-                    async with refill:
-                        if held or exhausted:
-                            break
-                        claimed = await self.queue.claim(self._batch)
-                        at = loop.time()
-                        for row in claimed:
-                            if self._on_claim is not None:
-                                self._on_claim(row.waited)
-                            if row.taken_over:
-                                log.info("took over the digest for one chat after a lease")
-                        held.extend((row, at) for row in claimed)
-                        exhausted = not claimed
+                    await claim()
                 return held.popleft() if held else None
 
             async def worker() -> None:
@@ -149,7 +171,9 @@ class FleetDigests:
                 )
             finally:
                 # Stopping: give back what was claimed and not started, for the others now
-                # rather than after the lease.
+                # rather than after the lease (a claim made ahead included).
+                if ahead:
+                    await asyncio.gather(*ahead, return_exceptions=True)
                 while held:
                     row, _ = held.popleft()
                     try:
@@ -183,23 +207,27 @@ class FleetDigests:
         if reply is None:
             await self.queue.finish(row.chat_id, row.local_date, "skipped", now)
             return "empty"
-        writes: list[asyncio.Task[None]] = []
+        writes: list[asyncio.Future[bool]] = []
 
         def progress(parts: int) -> None:
-            # The Sender's callback is synchronous; each part's record goes at once and is
-            # awaited before the outcome, in order.
-            writes.append(
-                asyncio.ensure_future(self.queue.record_parts(row.chat_id, row.local_date, parts))
-            )
+            # Submitted at once, committed by the queue's next statement with whatever else
+            # this replica recorded meanwhile; the last part of a digest goes in one row with
+            # its outcome, submitted right after it.
+            writes.append(self.queue.submit_parts(row.chat_id, row.local_date, parts))
 
         try:
             outcome: str = await sender.send(row.chat_id, reply, skip=row.parts, on_part=progress)
         except Exception:
             log.exception("delivery to one chat failed; the others go on")
             outcome = "failed"
-        for write in writes:
-            await write
-        if not await self.queue.finish(row.chat_id, row.local_date, outcome, now):
+        writes.append(self.queue.submit_outcome(row.chat_id, row.local_date, outcome, now))
+        # This worker takes its next row only once its outcome is committed, so what a kill
+        # can leave sent but unrecorded stays one message per worker.
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        if results[-1] is False:
             log.warning("a digest's lease ran out during its send; another replica has it")
         if outcome == "blocked":
             await self.queue.deactivate(row.chat_id)

@@ -197,3 +197,40 @@ async def test_the_migration_carries_the_embedded_ledger_over(
         assert statuses == {(1, MORNING.date()): "sent", (2, MORNING.date()): "claimed"}
     finally:
         await replica.close()
+
+
+async def test_parts_and_outcomes_recorded_together_each_land_on_their_row(
+    database_url: str, replicas: list[Replica]
+) -> None:
+    """Records submitted at once commit together: each row keeps its parts and its outcome
+    (parts kept on a failure, to resume after them), and a row another replica holds is
+    reported as not this one's."""
+    first, second = replicas
+    await first.fleet.enqueue_due(MORNING)
+    mine = await first.queue.claim(3)
+    theirs = await second.queue.claim(1)
+    day = MORNING.date()
+    done = [
+        first.queue.submit_parts(mine[0].chat_id, day, 1),
+        first.queue.submit_parts(mine[0].chat_id, day, 2),
+        first.queue.submit_outcome(mine[0].chat_id, day, "sent", MORNING),
+        first.queue.submit_parts(mine[1].chat_id, day, 1),
+        first.queue.submit_outcome(mine[1].chat_id, day, "failed", MORNING),
+        first.queue.submit_outcome(mine[2].chat_id, day, "blocked", MORNING),
+        first.queue.submit_outcome(theirs[0].chat_id, day, "sent", MORNING),
+    ]
+    assert await asyncio.gather(*done) == [True] * 6 + [False]
+    with psycopg.connect(database_url) as conn:
+        rows = dict(
+            (chat, (status, parts))
+            for chat, status, parts in conn.execute(
+                "SELECT chat, status, parts FROM digest_queue WHERE chat = ANY(%s)",
+                ([r.chat_id for r in (*mine, *theirs)],),
+            )
+        )
+    assert rows == {
+        mine[0].chat_id: ("sent", 2),
+        mine[1].chat_id: ("failed", 1),
+        mine[2].chat_id: ("blocked", 0),
+        theirs[0].chat_id: ("claimed", 0),
+    }

@@ -192,7 +192,9 @@ def test_three_replicas_one_killed_each_subscriber_gets_exactly_one_digest(
     assert "partnerbrief_digest_claim_seconds_count" in metrics
     logs = "\n".join(r.logs() for r in survivors)
     assert "took over the digest for one chat after a lease" in logs, "the victim's rows"
-    assert "every replica pauses" in logs
+    # Whichever replica met the first 429 paused the others (the shared row): with their
+    # next slots pushed past the pause, the survivors may never have met one themselves.
+    assert "every replica pauses" in "\n".join(r.logs() for r in started)
     for replica in survivors:
         assert replica.stop(signal.SIGTERM) == 0, replica.logs()
         assert "Traceback" not in replica.logs(), replica.logs()

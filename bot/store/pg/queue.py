@@ -6,12 +6,19 @@ claims it with ``FOR UPDATE SKIP LOCKED`` and a lease, records each delivered pa
 outcome. A claimed row whose lease ran out was left by a replica that died: another claims it
 and resumes after its last recorded part. See docs/DIGESTS.md for the duplicate window.
 
+Parts delivered and outcomes go through a group commit: whatever this replica recorded while
+one statement was in flight goes in the next, one UPDATE for them all, in the order they were
+made; the last part of a one-message digest and its outcome are one row of it. A delivery
+waits for its outcome's commit before its worker takes the next row, so what a kill can leave
+sent but unrecorded stays one message per delivery in flight.
+
 Leases run on the database's clock, the one clock every replica shares; the application's
 clock (injected, moved by the tests) dates what the ledger records, as on TinyDB.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -72,14 +79,20 @@ SET status = CASE WHEN digest_queue.status = 'failed' THEN 'queued' ELSE digest_
     sub = EXCLUDED.sub
 WHERE digest_queue.status = 'failed' OR digest_queue.sub IS NULL
 """
-_OUTCOME = """
-UPDATE digest_queue
-SET status = %s, at = %s, done_at = clock_timestamp(), lease_until = NULL
-WHERE chat = %s AND local_date = %s AND claimed_by = %s
+# Parts delivered and outcomes, of every row this replica recorded since its last such
+# statement: one round trip for them all (a NULL status records parts only).
+_RECORD = """
+UPDATE digest_queue q
+SET parts = greatest(q.parts, v.parts),
+    status = coalesce(v.status, q.status),
+    at = coalesce(v.at, q.at),
+    done_at = CASE WHEN v.status IS NULL THEN q.done_at ELSE clock_timestamp() END,
+    lease_until = CASE WHEN v.status IS NULL THEN q.lease_until END
+FROM unnest(%(chats)s::bigint[], %(days)s::date[], %(parts)s::integer[], %(statuses)s::text[],
+    %(ats)s::timestamptz[]) AS v(chat, local_date, parts, status, at)
+WHERE q.chat = v.chat AND q.local_date = v.local_date AND q.claimed_by = %(me)s
+RETURNING q.chat, q.local_date
 """
-_PARTS = (
-    "UPDATE digest_queue SET parts = %s WHERE chat = %s AND local_date = %s AND claimed_by = %s"
-)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,16 @@ class QueueUnavailable(RuntimeError):
     """PostgreSQL does not answer: the queue's digests wait (nothing is claimed or lost)."""
 
 
+@dataclass
+class _Record:
+    """What is to be written on one row at the next commit, and who waits for it."""
+
+    parts: int
+    status: str | None
+    at: dt.datetime | None
+    waiting: list[asyncio.Future[bool]]
+
+
 class DeliveryQueue:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -121,6 +144,8 @@ class DeliveryQueue:
         # Who holds a claim: a replica restarted on the same host is a new owner, so a row
         # it claimed in its previous life is taken over only once the lease ends.
         self.owner = owner or uuid.uuid4().hex
+        self._records: dict[tuple[int, dt.date], _Record] = {}
+        self._recorder: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def leading(self) -> AsyncIterator[bool]:
@@ -193,16 +218,71 @@ class DeliveryQueue:
             for chat, day, parts, sub, waited, taken_over, last_at, last_day in rows
         ]
 
-    async def record_parts(self, chat_id: int, day: dt.date, parts: int) -> None:
-        async with self._connection() as conn:
-            await conn.execute(_PARTS, (parts, chat_id, day, self.owner))
+    def submit_parts(self, chat_id: int, day: dt.date, parts: int) -> asyncio.Future[bool]:
+        """Record that the first ``parts`` messages of a claimed row went out; resolved once
+        committed (False: the row is no longer this replica's)."""
+        return self._submit(chat_id, day, parts, None, None)
+
+    def submit_outcome(
+        self, chat_id: int, day: dt.date, status: str, at: dt.datetime
+    ) -> asyncio.Future[bool]:
+        """The outcome; resolved once committed, False when the row is no longer this
+        replica's (its lease ran out and another replica took it over)."""
+        return self._submit(chat_id, day, 0, status, at)
 
     async def finish(self, chat_id: int, day: dt.date, status: str, at: dt.datetime) -> bool:
-        """The outcome; False when the row is no longer this replica's (its lease ran out and
-        another replica took it over)."""
-        async with self._connection() as conn:
-            cur = await conn.execute(_OUTCOME, (status, at, chat_id, day, self.owner))
-            return cur.rowcount == 1
+        return await self.submit_outcome(chat_id, day, status, at)
+
+    def _submit(
+        self, chat_id: int, day: dt.date, parts: int, status: str | None, at: dt.datetime | None
+    ) -> asyncio.Future[bool]:
+        # Group commit: what is submitted while a statement is in flight goes in the next one,
+        # so a row's records commit in the order they were made, and a part recorded just
+        # before its outcome (a one-message digest) is one row of one statement with it.
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        record = self._records.get((chat_id, day))
+        if record is None:
+            self._records[(chat_id, day)] = _Record(parts, status, at, [done])
+        else:
+            record.parts = max(record.parts, parts)
+            if status is not None:
+                record.status, record.at = status, at
+            record.waiting.append(done)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.ensure_future(self._write_records())
+        return done
+
+    async def _write_records(self) -> None:
+        while self._records:
+            batch, self._records = self._records, {}
+            rows = list(batch.items())
+            params = {
+                "chats": [chat for (chat, _), _ in rows],
+                "days": [day for (_, day), _ in rows],
+                "parts": [r.parts for _, r in rows],
+                "statuses": [r.status for _, r in rows],
+                "ats": [r.at for _, r in rows],
+                "me": self.owner,
+            }
+            try:
+                async with self._connection() as conn:
+                    cur = await conn.execute(_RECORD, params)
+                    mine = {(int(chat), day) for chat, day in await cur.fetchall()}
+            except QueueUnavailable as exc:
+                for _, record in rows:
+                    for waiting in record.waiting:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                continue
+            except BaseException:
+                for _, record in rows:
+                    for waiting in record.waiting:
+                        waiting.cancel()
+                raise
+            for key, record in rows:
+                for waiting in record.waiting:
+                    if not waiting.done():
+                        waiting.set_result(key in mine)
 
     async def renew(self, chat_id: int, day: dt.date) -> bool:
         """Extend a claim still held; False when its lease already ran out (another replica
