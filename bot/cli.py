@@ -264,7 +264,11 @@ def _ask(
     library = load_library(settings.content_dir)
     index = FactIndex(library, load_lexicon(settings.content_dir))
     conversation = build_conversation(
-        lambda: library, _MemoryPrefs(None), default_lang(settings), index=lambda: index
+        lambda: library,
+        _MemoryPrefs(None),
+        default_lang(settings),
+        index=lambda: index,
+        semantic=settings.semantic,
     )
     engine = conversation.engine
     assert engine is not None  # built with an index

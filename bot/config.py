@@ -54,6 +54,9 @@ class Settings:
     delivery_lease: float = 60.0
     # Benchmarks only (bench/soak.py): where the event loop's stalls are written at stop.
     loop_probe: Path | None = None
+    # The semantic second opinion on weak answers (qa/deciding.py): more answers, and more
+    # refusals answered with an unrelated fact (docs/RETRIEVAL.md has both counts).
+    semantic: bool = True
 
     @property
     def has_token(self) -> bool:
@@ -117,6 +120,7 @@ class Settings:
             database_url=get("DATABASE_URL"),
             delivery_lease=lease,
             loop_probe=Path(probe) if (probe := get("BOT_LOOP_PROBE")) else None,
+            semantic=_flag(semantic) if (semantic := get("BOT_SEMANTIC")) is not None else True,
         )
 
 

@@ -108,3 +108,9 @@ def test_the_loop_probe_is_off_unless_given() -> None:
     assert Settings.from_env({}).loop_probe is None
     given = Settings.from_env({"BOT_LOOP_PROBE": "/tmp/probe.json"})
     assert given.loop_probe == Path("/tmp/probe.json")
+
+
+def test_the_semantic_second_opinion_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).semantic is True
+    assert Settings.from_env({"BOT_SEMANTIC": "0"}).semantic is False
+    assert Settings.from_env({"BOT_SEMANTIC": "1"}).semantic is True

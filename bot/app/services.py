@@ -121,14 +121,16 @@ def build_conversation(
     confirmer: Confirmer | None = None,
     latest: Callable[[], list[str]] | None = None,
     memory: ChatMemory | None = None,
+    semantic: bool = True,
 ) -> Conversation:
     """The one wiring of router, engine and languages: the application and the CLI's one-shot
     commands (which take no data-directory lock) both build theirs here."""
     languages = Languages(prefs, lang)
     engine = None
     if index is not None:
-        # The semantic second opinion is on wherever its bundled model loads (qa/dense.py).
-        confirmer = confirmer or Confirmer(shared_embedder())
+        # The semantic second opinion is on wherever its bundled model loads (qa/dense.py),
+        # unless the operator turned it off (BOT_SEMANTIC=0).
+        confirmer = confirmer or Confirmer(shared_embedder() if semantic else None)
         engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
     return Conversation(router, engine, languages)
@@ -219,6 +221,7 @@ class Services:
                 self.subscriptions, clock, topics=lambda: self.library().topics
             ),
             latest=self.latest_approved,
+            semantic=settings.semantic,
         )
         self.router = conversation.router
         self.languages = conversation.languages
