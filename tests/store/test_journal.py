@@ -7,7 +7,6 @@ import asyncio
 import errno
 import json
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tinydb import TinyDB
 
 from bot.store.atomic import AtomicJSONStorage
 from bot.store.journal import JournaledTables, journal_path, load_tables, sealed_segments
+from tests.support.fsync import hold_fsync
 from tests.support.killing import kill_while_writing
 
 KEYS = {"people": lambda doc: str(doc["id"])}
@@ -168,14 +168,7 @@ async def test_written_waits_for_the_syncer_and_a_fast_journal_never_waits(
     the event loop free meanwhile; a journal that is not durable has nothing to wait for."""
     path = tmp_path / "t.json"
     tables = JournaledTables(path, KEYS)
-    release = threading.Event()
-    real_fsync = os.fsync
-
-    def slow_fsync(fd: int) -> None:
-        release.wait(5)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", slow_fsync)
+    release = hold_fsync(monkeypatch)
     tables.put("people", "1", {"id": 1})  # returns while the fsync waits
     waiting = asyncio.create_task(tables.written(5))
     await asyncio.sleep(0.05)

@@ -4,13 +4,12 @@ opened to be fsynced (by each journal's own thread), and only for those."""
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from bot.store.tables import TinyDBBackend
+from tests.support.fsync import hold_fsync
 
 KEYS = {"people": lambda doc: str(doc["id"])}
 
@@ -23,14 +22,7 @@ async def test_acknowledged_waits_for_the_fsync_of_each_durable_journal(
     backend = TinyDBBackend(tmp_path)
     users = backend.open_tables("users", KEYS)
     ledger = backend.open_tables("ledger", KEYS, durable=False)
-    release = threading.Event()
-    real_fsync = os.fsync
-
-    def held_fsync(fd: int) -> None:
-        release.wait(5)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", held_fsync)
+    release = hold_fsync(monkeypatch)
     ledger.put("people", "1", {"id": 1})
     assert await backend.acknowledged(0)  # nothing durable is pending
     users.put("people", "1", {"id": 1})

@@ -5,8 +5,6 @@ against the Bot API double."""
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 import time
 
 import pytest
@@ -17,6 +15,7 @@ from telegram.request import BaseRequest
 from bot.tg.app import BotApplication
 from bot.tg.request import TrackingRequest
 from tests.support.botapi_double import BotApiDouble
+from tests.support.fsync import hold_fsync
 
 pytestmark = pytest.mark.e2e
 PNG = bytes.fromhex(
@@ -132,14 +131,7 @@ async def test_a_reply_about_a_change_waits_until_the_change_is_fsynced(
     user = 5151
     double.send_text(user, "/start", language_code="en")
     await double.await_messages(user, 1)
-    release = threading.Event()
-    real_fsync = os.fsync
-
-    def held_fsync(fd: int) -> None:
-        release.wait(10)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", held_fsync)
+    release = hold_fsync(monkeypatch, 10)
     double.send_text(user, "/lang fr", language_code="en")
     await double.await_for(lambda d: not d.pending_updates(), timeout=5)  # the bot took it
     await asyncio.sleep(0.5)
