@@ -180,6 +180,9 @@ async def _post_init(app: BotApplication) -> None:
         tracked.on_flood = app.bot_data.services.stats.rate_limit_waits.inc
         if tracked is not app.bot_data.updates_request:
             tracked.before_send = app.bot_data.services.backend.acknowledged
+        elif isinstance(app.update_processor, PerChatOrder):
+            # Past its backlog the bot stops asking for updates until it has room again.
+            tracked.before_poll = app.update_processor.room
     await publish_commands(app)
     schedule_digests(app)
     schedule_intake(app)

@@ -51,6 +51,11 @@ class TrackingRequest(BaseRequest):
         # changed so far may be acknowledged, so that no reply, button answer or edit tells a
         # user of a change a power cut could still take back (Backend.acknowledged).
         self.before_send: Callable[[float], Awaitable[bool]] | None = None
+        # Set in post_init on the getUpdates request: given how many updates it fetched so far,
+        # waits until the bot has room for more (PerChatOrder.room), so that a backlog stays at
+        # Telegram, not in memory.
+        self.before_poll: Callable[[int], Awaitable[None]] | None = None
+        self.fetched = 0  # updates getUpdates returned so far
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -88,6 +93,9 @@ class TrackingRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        polling = self.before_poll is not None and url.endswith("/getUpdates")
+        if polling and self.before_poll is not None:
+            await self.before_poll(self.fetched)
         if self.before_send is not None and not await self.before_send(ACK_WAIT):
             log.warning(
                 "the stores' changes were not on disk after %.0f s; sending anyway", ACK_WAIT
@@ -106,6 +114,17 @@ class TrackingRequest(BaseRequest):
             self.last_answer = time.monotonic()
         if 200 <= status < 300:
             self.ok_answers += 1
+            if polling:
+                self.fetched += _result_count(payload)
         if status == 429 and self.on_flood is not None:
             self.on_flood()
         return status, payload
+
+
+def _result_count(payload: bytes) -> int:
+    """How many updates a getUpdates answer holds (0 when it cannot be read: PTB reports it)."""
+    try:
+        result = orjson.loads(payload).get("result")
+    except (orjson.JSONDecodeError, AttributeError):
+        return 0
+    return len(result) if isinstance(result, list) else 0

@@ -118,3 +118,23 @@ async def test_one_chats_updates_are_answered_in_order(
         help_.text[:20],
         topics.text[:20],
     ]
+
+
+async def test_past_its_backlog_the_processor_has_no_room_until_an_update_finishes() -> None:
+    processor = PerChatOrder(8, backlog=2)
+    release = asyncio.Event()
+
+    async def handle() -> None:
+        await release.wait()
+
+    running = [
+        asyncio.create_task(processor.process_update(_update(n, n), handle())) for n in (1, 2)
+    ]
+    await asyncio.wait_for(processor.room(fetched=1), 1)  # one fetched, none done: room
+    waiting = asyncio.create_task(processor.room(fetched=2))
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "two unfinished of a backlog of two: no room"
+    release.set()
+    await asyncio.gather(*running)
+    await asyncio.wait_for(waiting, 1)
+    assert processor.finished == 2

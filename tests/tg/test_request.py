@@ -139,3 +139,33 @@ async def test_a_reply_about_a_change_waits_until_the_change_is_fsynced(
     release.set()
     messages = await double.await_messages(user, 2)
     assert "français" in messages[-1].plain_text
+
+
+async def test_get_updates_waits_for_room_and_counts_what_it_fetched(double: BotApiDouble) -> None:
+    """The bot asks Telegram for more updates only once it has room for them; the bot's other
+    calls never wait for that."""
+    request = TrackingRequest()
+    room = asyncio.Event()
+    asked: list[int] = []
+
+    async def before_poll(fetched: int) -> None:
+        asked.append(fetched)
+        await room.wait()
+
+    request.before_poll = before_poll
+    double.send_text(4242, "hello")
+    double.send_text(4242, "again")
+    base = f"{double.base_url}{double.token}"
+    await request.initialize()
+    try:
+        await asyncio.wait_for(request.post(f"{base}/getMe"), 5)  # not held
+        polling = asyncio.create_task(request.post(f"{base}/getUpdates"))
+        await asyncio.sleep(0.1)
+        assert not polling.done() and asked == [0]
+        assert len(double.pending_updates()) == 2  # still at Telegram
+        room.set()
+        updates = await asyncio.wait_for(polling, 5)
+        assert isinstance(updates, list) and len(updates) == 2
+        assert request.fetched == 2
+    finally:
+        await request.shutdown()
