@@ -169,3 +169,26 @@ async def test_get_updates_waits_for_room_and_counts_what_it_fetched(double: Bot
         assert request.fetched == 2
     finally:
         await request.shutdown()
+
+
+async def test_get_updates_asks_anyway_when_room_never_comes(
+    double: BotApiDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong count of unfinished updates must slow polling down, never stop it."""
+    monkeypatch.setattr("bot.tg.request.ROOM_WAIT", 0.2)
+    request = TrackingRequest()
+    never = asyncio.Event()
+
+    async def before_poll(fetched: int) -> None:
+        await never.wait()
+
+    request.before_poll = before_poll
+    double.send_text(4343, "hello")
+    await request.initialize()
+    try:
+        url = f"{double.base_url}{double.token}/getUpdates"
+        updates = await asyncio.wait_for(request.post(url), 5)
+        assert isinstance(updates, list) and len(updates) == 1
+        assert "no room for more updates" in caplog.text
+    finally:
+        await request.shutdown()
