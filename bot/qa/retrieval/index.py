@@ -322,10 +322,6 @@ class FactIndex:
         self._entity_counts = np.array([len(e) for e in fact_entities], dtype=np.float64)
         self._many_named = 1.0 + 0.04 * self._entity_counts  # what a "who" question favours
         self._entity_positions = _inverted(fact_entities)
-        self._entity_sets = {
-            entity: frozenset(positions.tolist())
-            for entity, positions in self._entity_positions.items()
-        }
 
     def _build_source_signals(self, facts: list[Fact]) -> None:
         """Which facts each outlet reported (as their source or the report they cite), for
@@ -766,11 +762,15 @@ class FactIndex:
         did Microsoft go public?" is not answered by OpenAI's filing, nor "how much did Nvidia
         invest in OpenAI?" by Microsoft's investment."""
         position = self._positions[fact_id]
-        return all(
-            position in self._entity_sets[entity]
-            for entity in query.entities
-            if entity in self._entity_sets
-        )
+        for entity in query.entities:
+            if entity not in self._entity_positions:
+                continue
+            # The postings are sorted: one binary search, not a set per company at build time.
+            positions = self._entity_positions[entity]
+            at = int(np.searchsorted(positions, position))
+            if at == len(positions) or positions[at] != position:
+                return False
+        return True
 
     def _boost(self, query: Query, topic_hint: str | None) -> npt.NDArray[np.float64]:
         boost = np.ones(len(self._ids))
