@@ -133,6 +133,9 @@ class PgBackend:
         self._own: dict[Key, int] = {}
         self._own_log: deque[tuple[int, list[Key]]] = deque()
         self._open: dict[str, PgTables] = {}
+        # Namespaces being loaded: followed already, so no fetch can pass over their changes
+        # between the load's snapshot and their arrival in ``_open``.
+        self._opening: dict[str, list[str]] = {}
         self._inbox: deque[Batch] = deque()
         self._on_remote: Callable[[], None] | None = None
         self._url = url
@@ -204,7 +207,7 @@ class PgBackend:
                 self._pool,
                 origin=self.origin,
                 seen=seen,
-                namespaces=lambda: list(self._open),
+                namespaces=self._followed,
                 reload=self._reload,
                 deliver=self._deliver,
                 poll=self._poll,
@@ -355,7 +358,8 @@ class PgBackend:
 
     async def _reload(self, namespace: str) -> tuple[Loaded, int]:
         tables = self._open.get(namespace)
-        return await self._load(namespace, tables.tables_named() if tables else ())
+        named = tables.tables_named() if tables else self._opening.get(namespace, ())
+        return await self._load(namespace, named)
 
     async def _names(self, prefix: str) -> list[str]:
         assert self._pool is not None
@@ -400,12 +404,19 @@ class PgBackend:
         durable: bool = True,
         keep: Keep | None = None,
     ) -> PgTables:
-        # The writer may still hold changes to this set (a reopen): they are the newest.
-        self.settle()
-        loaded, number = self._call(self._load(name, keys))
-        tables = PgTables(self, name, loaded, keep, loaded_at=number)
-        self._open[name] = tables
+        self._opening[name] = list(keys)
+        try:
+            # The writer may still hold changes to this set (a reopen): they are the newest.
+            self.settle()
+            loaded, number = self._call(self._load(name, keys))
+            tables = PgTables(self, name, loaded, keep, loaded_at=number)
+            self._open[name] = tables
+        finally:
+            self._opening.pop(name, None)
         return tables
+
+    def _followed(self) -> list[str]:
+        return sorted(self._open.keys() | self._opening)
 
     def _closed_tables(self, tables: PgTables) -> None:
         if self._open.get(tables.namespace) is tables:
@@ -459,7 +470,8 @@ class PgBackend:
                     changes.setdefault(namespace, {}).setdefault(table, {})[key] = doc
                 for namespace, loaded in batch.reloaded.items():
                     tables = self._open.get(namespace)
-                    if tables is not None:
+                    # A load of its own (opened meanwhile) may be newer than this reload.
+                    if tables is not None and tables.loaded_at < batch.upto:
                         diff = tables.differences(loaded)
                         for table, docs in diff.items():
                             for key in list(docs):

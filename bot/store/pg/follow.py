@@ -269,6 +269,11 @@ class Follower:
                 )
                 found = await cur.fetchall()
             top, pruned = int(found[0][0]), int(found[0][1])
+            if not set(self._namespaces()) <= set(namespaces):
+                # A namespace was opened meanwhile: its load may predate changes this query
+                # passed over, so ``seen`` must not move past them without it.
+                namespaces = self._namespaces()
+                continue
             if self.seen < pruned:
                 break
             rows: list[Row] = [
