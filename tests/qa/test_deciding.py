@@ -52,12 +52,50 @@ def test_a_weak_answer_stands_when_the_model_puts_the_same_fact_first(index: Fac
     assert [h.fact_id for h in result.hits] == [first]
 
 
-def test_a_weak_answer_is_still_declined_when_the_model_prefers_another_fact(
-    index: FactIndex,
-) -> None:
+def test_another_hit_the_model_finds_clearly_closer_answers_instead(index: FactIndex) -> None:
     first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
     confirmer = Confirmer(_Keywords(["27"]))
     result = confirmer.confirm(index, "27?", "en", _weak(index, first, second))
+    assert result.found and result.reason == "confirmed"
+    assert [h.fact_id for h in result.hits] == [second]
+
+
+class _Leaning:
+    """A stand-in model whose question vector leans towards the texts with ``toward`` by
+    ``lean`` of cosine more than towards the others."""
+
+    def __init__(self, toward: str, lean: float) -> None:
+        self._toward, self._lean = toward, lean
+
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        if not passage:
+            return np.array([[0.8, 0.6]] * len(texts), dtype=np.float32)
+        near = np.array([0.8, 0.6], dtype=np.float32)  # cosine 1 with the question
+        base = 1.0 - self._lean
+        far = np.array(
+            [base * 0.8 - np.sqrt(1 - base**2) * 0.6, base * 0.6 + np.sqrt(1 - base**2) * 0.8],
+            dtype=np.float32,
+        )
+        return np.array([near if self._toward in t else far for t in texts], dtype=np.float32)
+
+
+@pytest.mark.parametrize(("lean", "moved"), [(0.02, False), (0.2, True)])
+def test_another_hit_must_be_clearly_closer_to_answer_instead(
+    index: FactIndex, lean: float, moved: bool
+) -> None:
+    """A slight preference of the model for another hit is no reason to overrule the
+    lexical order: the weak answer is declined; a clear one picks that hit."""
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    confirmer = Confirmer(_Leaning("27", lean))
+    result = confirmer.confirm(index, "27?", "en", _weak(index, first, second))
+    assert result.found is moved
+    assert not moved or [h.fact_id for h in result.hits] == [second]
+
+
+def test_another_hit_with_too_little_coverage_is_not_chosen(index: FactIndex) -> None:
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    weak = SearchResult((Hit(first, 0.5, 0.2), Hit(second, 0.4, 0.05)), False, "weak")
+    result = Confirmer(_Keywords(["27"])).confirm(index, "27?", "en", weak)
     assert not result.found and result.reason == "weak"
 
 
