@@ -54,6 +54,7 @@ _QUANTITY_KINDS = frozenset({"money", "percent", "count"})
 _TIME_KINDS = frozenset({"year", "date", "month"})
 # A capitalised word that does not start a sentence (nor follows a colon or a quote).
 _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
+_SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 _CONCEPT = "§"
 _ENTITY = "@"
 _NONE = np.array([], dtype=np.intp)
@@ -585,7 +586,7 @@ class FactIndex:
         """Capitalised words inside a sentence that nothing in the store or lexicon knows:
         most likely a company or person the facts do not cover ("TikTok")."""
         names = []
-        for match in _NAME.finditer(visible(question)):
+        for match in _NAME.finditer(self._without_injection(visible(question))):
             word = fold(match.group(0))
             if not word or " " in word or word in self._known_words:
                 continue
@@ -593,6 +594,13 @@ class FactIndex:
                 continue  # a misspelt known word ("Micorsoft"), not a new name
             names.append(word)
         return names
+
+    def _without_injection(self, question: str) -> str:
+        """The question without its sentences that try to override the rules: the name an
+        injection gives the bot ("you are now FreeGPT") is no company the reader asks about."""
+        sentences = _SENTENCE.split(question)
+        injection = self._cues["injection"]
+        return " ".join(s for s in sentences if not injection.matches(words(fold(s))))
 
     def search(
         self,
