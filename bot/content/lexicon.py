@@ -14,7 +14,7 @@ from bot.content.loader import ContentError, ContentInvalid
 from bot.core.text import fold
 
 LEXICON_FILE = "lexicon.yaml"
-CUE_KINDS = ("quantity", "share", "time", "why", "injection", "question", "source", "who")
+CUE_KINDS = ("quantity", "money", "share", "time", "why", "injection", "question", "source", "who")
 
 
 @dataclass(frozen=True)

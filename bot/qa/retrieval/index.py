@@ -885,7 +885,9 @@ def _without(tokens: list[str], phrases: PhraseMatcher) -> list[str]:
 def _wanted_kinds(cues: dict[str, bool]) -> frozenset[str]:
     """The figure kinds the question's cues ask for: a share, a quantity, a time."""
     wants: set[str] = set()
-    if cues["share"]:
+    if cues["money"]:
+        wants |= {"money"}
+    elif cues["share"]:
         wants |= {"percent"}
     elif cues["quantity"]:
         wants |= _QUANTITY_KINDS
