@@ -223,7 +223,7 @@ def test_the_name_an_injection_gives_the_bot_is_no_foreign_company(library: Libr
 
 
 def test_an_amount_asked_in_a_currency_wants_money_not_a_share(library: Library) -> None:
-    """"In dollars" asks for an amount: a fact of percentages does not answer it, one with an
+    """ "In dollars" asks for an amount: a fact of percentages does not answer it, one with an
     amount still does."""
     index = FactIndex(library, load_lexicon(CONTENT))
     assert index.query("openai's total revenue for 2024, in dollars", "en").wants == {"money"}
