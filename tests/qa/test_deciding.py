@@ -141,3 +141,17 @@ def test_a_question_mostly_of_words_the_store_lacks_is_not_rescued(library: Libr
     assert len(index.query(question, "fr").unknown) > confirmer.tuning.max_unknown
     result = confirmer.confirm(index, question, "fr", _weak(index, first))
     assert not result.found
+
+
+@pytest.mark.parametrize(("lean", "reordered"), [(0.05, False), (0.3, True)])
+def test_a_found_answer_puts_first_the_hit_the_model_finds_far_closer(
+    index: FactIndex, lean: float, reordered: bool
+) -> None:
+    """Two facts that share the question's words: the one the model finds much closer comes
+    first; a slight preference leaves the lexical order alone."""
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    found = SearchResult((Hit(first, 0.5, 0.8), Hit(second, 0.4, 0.8)), True, "ok")
+    result = Confirmer(_Leaning("27", lean)).confirm(index, "27?", "en", found)
+    assert result.found
+    expected = [second, first] if reordered else [first, second]
+    assert [h.fact_id for h in result.hits] == expected
