@@ -80,6 +80,7 @@ class DenseCache:
         self._embedder = embedder
         self._texts_of = texts_of  # (fact id, language) -> the texts to embed, the fact first
         self._vectors: dict[tuple[str, Lang], Vector] = {}
+        self._by_text: dict[str, Vector] = {}
 
     def question(self, question: str) -> Vector:
         rows = self._embedder.embed([question], passage=False)
@@ -89,8 +90,15 @@ class DenseCache:
     def similarities(self, asked: Vector, fact_ids: Sequence[str], lang: Lang) -> list[float]:
         """Cosine similarity of the question's vector to each fact in ``lang``: to its text or
         to the closest of its reader questions, whichever is closer."""
-        for fact_id in dict.fromkeys(fact_ids):
-            if (fact_id, lang) not in self._vectors:
-                texts = self._texts_of(fact_id, lang)
-                self._vectors[(fact_id, lang)] = self._embedder.embed(texts, passage=True)
+        missing = {f: self._texts_of(f, lang) for f in fact_ids if (f, lang) not in self._vectors}
+        if missing:
+            # One call for every text not embedded yet: a text two facts share (a reader
+            # question, a fact copied into another language's store) is embedded once.
+            new = list(dict.fromkeys(t for texts in missing.values() for t in texts))
+            new = [t for t in new if t not in self._by_text]
+            if new:
+                rows = self._embedder.embed(new, passage=True)
+                self._by_text.update(zip(new, rows, strict=True))
+            for fact_id, texts in missing.items():
+                self._vectors[(fact_id, lang)] = np.stack([self._by_text[t] for t in texts])
         return [float(np.max(self._vectors[(f, lang)] @ asked)) for f in fact_ids]

@@ -14,7 +14,7 @@ from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Hit, Library, SearchResult
 from bot.qa.deciding import Confirmer
-from bot.qa.dense import load_embedder
+from bot.qa.dense import DenseCache, load_embedder
 from bot.qa.retrieval.index import FactIndex
 from tests.conftest import CONTENT
 
@@ -155,3 +155,27 @@ def test_a_found_answer_puts_first_the_hit_the_model_finds_far_closer(
     assert result.found
     expected = [second, first] if reordered else [first, second]
     assert [h.fact_id for h in result.hits] == expected
+
+
+class _Counting(_Keywords):
+    """Counts the texts it is asked to embed."""
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        super().__init__(keywords)
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        self.embedded.extend(texts)
+        return super().embed(texts, passage=passage)
+
+
+def test_a_text_two_facts_share_is_embedded_once() -> None:
+    """Facts are embedded in one call for all that are new, and a reader question two facts
+    share is embedded once; the similarities are those of each fact's own texts."""
+    texts = {"a": ["alpha", "shared"], "b": ["beta", "shared"], "c": ["gamma"]}
+    model = _Counting(["alpha", "beta", "gamma", "shared"])
+    cache = DenseCache(model, lambda fact_id, lang: texts[fact_id])
+    asked = cache.question("beta")
+    assert cache.similarities(asked, ["a", "b"], "en") == [0.0, 1.0]
+    assert cache.similarities(asked, ["b", "c"], "en") == [1.0, 0.0]
+    assert sorted(model.embedded) == ["alpha", "beta", "beta", "gamma", "shared"]
