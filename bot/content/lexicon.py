@@ -30,6 +30,9 @@ class Lexicon:
     foreign_topics: tuple[str, ...] = ()
     # Reader questions per fact id (content/asked.yaml), indexed with their fact.
     asked: dict[str, ReaderQuestions] = field(default_factory=dict)
+    # Foreign companies that are also clouds OpenAI may now use: named beside another cloud
+    # word ("can openai sell on google cloud?"), they ask about the partnership's terms.
+    rival_clouds: tuple[str, ...] = ()
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -67,8 +70,18 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     foreign = _terms(data.get("foreign_entities"), "'foreign_entities'", errors)
     stopwords = _terms(data.get("stopwords"), "'stopwords'", errors)
     topics = _terms(data.get("foreign_topics", []), "'foreign_topics'", errors)
+    rivals = _terms(data.get("rival_clouds", []), "'rival_clouds'", errors)
+    if not set(rivals) <= set(foreign):
+        errors.append("'rival_clouds' must all be foreign_entities")
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
-        concepts, aliases, foreign, frozenset(stopwords), cues, topics, load_asked(content_dir)
+        concepts,
+        aliases,
+        foreign,
+        frozenset(stopwords),
+        cues,
+        topics,
+        load_asked(content_dir),
+        rivals,
     )

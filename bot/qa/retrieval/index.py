@@ -575,11 +575,15 @@ class FactIndex:
 
     def foreign(self, question: str) -> list[str]:
         """Companies or people the question names that no fact covers."""
+        tokens = words(fold(question))
         listed = [
-            e
-            for e in self._foreign_matcher.labels(words(fold(question)))
-            if e not in self._covered_foreign
+            e for e in self._foreign_matcher.labels(tokens) if e not in self._covered_foreign
         ]
+        rivals = self.lexicon.rival_clouds
+        if rivals and any(e in rivals for e in listed):
+            others = [t for t in tokens if t not in rivals]
+            if "cloud" in self._concept_matcher.labels(others):
+                listed = [e for e in listed if e not in rivals]
         return list(dict.fromkeys(listed + self._unknown_names(question)))
 
     def _unknown_names(self, question: str) -> list[str]:

@@ -4,12 +4,16 @@ and declines rather than fails when it has nothing to rank."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
 
+import pytest
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
+from bot.content.loader import ContentInvalid
 from bot.core.domain import Lang, Library
 from bot.qa.retrieval.index import FactIndex, Thresholds
 from tests.conftest import CONTENT
@@ -230,3 +234,24 @@ def test_an_amount_asked_in_a_currency_wants_money_not_a_share(library: Library)
     assert not index.search("openai's total revenue for 2024, in dollars", "en").found
     worth = index.search("what is microsoft's stake in openai worth, in dollars", "en")
     assert worth.found and worth.hits[0].fact_id == "stakes-microsoft-27pct-of-openai-group"
+
+
+def test_a_rival_cloud_beside_a_cloud_word_asks_about_the_partnership(library: Library) -> None:
+    """ "Can OpenAI run on AWS or Google Cloud?" asks whether OpenAI may use any cloud; "how
+    much did AWS invest in OpenAI?" is about AWS, and stays foreign."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.foreign("can openai run its stuff on aws or google cloud these days") == []
+    assert index.foreign("how much did aws invest in openai") == ["aws"]
+    assert index.foreign("does amazon's cloud host anthropic") == ["anthropic"]
+    moving = index.search("can openai offer its products on aws cloud now", "en")
+    assert moving.found and moving.hits[0].fact_id == "infrastructure-openai-any-cloud"
+
+
+def test_a_rival_cloud_must_be_a_foreign_company(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    lexicon = content / "lexicon.yaml"
+    text = lexicon.read_text(encoding="utf-8")
+    lexicon.write_text(text.replace("rival_clouds: [", "rival_clouds: [azure, ", 1), "utf-8")
+    with pytest.raises(ContentInvalid, match="rival_clouds"):
+        load_lexicon(content)
