@@ -637,7 +637,10 @@ class FactIndex:
         if float(ranked[order[0]]) <= 0:
             return SearchResult((), False, "weak", topics)
         index = self._index[lang]
-        decided = self._decide(query, self._hits(query, order, ranked, index, k), topics)
+        hits = self._hits(query, order, ranked, index, k)
+        decided = self._decide(query, hits, topics)
+        if decided.reason == "other-subject":
+            return self._naming_all(query, order, ranked, index, hits[0]) or decided
         if not decided.found or query.unknown:
             return decided
         # Found as ranked; which fact comes first is then also a matter of coverage.
@@ -768,6 +771,28 @@ class FactIndex:
             return SearchResult((), False, "other-subject", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
         return SearchResult((top, *rest), True, "ok", topics)
+
+    def _naming_all(
+        self,
+        query: Query,
+        order: npt.NDArray[np.intp],
+        ranked: npt.NDArray[np.float64],
+        index: _LangIndex,
+        top: Hit,
+    ) -> SearchResult | None:
+        """When the best fact misses a company the question names, the next candidate that
+        names them all and holds as much of the question, even without the figure asked:
+        "how much did Microsoft put into Stargate?" is answered by the fact that Microsoft is
+        a technology partner, not a funder."""
+        for position in order[1:]:
+            fact_id = self._ids[position]
+            if not self.names_all(query, fact_id):
+                continue
+            coverage = self._coverage(query, int(position), index)
+            if coverage < top.coverage:
+                return None
+            return SearchResult((Hit(fact_id, float(ranked[position]), coverage),), True, "ok")
+        return None
 
     def names_all(self, query: Query, fact_id: str) -> bool:
         """Whether the fact names every company the question names that some fact does: "when

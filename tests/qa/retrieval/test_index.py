@@ -255,3 +255,18 @@ def test_a_rival_cloud_must_be_a_foreign_company(tmp_path: Path) -> None:
     lexicon.write_text(text.replace("rival_clouds: [", "rival_clouds: [azure, ", 1), "utf-8")
     with pytest.raises(ContentInvalid, match="rival_clouds"):
         load_lexicon(content)
+
+
+def test_a_fact_naming_every_company_corrects_a_figure_asked_of_the_wrong_one(
+    library: Library,
+) -> None:
+    """The best fact for "how much did Microsoft put into Stargate…" does not name Microsoft;
+    the one that does, and holds as much of the question, answers (Microsoft is a technology
+    partner, not a funder), though it states no amount."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    question = (
+        "how much did microsoft put into stargate as one of the founding investors "
+        "alongside oracle and softbank"
+    )
+    result = index.search(question, "en")
+    assert result.found and result.hits[0].fact_id == "infrastructure-microsoft-technology-partner"
