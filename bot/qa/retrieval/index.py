@@ -54,6 +54,7 @@ _QUANTITY_KINDS = frozenset({"money", "percent", "count"})
 _TIME_KINDS = frozenset({"year", "date", "month"})
 # A capitalised word that does not start a sentence (nor follows a colon or a quote).
 _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
+_BARE_PERCENT = re.compile(r"(?<!\d)(?<!\d )(?<!\d\u202f)(?<!\d\xa0)%")
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 _CONCEPT = "§"
 _ENTITY = "@"
@@ -444,6 +445,8 @@ class FactIndex:
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
         units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
         cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
+        # A percent sign with no number asks for a share ("msft % in oai"); with one, it quotes.
+        cues["share"] = cues["share"] or _BARE_PERCENT.search(question) is not None
         asks = "?" in question or cues["question"]
         return Query(
             tuple(concepts + entity_tokens + stems),

@@ -270,3 +270,14 @@ def test_a_fact_naming_every_company_corrects_a_figure_asked_of_the_wrong_one(
     )
     result = index.search(question, "en")
     assert result.found and result.hits[0].fact_id == "infrastructure-microsoft-technology-partner"
+
+
+def test_chat_abbreviations_reach_their_entity_and_cue(library: Library) -> None:
+    """ "oai" is OpenAI, "wen" asks for a time, "cmb" for an amount, a bare "%" for a share;
+    a "%" after a number quotes a figure instead of asking for one."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.query("whats msft % in oai rn", "en").entities == {"microsoft", "openai"}
+    assert index.query("whats msft % in oai rn", "en").wants == {"percent"}
+    assert index.query("revenue share ends wen", "en").wants == {"year", "date", "month"}
+    assert "money" in index.query("cmb microsoft a investi", "fr").wants
+    assert index.query("is it really 27 % of openai", "en").wants == frozenset()
