@@ -46,7 +46,7 @@ from bot.tg import (
 from bot.tg.context import BotContext, BotData
 from bot.tg.errors import on_error
 from bot.tg.health import start_health_server
-from bot.tg.ordering import PerChatOrder
+from bot.tg.ordering import AdmittingQueue, PerChatOrder
 from bot.tg.polling import PollingConflict, watch_polling_conflicts
 from bot.tg.ratelimit import SharedRateLimiter
 from bot.tg.request import TrackingRequest
@@ -81,6 +81,8 @@ def build_application(
         )
         # Chats at once, each chat's updates in order (bot/tg/ordering.py).
         .concurrent_updates(PerChatOrder())
+        # Holds a webhook's deliveries past the processor's backlog (set in _post_init).
+        .update_queue(AdmittingQueue())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
@@ -183,6 +185,11 @@ async def _post_init(app: BotApplication) -> None:
         elif isinstance(app.update_processor, PerChatOrder):
             # Past its backlog the bot stops asking for updates until it has room again.
             tracked.before_poll = app.update_processor.room
+    queue, processor = app.update_queue, app.update_processor
+    webhook = bool(settings.webhook_url)
+    if webhook and isinstance(queue, AdmittingQueue) and isinstance(processor, PerChatOrder):
+        # Likewise for webhook deliveries: each is answered once there is room for it.
+        queue.room = processor.room
     await publish_commands(app)
     schedule_digests(app)
     schedule_intake(app)

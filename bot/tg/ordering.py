@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Hashable
+import logging
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+log = logging.getLogger(__name__)
+# How long a webhook delivery waits for room before it is taken anyway: if the count of
+# unfinished updates were ever wrong, the bot must slow down, not stop. Telegram waits about a
+# minute for the answer to a delivery before it tries again.
+ADMIT_WAIT = 30.0
 
 
 def order_key(update: object) -> Hashable | None:
@@ -96,3 +103,25 @@ class PerChatOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release: PTB waits for the updates in flight before this."""
+
+
+class AdmittingQueue(asyncio.Queue[object]):
+    """The application's update queue. In webhook mode (``room`` set) an update is put only
+    once the bot has room for it, and PTB's webhook handler answers Telegram's POST only after
+    the put: an overloaded bot leaves its backlog at Telegram, which sends a connection's next
+    update once the last is answered (``max_connections`` of them at once), as getUpdates
+    waits for room in polling mode (bot/tg/request.py). PTB's own signals are never held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.room: Callable[[int], Awaitable[None]] | None = None
+        self.admitted = 0  # updates put so far
+
+    async def put(self, item: object) -> None:
+        if self.room is not None and isinstance(item, Update):
+            try:
+                await asyncio.wait_for(self.room(self.admitted), ADMIT_WAIT)
+            except TimeoutError:
+                log.warning("no room for more updates after %.0f s; taking one anyway", ADMIT_WAIT)
+            self.admitted += 1
+        await super().put(item)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram import Chat, Message, Update, User
 from telegram.ext import Application
 
-from bot.tg.ordering import PerChatOrder, order_key
+from bot.tg.app import build_application
+from bot.tg.ordering import AdmittingQueue, PerChatOrder, order_key
 from tests.support.botapi_double import BotApiDouble
+from tests.tg.conftest import settings_for
 
 WHEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -138,3 +143,96 @@ async def test_past_its_backlog_the_processor_has_no_room_until_an_update_finish
     await asyncio.gather(*running)
     await asyncio.wait_for(waiting, 1)
     assert processor.finished == 2
+
+
+async def test_past_its_backlog_a_put_waits_for_room_and_signals_never_do() -> None:
+    processor = PerChatOrder(8, backlog=2)
+    queue = AdmittingQueue()
+    queue.room = processor.room
+    release = asyncio.Event()
+
+    async def handle() -> None:
+        await release.wait()
+
+    for n in (1, 2):
+        await asyncio.wait_for(queue.put(_update(n, n)), 1)
+    running = [
+        asyncio.create_task(processor.process_update(await queue.get(), handle())) for _ in (1, 2)
+    ]
+    third = asyncio.create_task(queue.put(_update(3, 3)))
+    await asyncio.sleep(0.05)
+    assert not third.done(), "two admitted and unfinished of a backlog of two: no room"
+    signal = object()
+    await asyncio.wait_for(queue.put(signal), 1)  # PTB's stop signal is never held
+    release.set()
+    await asyncio.gather(*running)
+    await asyncio.wait_for(third, 1)
+    assert queue.admitted == 3 and queue.qsize() == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _help(chat_id: int) -> dict[str, Any]:
+    return {
+        "message": {
+            "message_id": chat_id,
+            "date": int(WHEN.timestamp()),
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "W", "language_code": "en"},
+        }
+    }
+
+
+@pytest.mark.e2e
+async def test_past_its_backlog_a_webhook_delivery_is_answered_once_there_is_room(
+    double: BotApiDouble, tmp_path: Path
+) -> None:
+    """Over HTTP, through PTB's webhook server: with two updates unfinished (their replies held
+    by the double) and a backlog of two, Telegram's third POST gets its answer only once one of
+    them finishes, so Telegram keeps the rest; nothing is lost."""
+    port = _free_port()
+    settings = settings_for(
+        double,
+        tmp_path / "data",
+        webhook_url="https://bot.example.org/tg-hook",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_secret="s" * 32,
+    )
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None and app.updater is not None
+    await app.post_init(app)
+    assert isinstance(app.update_processor, PerChatOrder)
+    app.update_processor.backlog = 2
+    await app.updater.start_webhook(
+        listen="127.0.0.1",
+        port=port,
+        url_path="tg-hook",
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret,
+    )
+    await app.start()
+    target = f"http://127.0.0.1:{port}/tg-hook"
+    try:
+        double.delay_next("sendMessage", 2.0, times=2, apply=False)
+        for chat in (501, 502):
+            assert await asyncio.to_thread(double.deliver_webhook, target, _help(chat)) == 200
+        third = asyncio.create_task(asyncio.to_thread(double.deliver_webhook, target, _help(503)))
+        await asyncio.sleep(0.5)
+        assert not third.done(), "no answer to Telegram while two updates are unfinished"
+        assert await asyncio.wait_for(third, 10) == 200
+        for chat in (501, 502, 503):
+            await double.await_messages(chat, 1, timeout=10)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
