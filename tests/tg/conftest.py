@@ -84,8 +84,13 @@ async def polling(
     try:
         yield app
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
+        await stop_application(app)
+
+
+async def stop_application(app: BotApplication) -> None:
+    """Stop what ``polling`` (or a test's own start) started, as run_polling stops it."""
+    assert app.updater is not None and app.post_shutdown is not None
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    await app.post_shutdown(app)

@@ -16,7 +16,7 @@ from telegram.ext import Application
 from bot.tg.app import build_application
 from bot.tg.ordering import AdmittingQueue, PerChatOrder, order_key
 from tests.support.botapi_double import BotApiDouble
-from tests.tg.conftest import settings_for
+from tests.tg.conftest import settings_for, stop_application
 
 WHEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -231,8 +231,4 @@ async def test_past_its_backlog_a_webhook_delivery_is_answered_once_there_is_roo
         for chat in (501, 502, 503):
             await double.await_messages(chat, 1, timeout=10)
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
+        await stop_application(app)
