@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,12 @@ def _load_wordllama() -> Embedder:
     return _WordLlama(model)
 
 
+# At 256 dimensions, 25 texts a fact: at most 4096 x 25 x 1 KB = 100 MB of fact vectors, and
+# 64 MB of text vectors (the facts a conversation touches again are the recent ones).
+FACTS_KEPT = 4096
+TEXTS_KEPT = 65536
+
+
 class DenseCache:
     """Fact vectors by (fact id, language), computed the first time they are asked: one row for
     the fact's text and one per reader question (content/asked.yaml)."""
@@ -101,4 +107,14 @@ class DenseCache:
                 self._by_text.update(zip(new, rows, strict=True))
             for fact_id, texts in missing.items():
                 self._vectors[(fact_id, lang)] = np.stack([self._by_text[t] for t in texts])
-        return [float(np.max(self._vectors[(f, lang)] @ asked)) for f in fact_ids]
+        found = [float(np.max(self._vectors[(f, lang)] @ asked)) for f in fact_ids]
+        # The oldest go first past the bounds: a store of 100,000 facts with 25 texts each
+        # would otherwise hold 5 GB of vectors once every fact had been asked about.
+        _forget_oldest(self._vectors, FACTS_KEPT)
+        _forget_oldest(self._by_text, TEXTS_KEPT)
+        return found
+
+
+def _forget_oldest(kept: dict[Any, Vector], most: int) -> None:
+    while len(kept) > most:
+        del kept[next(iter(kept))]

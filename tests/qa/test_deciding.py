@@ -13,6 +13,7 @@ import pytest
 from bot.content.asked import ReaderQuestions
 from bot.content.lexicon import load_lexicon
 from bot.core.domain import Hit, Library, SearchResult
+from bot.qa import dense
 from bot.qa.deciding import Confirmer
 from bot.qa.dense import DenseCache, load_embedder
 from bot.qa.retrieval.index import FactIndex
@@ -179,3 +180,18 @@ def test_a_text_two_facts_share_is_embedded_once() -> None:
     assert cache.similarities(asked, ["a", "b"], "en") == [0.0, 1.0]
     assert cache.similarities(asked, ["b", "c"], "en") == [1.0, 0.0]
     assert sorted(model.embedded) == ["alpha", "beta", "beta", "gamma", "shared"]
+
+
+def test_the_oldest_vectors_go_first_past_the_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its bounds the cache forgets the facts and texts embedded longest ago, and embeds
+    them again when they are asked about; the similarities do not change."""
+    monkeypatch.setattr(dense, "FACTS_KEPT", 2)
+    monkeypatch.setattr(dense, "TEXTS_KEPT", 2)
+    texts = {"a": ["alpha"], "b": ["beta"], "c": ["gamma"]}
+    model = _Counting(["alpha", "beta", "gamma"])
+    cache = DenseCache(model, lambda fact_id, lang: texts[fact_id])
+    asked = cache.question("alpha")
+    assert cache.similarities(asked, ["a", "b"], "en") == [1.0, 0.0]
+    assert cache.similarities(asked, ["c"], "en") == [0.0]
+    assert cache.similarities(asked, ["a"], "en") == [1.0]
+    assert model.embedded == ["alpha", "alpha", "beta", "gamma", "alpha"]
