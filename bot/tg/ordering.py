@@ -20,10 +20,20 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 log = logging.getLogger(__name__)
-# How long a webhook delivery waits for room before it is taken anyway: if the count of
-# unfinished updates were ever wrong, the bot must slow down, not stop. Telegram waits about a
-# minute for the answer to a delivery before it tries again.
-ADMIT_WAIT = 30.0
+# How long a getUpdates or a webhook delivery waits for room before it goes ahead anyway: if
+# the count of unfinished updates were ever wrong, the bot must slow down, not stop. (Telegram
+# waits about a minute for the answer to a delivery before it tries again.)
+ROOM_WAIT = 30.0
+
+
+async def within_room(
+    room: Callable[[int], Awaitable[None]], count: int, within: float, going_on: str
+) -> None:
+    """Await ``room(count)`` for at most ``within`` seconds; past that, warn and go on."""
+    try:
+        await asyncio.wait_for(room(count), within)
+    except TimeoutError:
+        log.warning("no room for more updates after %.0f s; %s anyway", within, going_on)
 
 
 def order_key(update: object) -> Hashable | None:
@@ -119,9 +129,6 @@ class AdmittingQueue(asyncio.Queue[object]):
 
     async def put(self, item: object) -> None:
         if self.room is not None and isinstance(item, Update):
-            try:
-                await asyncio.wait_for(self.room(self.admitted), ADMIT_WAIT)
-            except TimeoutError:
-                log.warning("no room for more updates after %.0f s; taking one anyway", ADMIT_WAIT)
+            await within_room(self.room, self.admitted, ROOM_WAIT, "taking one")
             self.admitted += 1
         await super().put(item)

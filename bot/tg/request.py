@@ -11,7 +11,6 @@ through httpcore, and uploads are rare.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,14 +20,12 @@ import orjson
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.tg.aiorequest import DEFAULT_TIMEOUTS, AiohttpRequest, Timeouts
+from bot.tg.ordering import ROOM_WAIT, within_room
 
 log = logging.getLogger(__name__)
 # How long a request waits for the stores' changes to be acknowledgeable (a disk that takes
 # longer is failing: the reply goes anyway, a warning says so).
 ACK_WAIT = 5.0
-# How long getUpdates waits for room before asking anyway: if the count of unfinished updates
-# were ever wrong, the bot must poll slowly, not stop polling.
-ROOM_WAIT = 30.0
 
 
 class TrackingRequest(BaseRequest):
@@ -99,10 +96,7 @@ class TrackingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         polling = self.before_poll is not None and url.endswith("/getUpdates")
         if polling and self.before_poll is not None:
-            try:
-                await asyncio.wait_for(self.before_poll(self.fetched), ROOM_WAIT)
-            except TimeoutError:
-                log.warning("no room for more updates after %.0f s; fetching anyway", ROOM_WAIT)
+            await within_room(self.before_poll, self.fetched, ROOM_WAIT, "fetching")
         if self.before_send is not None and not await self.before_send(ACK_WAIT):
             log.warning(
                 "the stores' changes were not on disk after %.0f s; sending anyway", ACK_WAIT
