@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.compose.direct import Ask
-from bot.core.domain import Fact, Lang, Library, SearchResult
+from bot.core.domain import Fact, Hit, Lang, Library, SearchResult
 from bot.qa.dense import DenseCache, Embedder
 from bot.qa.retrieval.index import FactIndex
 
@@ -159,10 +159,7 @@ class Confirmer:
             return result
         if result.hits[0].coverage < self.tuning.min_coverage:
             return result
-        similarities = cache.similarities(
-            cache.question(asked), [h.fact_id for h in result.hits], lang
-        )
-        best = max(range(len(similarities)), key=similarities.__getitem__)
+        similarities, best = _closest(cache, asked, lang, result.hits)
         chosen = result.hits[best]
         if similarities[best] < self.tuning.min_similarity:
             return result
@@ -181,10 +178,7 @@ class Confirmer:
         public get openai?" is the listing's purpose, not the filing)."""
         if len(result.hits) < 2:
             return result
-        similarities = cache.similarities(
-            cache.question(asked), [h.fact_id for h in result.hits], lang
-        )
-        best = max(range(len(similarities)), key=similarities.__getitem__)
+        similarities, best = _closest(cache, asked, lang, result.hits)
         if (
             best == 0
             or similarities[best] < self.tuning.rerank_similarity
@@ -193,3 +187,11 @@ class Confirmer:
             return result
         rest = tuple(h for i, h in enumerate(result.hits) if i != best)
         return replace(result, hits=(result.hits[best], *rest))
+
+
+def _closest(
+    cache: DenseCache, asked: str, lang: Lang, hits: tuple[Hit, ...]
+) -> tuple[list[float], int]:
+    """The model's similarity of the question to each hit, and the position of the closest."""
+    similarities = cache.similarities(cache.question(asked), [h.fact_id for h in hits], lang)
+    return similarities, max(range(len(similarities)), key=similarities.__getitem__)
