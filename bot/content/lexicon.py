@@ -33,6 +33,9 @@ class Lexicon:
     # Foreign companies that are also clouds OpenAI may now use: named beside another cloud
     # word ("can openai sell on google cloud?"), they ask about the partnership's terms.
     rival_clouds: tuple[str, ...] = ()
+    # Product -> its maker, both folded entity names: a fact naming the maker answers for
+    # the product ("can openai leave azure?" is answered by what Microsoft agreed to).
+    products: dict[str, str] = field(default_factory=dict)
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -73,6 +76,14 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     rivals = _terms(data.get("rival_clouds", []), "'rival_clouds'", errors)
     if not set(rivals) <= set(foreign):
         errors.append("'rival_clouds' must all be foreign_entities")
+    products_raw = data.get("products") or {}
+    if not isinstance(products_raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in products_raw.items()
+    ):
+        errors.append("'products' must map product names to their makers' names")
+        products_raw = {}
+    products = {fold(k): fold(v) for k, v in products_raw.items()}
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
@@ -84,4 +95,5 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         topics,
         load_asked(content_dir),
         rivals,
+        products,
     )

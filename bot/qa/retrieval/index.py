@@ -374,7 +374,12 @@ class FactIndex:
         spellings = dict.fromkeys(itertools.chain.from_iterable(f.entities for f in facts))
         names = {name: name for name in map(fold_name, spellings)}
         for source in self.library.sources.values():
-            names.setdefault(fold_name(source.publisher), fold_name(source.publisher))
+            publisher = fold_name(source.publisher)
+            names.setdefault(publisher, publisher)
+            # Readers call an outlet by its initials ("the FT wrote…"), as its own masthead does.
+            initials = _initials(publisher)
+            if initials is not None:
+                names.setdefault(initials, publisher)
         for canonical, aliases in self.lexicon.entity_aliases.items():
             for alias in aliases:
                 names[alias] = fold(canonical)
@@ -803,14 +808,19 @@ class FactIndex:
         invest in OpenAI?" by Microsoft's investment."""
         position = self._positions[fact_id]
         for entity in query.entities:
-            if entity not in self._entity_positions:
+            if entity not in self._entity_positions or self._names(entity, position):
                 continue
-            # The postings are sorted: one binary search, not a set per company at build time.
-            positions = self._entity_positions[entity]
-            at = int(np.searchsorted(positions, position))
-            if at == len(positions) or positions[at] != position:
+            # A product is its maker's: "openai's compute on azure" is Microsoft's to answer.
+            maker = self.lexicon.products.get(entity)
+            if maker is None or not self._names(maker, position):
                 return False
         return True
+
+    def _names(self, entity: str, position: int) -> bool:
+        # The postings are sorted: one binary search, not a set per company at build time.
+        positions = self._entity_positions.get(entity, _NONE)
+        at = int(np.searchsorted(positions, position))
+        return at < len(positions) and positions[at] == position
 
     def _boost(self, query: Query, topic_hint: str | None) -> npt.NDArray[np.float64]:
         boost = np.ones(len(self._ids))
@@ -886,6 +896,14 @@ _MONEY = re.compile(
 )
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _SHARE_WORDS = frozenset({"half", "moitie", "majority", "majorite", "tiers", "third", "quart"})
+
+
+def _initials(name: str) -> str | None:
+    """ "ft" for "financial times": the initials of a name of two to four plain words."""
+    parts = [w for w in name.split(" ") if w != "the"]
+    if not 2 <= len(parts) <= 4 or not all(w.isalpha() for w in parts):
+        return None
+    return "".join(w[0] for w in parts)
 
 
 def _quoted_kinds(question: str, tokens: list[str]) -> frozenset[str]:

@@ -281,3 +281,33 @@ def test_chat_abbreviations_reach_their_entity_and_cue(library: Library) -> None
     assert index.query("revenue share ends wen", "en").wants == {"year", "date", "month"}
     assert "money" in index.query("cmb microsoft a investi", "fr").wants
     assert index.query("is it really 27 % of openai", "en").wants == frozenset()
+
+
+def test_an_outlet_named_by_its_initials_is_that_outlet(library: Library) -> None:
+    """ "The FT" is the Financial Times, an outlet the store cites, not a foreign name."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.foreign("what did the FT report about the talks") == []
+    assert "financial times" in index.query("what did the ft report", "en").entities
+    assert index.foreign("what did the WSJ report about the talks") == ["wsj"]
+
+
+def test_a_fact_naming_a_products_maker_answers_for_the_product(library: Library) -> None:
+    """ "Only on Azure" asks what Microsoft agreed to: a fact naming Microsoft but not Azure
+    answers it; without the product's maker declared, the same fact does not."""
+    lexicon = load_lexicon(CONTENT)
+    question = "since openai is only allowed to run on azure, how does it get enough compute"
+    fact = "infrastructure-rofr-replaces-exclusivity"
+    index = FactIndex(library, lexicon)
+    assert index.names_all(index.query(question, "en"), fact)
+    bare = FactIndex(library, dataclasses.replace(lexicon, products={}))
+    assert not bare.names_all(bare.query(question, "en"), fact)
+
+
+def test_products_must_map_names_to_names(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    lexicon = content / "lexicon.yaml"
+    text = lexicon.read_text(encoding="utf-8")
+    lexicon.write_text(text.replace("products: {", "products: {Bing: [Microsoft], ", 1), "utf-8")
+    with pytest.raises(ContentInvalid, match="products"):
+        load_lexicon(content)
