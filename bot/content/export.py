@@ -24,6 +24,9 @@ def _figure(f: Figure) -> dict[str, Any]:
         spec["value"] = f.value
     if f.as_of is not None:
         spec["as_of"] = f.as_of
+    for key in ("paid_by", "paid_to"):
+        if (party := getattr(f, key)) is not None:
+            spec[key] = party
     return spec
 
 

@@ -18,6 +18,16 @@ CUE_KINDS = ("quantity", "money", "share", "time", "why", "injection", "question
 
 
 @dataclass(frozen=True)
+class Payment:
+    """Words that say who paid whom in a question: paying words ("invested", "a mis"), then
+    the words before a payee ("in", "dans") and before a payer not named first ("by", "de")."""
+
+    pays: tuple[str, ...]
+    to: tuple[str, ...]
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Lexicon:
     concepts: dict[str, tuple[str, ...]]
     entity_aliases: dict[str, tuple[str, ...]]
@@ -36,6 +46,7 @@ class Lexicon:
     # Product -> its maker, both folded entity names: a fact naming the maker answers for
     # the product ("can openai leave azure?" is answered by what Microsoft agreed to).
     products: dict[str, str] = field(default_factory=dict)
+    payment: Payment = field(default_factory=lambda: Payment((), (), ()))
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -84,6 +95,13 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         errors.append("'products' must map product names to their makers' names")
         products_raw = {}
     products = {fold(k): fold(v) for k, v in products_raw.items()}
+    payment_raw = data.get("payment") or {}
+    if not isinstance(payment_raw, dict):
+        errors.append("'payment' must be a mapping of pays, to and by")
+        payment_raw = {}
+    payment = Payment(
+        *(_terms(payment_raw.get(k, []), f"'payment.{k}'", errors) for k in ("pays", "to", "by"))
+    )
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
@@ -96,4 +114,5 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         load_asked(content_dir),
         rivals,
         products,
+        payment,
     )

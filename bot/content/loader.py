@@ -236,9 +236,13 @@ def _figure(name: object, spec: _Node, check: _Checker) -> Figure | None:
     kind = check.choice(spec, "kind", FIGURE_KINDS)
     value, currency = _figure_value(name, kind, spec, check)
     as_of = check.date(spec, "as_of", required=False)
+    paid_by = check.text(spec, "paid_by", required=False)
+    paid_to = check.text(spec, "paid_to", required=False)
+    if (paid_by or paid_to) and kind != "money":
+        check.error(spec.line, f"figure {name!r}: only an amount can be paid_by or paid_to")
     if kind is None or value is None:
         return None
-    return Figure(str(name), kind, value, currency, as_of)
+    return Figure(str(name), kind, value, currency, as_of, paid_by, paid_to)
 
 
 def _figure_value(
@@ -321,6 +325,10 @@ def _fact(node: _Node, check: _Checker, seen: set[str], sources: dict[str, Sourc
     caveat = check.bilingual(node, "caveat", required=False)
     figures = _load_figures(node, check)
     _check_fact_figures(node, check, text, caveat, figures)
+    for figure in figures:
+        for party in (figure.paid_by, figure.paid_to):
+            if party is not None and party not in (entities or ()):
+                check.error(node.line, f"figure {figure.name!r}: {party!r} is not in 'entities'")
     if not (ident and topic and status and source_id and first_seen and updated and text):
         return None
     return Fact(

@@ -61,6 +61,10 @@ class Figure:
     value: float | int | str
     currency: str | None = None
     as_of: dt.date | None = None
+    # For an amount one of the fact's companies paid or invested in another: who paid whom.
+    # "How much did Oracle invest in Microsoft?" is then not answered by an amount no one paid.
+    paid_by: str | None = None
+    paid_to: str | None = None
 
 
 @dataclass(frozen=True)

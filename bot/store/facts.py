@@ -262,18 +262,32 @@ def _instant(value: Any) -> dt.datetime | None:
 
 def figure_doc(f: Figure) -> dict[str, Any]:
     """A figure as the stores keep it (facts.json, and approved facts in editorial.json)."""
-    return {
+    doc = {
         "name": f.name,
         "kind": f.kind,
         "value": f.value,
         "currency": f.currency,
         "as_of": _iso(f.as_of),
     }
+    # Only when set: the documents of every other figure stay as they were.
+    if f.paid_by is not None:
+        doc["paid_by"] = f.paid_by
+    if f.paid_to is not None:
+        doc["paid_to"] = f.paid_to
+    return doc
 
 
 def figures_from(docs: Any) -> tuple[Figure, ...]:
     return tuple(
-        Figure(f["name"], f["kind"], f["value"], f.get("currency"), _day(f.get("as_of")))
+        Figure(
+            f["name"],
+            f["kind"],
+            f["value"],
+            f.get("currency"),
+            _day(f.get("as_of")),
+            f.get("paid_by"),
+            f.get("paid_to"),
+        )
         for f in docs
     )
 

@@ -71,6 +71,13 @@ def _line_of(path: Path, needle: str) -> int:
             "unknown fact 'no-such-fact'",
         ),
         ("sources.yaml", "publisher:", "publisherx:", "missing 'publisher'"),
+        ("facts.yaml", "paid_to: OpenAI", "paid_to: Nvidia", "'Nvidia' is not in 'entities'"),
+        (
+            "facts.yaml",
+            "kind: year\n",
+            "kind: year\n        paid_by: Microsoft\n",
+            "only an amount can be paid_by",
+        ),
     ],
 )
 def test_planted_errors_are_reported_with_file_and_line(

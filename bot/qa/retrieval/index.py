@@ -79,6 +79,10 @@ class Thresholds:
     bm25_b: float = 0.75  # BM25 length normalisation (the library default)
 
 
+# (payer, payee), as folded entity names; either may be unknown (None).
+Paid = tuple[str | None, str | None] | None
+
+
 @dataclass(frozen=True)
 class Query:
     """A question as the index sees it, in one language."""
@@ -97,6 +101,7 @@ class Query:
     quoted: frozenset[str] = frozenset()  # figure kinds the question quotes ("27 %", "$1bn")
     # Content words no fact's own text holds (reader questions may): what a premise rests on.
     unsourced: tuple[str, ...] = ()
+    paid: Paid = None  # who paid whom, when the question asks about a payment
 
 
 class _LangIndex:
@@ -270,6 +275,10 @@ class FactIndex:
             kind: PhraseMatcher((term, kind) for term in terms)
             for kind, terms in lexicon.cues.items()
         }
+        payment = lexicon.payment
+        self._pays = PhraseMatcher((term, "") for term in payment.pays)
+        self._paid_to = frozenset(tuple(words(t)) for t in payment.to)
+        self._paid_by = frozenset(tuple(words(t)) for t in payment.by)
         self._stem_concepts = {lang: self._concepts_by_stem(lang) for lang in ("fr", "en")}
         self._foreign_matcher = PhraseMatcher(
             (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
@@ -466,6 +475,67 @@ class FactIndex:
             source=cues["source"],
             quoted=_quoted_kinds(question, tokens),
             unsourced=unsourced,
+            paid=self._payment(tokens),
+        )
+
+    def _payment(self, tokens: list[str]) -> Paid:
+        """Who paid whom, when the question says so: the company named before the first paying
+        word paid, unless a payer word names another after it ("openai's investment from
+        microsoft"); the company after a payee word ("in", "dans"), or right after the verb
+        ("paying microsoft"), was paid."""
+        found = self._pays.find(tokens)
+        if not found:
+            return None
+        phrases = {phrase for phrase, _ in found}
+        verb = next(
+            (i, i + len(p)) for i in range(len(tokens)) for p in phrases if _starts(tokens, i, p)
+        )
+        before: list[tuple[int, str]] = []
+        after: list[tuple[int, str]] = []
+        for start, end, name in self._mentions(tokens):
+            (before if end <= verb[0] else after).append((start, name))
+        payer = before[-1][1] if before else None
+        payee = None
+        for start, name in (m for m in after if m[0] >= verb[1]):
+            if any(_ends(tokens, start, w) for w in self._paid_by):
+                payer, payee = name, payee or (before[-1][1] if before else None)
+            elif payee is None and (
+                start == verb[1] or any(_ends(tokens, start, w) for w in self._paid_to)
+            ):
+                payee = name
+        if payer is None and payee is None:
+            return None
+        return payer, payee
+
+    def _mentions(self, tokens: list[str]) -> list[tuple[int, int, str]]:
+        """Each company named in the tokens: where it starts and ends, and its canonical name."""
+        found, i = [], 0
+        while i < len(tokens):
+            for size in (4, 3, 2, 1):
+                name = self._entity_names.get(" ".join(tokens[i : i + size]))
+                if name is not None:
+                    found.append((i, i + size, name))
+                    i += size
+                    break
+            else:
+                i += 1
+        return found
+
+    def pays_as_asked(self, query: Query, fact_id: str) -> bool:
+        """Whether the fact's amounts include one paid as the question says (by whom, to
+        whom), when it asks for an amount: $500 billion of datacenters is no answer to "how
+        much did Oracle invest in Microsoft?". A fact with no amount is not in question."""
+        if query.paid is None or "money" not in query.wants:
+            return True
+        amounts = [f for f in self.library.facts[fact_id].figures if f.kind == "money"]
+        if not amounts:
+            return True
+        payer, payee = query.paid
+        names = self._entity_names
+        return any(
+            (payer is None or names.get(fold_name(f.paid_by or ""), "") == payer)
+            and (payee is None or names.get(fold_name(f.paid_to or ""), "") == payee)
+            for f in amounts
         )
 
     def _corrected(self, tokens: list[str], lang: Lang) -> list[str]:
@@ -775,7 +845,7 @@ class FactIndex:
             # OpenAI's last round?" is not the venture's $500 billion): the lexical evidence
             # must be stronger, or the semantic second opinion must back it (qa/deciding.py).
             return SearchResult(tuple(hits), False, "weak", topics)
-        if not self.names_all(query, top.fact_id):
+        if not self.names_all(query, top.fact_id) or not self.pays_as_asked(query, top.fact_id):
             return SearchResult((), False, "other-subject", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
         return SearchResult((top, *rest), True, "ok", topics)
@@ -794,7 +864,7 @@ class FactIndex:
         a technology partner, not a funder."""
         for position in order[1:]:
             fact_id = self._ids[position]
-            if not self.names_all(query, fact_id):
+            if not self.names_all(query, fact_id) or not self.pays_as_asked(query, fact_id):
                 continue
             coverage = self._coverage(query, int(position), index)
             if coverage < top.coverage:
@@ -896,6 +966,15 @@ _MONEY = re.compile(
 )
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _SHARE_WORDS = frozenset({"half", "moitie", "majority", "majorite", "tiers", "third", "quart"})
+
+
+def _starts(tokens: list[str], at: int, phrase: tuple[str, ...]) -> bool:
+    return tuple(tokens[at : at + len(phrase)]) == phrase
+
+
+def _ends(tokens: list[str], at: int, phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` comes right before position ``at``."""
+    return at >= len(phrase) and tuple(tokens[at - len(phrase) : at]) == phrase
 
 
 def _initials(name: str) -> str | None:

@@ -12,7 +12,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.content.asked import ReaderQuestions
-from bot.content.lexicon import load_lexicon
+from bot.content.lexicon import Payment, load_lexicon
 from bot.content.loader import ContentInvalid
 from bot.core.domain import Lang, Library
 from bot.qa.retrieval.index import FactIndex, Thresholds
@@ -209,12 +209,15 @@ def test_a_why_question_quoting_a_wrong_figure_gets_the_correction(library: Libr
 
 
 def test_a_figure_is_stated_only_on_stronger_evidence(library: Library) -> None:
-    """SoftBank's share of OpenAI's last round is not the venture's $500 billion."""
+    """SoftBank's share of OpenAI's last round is not the venture's $500 billion: the figure
+    threshold declines it, and so does the venture's amount being no payment by SoftBank."""
     question = "how much did softbank put into openai's last funding round"
     lexicon = load_lexicon(CONTENT)
-    lenient = FactIndex(library, lexicon, Thresholds(min_figure_coverage=0.0))
-    assert lenient.search(question, "en").found
-    assert not FactIndex(library, lexicon).search(question, "en").found
+    unpaid = dataclasses.replace(lexicon, payment=Payment((), (), ()))
+    lenient = Thresholds(min_figure_coverage=0.0)
+    assert FactIndex(library, unpaid, lenient).search(question, "en").found
+    assert not FactIndex(library, unpaid).search(question, "en").found
+    assert not FactIndex(library, lexicon, lenient).search(question, "en").found
 
 
 def test_the_name_an_injection_gives_the_bot_is_no_foreign_company(library: Library) -> None:
@@ -311,3 +314,45 @@ def test_products_must_map_names_to_names(tmp_path: Path) -> None:
     lexicon.write_text(text.replace("products: {", "products: {Bing: [Microsoft], ", 1), "utf-8")
     with pytest.raises(ContentInvalid, match="products"):
         load_lexicon(content)
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "paid"),
+    [
+        ("how much did oracle invest in microsoft", "en", ("oracle", "microsoft")),
+        ("microsoft's investment in openai", "en", ("microsoft", "openai")),
+        ("openai's investment from microsoft", "en", ("microsoft", "openai")),
+        ("how much is openai paying microsoft", "en", ("openai", "microsoft")),
+        ("what did microsoft pay for its stake", "en", ("microsoft", None)),
+        ("combien microsoft a mis dans openai", "fr", ("microsoft", "openai")),
+        ("l'investissement de microsoft dans openai", "fr", ("microsoft", "openai")),
+        ("le chiffre de 27 % pour microsoft, il vient d'où", "fr", None),
+        ("what is microsoft's stake in openai worth", "en", None),
+    ],
+)
+def test_a_question_says_who_paid_whom(
+    library: Library, question: str, lang: Lang, paid: tuple[str | None, str | None] | None
+) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.query(question, lang).paid == paid
+
+
+def test_an_amount_is_stated_only_if_paid_as_asked(library: Library) -> None:
+    """The venture's $500 billion names Oracle and Microsoft but is no payment between them;
+    Microsoft's own investment in OpenAI still answers the question asked the right way."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    for question in (
+        "how much did oracle invest in microsoft",
+        "how much did softbank invest in openai",
+    ):
+        result = index.search(question, "en")
+        amounts = [
+            f for h in result.hits for f in library.facts[h.fact_id].figures if f.kind == "money"
+        ]
+        assert not amounts, (question, result)
+    invested = index.search("how much did microsoft invest in openai", "en")
+    assert invested.found
+    assert invested.hits[0].fact_id in {
+        "stakes-microsoft-invested-over-13bn",
+        "context-microsoft-1bn-investment-2019",
+    }
