@@ -143,7 +143,10 @@ class Confirmer:
             return result
         asked = f"{context} {question}" if context else question
         confirmed = self._second_opinion(cache, asked, lang, result)
-        if confirmed.found and not index.names_all(query, confirmed.hits[0].fact_id):
+        if confirmed.found and not (
+            index.names_all(query, confirmed.hits[0].fact_id)
+            and index.pays_as_asked(query, confirmed.hits[0].fact_id)
+        ):
             return result
         return confirmed
 

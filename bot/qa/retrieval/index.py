@@ -531,12 +531,20 @@ class FactIndex:
         if not amounts:
             return True
         payer, payee = query.paid
-        names = self._entity_names
         return any(
-            (payer is None or names.get(fold_name(f.paid_by or ""), "") == payer)
-            and (payee is None or names.get(fold_name(f.paid_to or ""), "") == payee)
+            (payer is None or payer in self._parties(f.paid_by))
+            and (payee is None or payee in self._parties(f.paid_to))
             for f in amounts
         )
+
+    def _parties(self, name: str | None) -> set[str]:
+        """A payer or payee as questions name it: the company, and its maker for a product
+        (what is paid to Azure is paid to Microsoft)."""
+        if name is None:
+            return set()
+        company = self._entity_names.get(fold_name(name), fold_name(name))
+        maker = self.lexicon.products.get(company)
+        return {company} if maker is None else {company, maker}
 
     def _corrected(self, tokens: list[str], lang: Lang) -> list[str]:
         """The question's content words, misspellings corrected."""
@@ -845,8 +853,12 @@ class FactIndex:
             # OpenAI's last round?" is not the venture's $500 billion): the lexical evidence
             # must be stronger, or the semantic second opinion must back it (qa/deciding.py).
             return SearchResult(tuple(hits), False, "weak", topics)
-        if not self.names_all(query, top.fact_id) or not self.pays_as_asked(query, top.fact_id):
+        if not self.names_all(query, top.fact_id):
             return SearchResult((), False, "other-subject", topics)
+        if not self.pays_as_asked(query, top.fact_id):
+            # The companies asked about, but no amount paid between them: what the question
+            # asks is not in the facts (a fact naming them all would not hold it either).
+            return SearchResult((), False, "no-figure", topics)
         rest = [h for h in hits[1:] if h.coverage >= self.thresholds.min_coverage / 2]
         return SearchResult((top, *rest), True, "ok", topics)
 

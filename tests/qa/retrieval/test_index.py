@@ -350,6 +350,9 @@ def test_an_amount_is_stated_only_if_paid_as_asked(library: Library) -> None:
             f for h in result.hits for f in library.facts[h.fact_id].figures if f.kind == "money"
         ]
         assert not amounts, (question, result)
+    # What OpenAI pays for Azure is paid to Azure's maker.
+    cloud = index.search("how much has openai committed to pay microsoft for cloud services", "en")
+    assert cloud.found and cloud.hits[0].fact_id == "infrastructure-azure-250bn-no-rofr"
     invested = index.search("how much did microsoft invest in openai", "en")
     assert invested.found
     assert invested.hits[0].fact_id in {
