@@ -670,7 +670,8 @@ class FactIndex:
             others = [t for t in tokens if t not in rivals]
             if "cloud" in self._concept_matcher.labels(others):
                 listed = [e for e in listed if e not in rivals]
-        return list(dict.fromkeys(listed + self._unknown_names(question)))
+        named = self._unknown_names(question) + self._coordinated_unknowns(tokens)
+        return list(dict.fromkeys(listed + named))
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised words inside a sentence that nothing in the store or lexicon knows:
@@ -683,6 +684,27 @@ class FactIndex:
             if any(self._correct(word, lang) != word for lang in ("fr", "en")):
                 continue  # a misspelt known word ("Micorsoft"), not a new name
             names.append(word)
+        return names
+
+    def _coordinated_unknowns(self, tokens: list[str]) -> list[str]:
+        """Words nothing in the store knows, joined to a company it does ("oracle et tiktok",
+        "microsoft and inflection"): most likely another company, even written in lower case."""
+        names = []
+        for start, end, _ in self._mentions(tokens):
+            for joint, other in ((end, end + 1), (start - 1, start - 2)):
+                if not (0 <= other < len(tokens)) or tokens[joint] not in _JOINTS:
+                    continue
+                word = tokens[other]
+                if len(word) < 3 or word.isdigit() or word in self._known_words:
+                    continue
+                # A word of the reader questions ("ou seulement") or a typo is no new name.
+                if any(
+                    self._correct(word, lang) != word
+                    or self._stems.stem(word, lang) in self._index[lang].ranked_vocab
+                    for lang in ("fr", "en")
+                ):
+                    continue
+                names.append(word)
         return names
 
     def _without_injection(self, question: str) -> str:
@@ -978,6 +1000,10 @@ _MONEY = re.compile(
 )
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _SHARE_WORDS = frozenset({"half", "moitie", "majority", "majorite", "tiers", "third", "quart"})
+
+
+# Words that join two companies' names: "entre Oracle et TikTok", "Microsoft and Inflection".
+_JOINTS = frozenset({"and", "et", "or", "ou", "vs", "versus"})
 
 
 def _starts(tokens: list[str], at: int, phrase: tuple[str, ...]) -> bool:

@@ -359,3 +359,16 @@ def test_an_amount_is_stated_only_if_paid_as_asked(library: Library) -> None:
         "stakes-microsoft-invested-over-13bn",
         "context-microsoft-1bn-investment-2019",
     }
+
+
+def test_an_unknown_word_joined_to_a_company_is_another_company(library: Library) -> None:
+    """ "Oracle et tiktok" names a company the store lacks, even in lower case; a misspelt
+    company, a word of the reader questions, or one after "with" is no such name."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.foreign("c'est quoi l'accord entre oracle et tiktok") == ["tiktok"]
+    assert index.foreign("microsoft and inflection deal") == ["inflection"]
+    assert index.foreign("microsoft and opnai deal") == []
+    assert (
+        index.foreign("microsoft reverse-t-il des revenus à openai, ou seulement l'inverse") == []
+    )
+    assert index.foreign("the money-sharing arrangement with microsoft") == []
