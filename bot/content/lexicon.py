@@ -47,6 +47,9 @@ class Lexicon:
     # the product ("can openai leave azure?" is answered by what Microsoft agreed to).
     products: dict[str, str] = field(default_factory=dict)
     payment: Payment = field(default_factory=lambda: Payment((), (), ()))
+    # A company's own takings, and the words that make them a shared amount instead.
+    takings: tuple[str, ...] = ()
+    takings_shared: tuple[str, ...] = ()
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -99,6 +102,12 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     if not isinstance(payment_raw, dict):
         errors.append("'payment' must be a mapping of pays, to and by")
         payment_raw = {}
+    takings_raw = data.get("takings") or {}
+    if not isinstance(takings_raw, dict):
+        errors.append("'takings' must be a mapping of words and shared")
+        takings_raw = {}
+    takings = _terms(takings_raw.get("words", []), "'takings.words'", errors)
+    shared = _terms(takings_raw.get("shared", []), "'takings.shared'", errors)
     payment = Payment(
         *(_terms(payment_raw.get(k, []), f"'payment.{k}'", errors) for k in ("pays", "to", "by"))
     )
@@ -115,4 +124,6 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         rivals,
         products,
         payment,
+        takings,
+        shared,
     )

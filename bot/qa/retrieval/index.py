@@ -275,6 +275,8 @@ class FactIndex:
             kind: PhraseMatcher((term, kind) for term in terms)
             for kind, terms in lexicon.cues.items()
         }
+        self._takings = PhraseMatcher((t, "") for t in lexicon.takings)
+        self._takings_shared = PhraseMatcher((t, "") for t in lexicon.takings_shared)
         payment = lexicon.payment
         self._pays = PhraseMatcher((term, "") for term in payment.pays)
         self._paid_to = frozenset(tuple(words(t)) for t in payment.to)
@@ -671,7 +673,20 @@ class FactIndex:
             if "cloud" in self._concept_matcher.labels(others):
                 listed = [e for e in listed if e not in rivals]
         named = self._unknown_names(question) + self._coordinated_unknowns(tokens)
+        if self._own_takings(question, tokens):
+            named.append("takings")
         return list(dict.fromkeys(listed + named))
+
+    def _own_takings(self, question: str, tokens: list[str]) -> bool:
+        """Asks for a figure of one company's own takings ("openai's revenue in 2025"), not of
+        what it shares: no fact holds a company's revenue."""
+        if not self._takings.matches(tokens) or self._takings_shared.matches(tokens):
+            return False
+        cues = self._cues
+        figure = any(cues[k].matches(tokens) for k in ("quantity", "money", "share"))
+        if not (figure or _YEAR.search(question)):
+            return False
+        return len({name for *_, name in self._mentions(tokens)}) < 2
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised words inside a sentence that nothing in the store or lexicon knows:

@@ -372,3 +372,14 @@ def test_an_unknown_word_joined_to_a_company_is_another_company(library: Library
         index.foreign("microsoft reverse-t-il des revenus à openai, ou seulement l'inverse") == []
     )
     assert index.foreign("the money-sharing arrangement with microsoft") == []
+
+
+def test_a_figure_of_a_companys_own_takings_is_out_of_scope(library: Library) -> None:
+    """No fact holds a company's revenue: "how much revenue did openai make" is another
+    subject; what OpenAI shares with Microsoft, or where its revenue comes from, is ours."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.foreign("how much revenue did openai make last year") == ["takings"]
+    assert index.foreign("c'est quoi le chiffre d'affaires d'openai en 2025") == ["takings"]
+    assert index.foreign("how much revenue does microsoft get from openai") == []
+    assert index.foreign("quelle part de ses revenus openai verse à microsoft") == []
+    assert index.foreign("is openai diversifying its revenue streams") == []
