@@ -485,13 +485,18 @@ class FactIndex:
         word paid, unless a payer word names another after it ("openai's investment from
         microsoft"); the company after a payee word ("in", "dans"), or right after the verb
         ("paying microsoft"), was paid."""
-        found = self._pays.find(tokens)
-        if not found:
-            return None
-        phrases = {phrase for phrase, _ in found}
+        phrases = {phrase for phrase, _ in self._pays.find(tokens)}
         verb = next(
-            (i, i + len(p)) for i in range(len(tokens)) for p in phrases if _starts(tokens, i, p)
+            (
+                (i, i + len(p))
+                for i in range(len(tokens))
+                for p in phrases
+                if _starts(tokens, i, p)
+            ),
+            None,
         )
+        if verb is None:
+            return None
         before: list[tuple[int, str]] = []
         after: list[tuple[int, str]] = []
         for start, end, name in self._mentions(tokens):
