@@ -250,12 +250,17 @@ def test_a_rival_cloud_beside_a_cloud_word_asks_about_the_partnership(library: L
     assert moving.found and moving.hits[0].fact_id == "infrastructure-openai-any-cloud"
 
 
-def test_a_rival_cloud_must_be_a_foreign_company(tmp_path: Path) -> None:
+def _lexicon_with(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the shipped content whose lexicon has ``old`` replaced by ``new``."""
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     lexicon = content / "lexicon.yaml"
-    text = lexicon.read_text(encoding="utf-8")
-    lexicon.write_text(text.replace("rival_clouds: [", "rival_clouds: [azure, ", 1), "utf-8")
+    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace(old, new, 1), "utf-8")
+    return content
+
+
+def test_a_rival_cloud_must_be_a_foreign_company(tmp_path: Path) -> None:
+    content = _lexicon_with(tmp_path, "rival_clouds: [", "rival_clouds: [azure, ")
     with pytest.raises(ContentInvalid, match="rival_clouds"):
         load_lexicon(content)
 
@@ -307,11 +312,7 @@ def test_a_fact_naming_a_products_maker_answers_for_the_product(library: Library
 
 
 def test_products_must_map_names_to_names(tmp_path: Path) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(CONTENT, content)
-    lexicon = content / "lexicon.yaml"
-    text = lexicon.read_text(encoding="utf-8")
-    lexicon.write_text(text.replace("products: {", "products: {Bing: [Microsoft], ", 1), "utf-8")
+    content = _lexicon_with(tmp_path, "products: {", "products: {Bing: [Microsoft], ")
     with pytest.raises(ContentInvalid, match="products"):
         load_lexicon(content)
 
