@@ -677,12 +677,15 @@ class FactIndex:
             others = [t for t in tokens if t not in rivals]
             if "cloud" in self._concept_matcher.labels(others):
                 listed = [e for e in listed if e not in rivals]
-        named = self._unknown_names(question) + self._coordinated_unknowns(tokens)
-        if self._own_takings(question, tokens):
+        mentions = self._mentions(tokens)
+        named = self._unknown_names(question) + self._coordinated_unknowns(tokens, mentions)
+        if self._own_takings(question, tokens, mentions):
             named.append("takings")
         return list(dict.fromkeys(listed + named))
 
-    def _own_takings(self, question: str, tokens: list[str]) -> bool:
+    def _own_takings(
+        self, question: str, tokens: list[str], mentions: list[tuple[int, int, str]]
+    ) -> bool:
         """Asks for a figure of one company's own takings ("openai's revenue in 2025"), not of
         what it shares: no fact holds a company's revenue."""
         if not self._takings.matches(tokens) or self._takings_shared.matches(tokens):
@@ -691,7 +694,7 @@ class FactIndex:
         figure = any(cues[k].matches(tokens) for k in ("quantity", "money", "share"))
         if not (figure or _YEAR.search(question)):
             return False
-        return len({name for *_, name in self._mentions(tokens)}) < 2
+        return len({name for *_, name in mentions}) < 2
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised words inside a sentence that nothing in the store or lexicon knows:
@@ -699,28 +702,32 @@ class FactIndex:
         names = []
         for match in _NAME.finditer(self._without_injection(visible(question))):
             word = fold(match.group(0))
-            if not word or " " in word or word in self._known_words:
-                continue
-            if any(self._correct(word, lang) != word for lang in ("fr", "en")):
-                continue  # a misspelt known word ("Micorsoft"), not a new name
-            names.append(word)
+            if word and " " not in word and self._new_name(word):
+                names.append(word)
         return names
 
-    def _coordinated_unknowns(self, tokens: list[str]) -> list[str]:
+    def _new_name(self, word: str) -> bool:
+        """Unknown to the store and the lexicon, and no misspelt known word ("Micorsoft")."""
+        return word not in self._known_words and not any(
+            self._correct(word, lang) != word for lang in ("fr", "en")
+        )
+
+    def _coordinated_unknowns(
+        self, tokens: list[str], mentions: list[tuple[int, int, str]]
+    ) -> list[str]:
         """Words nothing in the store knows, joined to a company it does ("oracle et tiktok",
         "microsoft and inflection"): most likely another company, even written in lower case."""
         names = []
-        for start, end, _ in self._mentions(tokens):
+        for start, end, _ in mentions:
             for joint, other in ((end, end + 1), (start - 1, start - 2)):
                 if not (0 <= other < len(tokens)) or tokens[joint] not in _JOINTS:
                     continue
                 word = tokens[other]
-                if len(word) < 3 or word.isdigit() or word in self._known_words:
+                if len(word) < 3 or word.isdigit() or not self._new_name(word):
                     continue
-                # A word of the reader questions ("ou seulement") or a typo is no new name.
+                # A word of the reader questions ("ou seulement") is no new name either.
                 if any(
-                    self._correct(word, lang) != word
-                    or self._stems.stem(word, lang) in self._index[lang].ranked_vocab
+                    self._stems.stem(word, lang) in self._index[lang].ranked_vocab
                     for lang in ("fr", "en")
                 ):
                     continue
