@@ -59,6 +59,17 @@ def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
     return tuple(fold(v) for v in value)
 
 
+def _term_lists(
+    data: dict[str, Any], key: str, names: tuple[str, ...], errors: list[str]
+) -> tuple[tuple[str, ...], ...]:
+    """The term lists ``names`` of the mapping ``key`` (each empty when missing)."""
+    raw = data.get(key) or {}
+    if not isinstance(raw, dict):
+        errors.append(f"'{key}' must be a mapping of {', '.join(names[:-1])} and {names[-1]}")
+        raw = {}
+    return tuple(_terms(raw.get(name, []), f"'{key}.{name}'", errors) for name in names)
+
+
 def load_lexicon(content_dir: Path) -> Lexicon:
     path = content_dir / LEXICON_FILE
     try:
@@ -98,19 +109,8 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         errors.append("'products' must map product names to their makers' names")
         products_raw = {}
     products = {fold(k): fold(v) for k, v in products_raw.items()}
-    payment_raw = data.get("payment") or {}
-    if not isinstance(payment_raw, dict):
-        errors.append("'payment' must be a mapping of pays, to and by")
-        payment_raw = {}
-    takings_raw = data.get("takings") or {}
-    if not isinstance(takings_raw, dict):
-        errors.append("'takings' must be a mapping of words and shared")
-        takings_raw = {}
-    takings = _terms(takings_raw.get("words", []), "'takings.words'", errors)
-    shared = _terms(takings_raw.get("shared", []), "'takings.shared'", errors)
-    payment = Payment(
-        *(_terms(payment_raw.get(k, []), f"'payment.{k}'", errors) for k in ("pays", "to", "by"))
-    )
+    payment = Payment(*_term_lists(data, "payment", ("pays", "to", "by"), errors))
+    takings, shared = _term_lists(data, "takings", ("words", "shared"), errors)
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
