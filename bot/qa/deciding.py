@@ -143,10 +143,7 @@ class Confirmer:
             return result
         asked = f"{context} {question}" if context else question
         confirmed = self._second_opinion(cache, asked, lang, result)
-        if confirmed.found and not (
-            index.names_all(query, confirmed.hits[0].fact_id)
-            and index.pays_as_asked(query, confirmed.hits[0].fact_id)
-        ):
+        if confirmed.found and not index.holds_parties(query, confirmed.hits[0].fact_id):
             return result
         return confirmed
 

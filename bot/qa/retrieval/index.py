@@ -925,13 +925,18 @@ class FactIndex:
         a technology partner, not a funder."""
         for position in order[1:]:
             fact_id = self._ids[position]
-            if not self.names_all(query, fact_id) or not self.pays_as_asked(query, fact_id):
+            if not self.holds_parties(query, fact_id):
                 continue
             coverage = self._coverage(query, int(position), index)
             if coverage < top.coverage:
                 return None
             return SearchResult((Hit(fact_id, float(ranked[position]), coverage),), True, "ok")
         return None
+
+    def holds_parties(self, query: Query, fact_id: str) -> bool:
+        """Whether the fact names every company asked about and pays as asked: what any fact
+        put first must hold."""
+        return self.names_all(query, fact_id) and self.pays_as_asked(query, fact_id)
 
     def names_all(self, query: Query, fact_id: str) -> bool:
         """Whether the fact names every company the question names that some fact does: "when
