@@ -14,7 +14,18 @@ from bot.content.loader import ContentError, ContentInvalid
 from bot.core.text import fold
 
 LEXICON_FILE = "lexicon.yaml"
-CUE_KINDS = ("quantity", "money", "share", "time", "why", "injection", "question", "source", "who")
+CUE_KINDS = (
+    "quantity",
+    "money",
+    "share",
+    "time",
+    "why",
+    "event",
+    "injection",
+    "question",
+    "source",
+    "who",
+)
 
 
 @dataclass(frozen=True)

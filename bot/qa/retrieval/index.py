@@ -92,7 +92,8 @@ class Query:
     entities: frozenset[str]
     numbers: frozenset[float]
     wants: frozenset[str]  # figure kinds an answer must carry, empty when any will do
-    why: bool = False  # asks for a reason, so it presupposes an event
+    why: bool = False  # asks for a reason
+    event: bool = False  # about a past action ("why did…", "pourquoi a-t-il…"): a premise
     units: tuple[str, ...] = ()  # what coverage is measured on (see FactIndex._coverage)
     injection: bool = False  # tries to override the rules and asks nothing answerable
     context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
@@ -471,6 +472,7 @@ class FactIndex:
             frozenset(numbers(question)),
             _wanted_kinds(cues),
             why=cues["why"],
+            event=cues["event"] or _french_perfect(tokens, entities),
             units=units,
             injection=cues["injection"] and not asks,
             who=cues["who"],
@@ -886,9 +888,10 @@ class FactIndex:
 
     def _decide(self, query: Query, hits: list[Hit], topics: tuple[str, ...]) -> SearchResult:
         """Found or not: the best hit must clear both thresholds and carry a wanted figure."""
-        if query.why and query.unsourced and not query.quoted:
+        if query.why and query.event and query.unsourced and not query.quoted:
             # "Why did the SEC reject…?": the store cannot confirm what its facts have no word
             # for; a reader question's word ("why did microsoft pull out?") confirms nothing.
+            # "Why would OpenAI list?" presumes no event: the facts may give the reason.
             # A quoted figure is the premise instead ("why until 2035?"), and a fact carrying
             # that kind of figure settles it.
             return SearchResult((), False, "premise", topics)
@@ -1053,6 +1056,36 @@ def _initials(name: str) -> str | None:
     if not 2 <= len(parts) <= 4 or not all(w.isalpha() for w in parts):
         return None
     return "".join(w[0] for w in parts)
+
+
+# French perfect tense, folded: "a" then (after an adverb) a past participle ("a rejeté", "a
+# déjà validé", "a vendu"); "à" folds to "a" too, so what follows must read as a participle.
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?:e|es|ee|ees|u|us|is|it)")
+_ADVERBS = frozenset({"deja", "bien", "vraiment", "finalement", "jamais", "pas", "enfin", "aussi"})
+
+
+def _french_perfect(tokens: list[str], entities: frozenset[str]) -> bool:
+    """Whether the folded question has "a" + past participle; a company's name ("à openai")
+    is none."""
+    named = {w for e in entities for w in e.split()}
+    for at, word in enumerate(tokens[:-1]):
+        if word != "a":
+            continue
+        following = tokens[at + 1 : at + 3]
+        verb = following[1] if following[0] in _ADVERBS and len(following) > 1 else following[0]
+        if _PARTICIPLE.fullmatch(verb) and verb not in named and verb not in _DETERMINERS:
+            return True
+    return False
+
+
+# Words after "à" that the participle endings would take for one ("à une", "à cause de").
+# fmt: off
+_DETERMINERS = frozenset({
+    "une", "ses", "ces", "des", "les", "cette", "notre", "votre", "leurs", "quelle", "quelles",
+    "tous", "plus", "eux", "elle", "elles", "celle", "celles", "quelque", "chaque", "partir",
+    "propos", "cause", "peine", "nouveau", "venir", "titre", "hauteur",
+})
+# fmt: on
 
 
 def _quoted_kinds(question: str, tokens: list[str]) -> frozenset[str]:

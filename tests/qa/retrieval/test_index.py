@@ -201,6 +201,37 @@ def test_a_premise_resting_on_a_reader_questions_word_is_not_confirmed(library: 
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "lang", "event"),
+    [
+        ("why did the sec reject openai's filing", "en", True),
+        ("why has microsoft sold its stake", "en", True),
+        ("pourquoi la sec a rejeté le dossier d'openai", "fr", True),
+        ("pourquoi la sec a deja rejete le dossier", "fr", True),
+        ("pourquoi microsoft s'est-il retiré de stargate", "fr", True),
+        ("why would openai want shares trading on wall street", "en", False),
+        ("pourquoi faut-il autant d'argent pour les centres de données", "fr", False),
+        ("pourquoi openai donne une part à microsoft", "fr", False),
+        ("pourquoi on parle d'ipo à openai", "fr", False),
+    ],
+)
+def test_a_why_question_presumes_an_event_only_about_a_past_action(
+    library: Library, question: str, lang: Lang, event: bool
+) -> None:
+    """ "why did…" and "pourquoi a-t-il…" presume something happened; "why would…" or
+    "pourquoi faut-il…" asks a reason, and "à" (folded to "a") is no auxiliary."""
+    query = FactIndex(library, load_lexicon(CONTENT)).query(question, lang)
+    assert query.why and query.event is event
+
+
+def test_a_why_question_with_no_event_is_answered_from_the_facts(library: Library) -> None:
+    """A reason asked with a word no fact has ("trading") is not a premise to decline."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    question = "why would openai even want shares trading on wall street, what's in it for them"
+    assert index.query(question, "en").unsourced
+    assert index.search(question, "en").reason != "premise"
+
+
 def test_a_why_question_quoting_a_wrong_figure_gets_the_correction(library: Library) -> None:
     """The premise is the figure, which a fact corrects, not the unknown word beside it."""
     index = FactIndex(library, load_lexicon(CONTENT))
