@@ -444,7 +444,7 @@ class FactIndex:
         return known
 
     def _read(self, question: str, lang: Lang) -> Query:
-        tokens = _without(words(fold(question)), self._filler)
+        tokens = _without(self._mended(words(fold(question)), lang), self._filler)
         corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
@@ -481,6 +481,39 @@ class FactIndex:
             unsourced=unsourced,
             paid=self._payment(tokens),
         )
+
+    def _mended(self, tokens: list[str], lang: Lang) -> list[str]:
+        """Words split or glued by a phone or a dictation: "micro soft", "open a i", "in vest"
+        are joined when together they make a word of the store and one part is no word of it
+        (or a lone letter); in French, "lipo", "dopenai" lose the elided article a missing
+        apostrophe glued on."""
+        known, skip = self._known_words, self._skip["fr"] | self._skip["en"]
+        french = lang == "fr"
+
+        def content(word: str) -> bool:
+            return len(word) >= 3 and word in known and word not in skip
+
+        def fragment(word: str) -> bool:
+            return word not in known or (len(word) == 1 and word != "a")
+
+        mended: list[str] = []
+        at = 0
+        while at < len(tokens):
+            for size in (3, 2):
+                parts = tokens[at : at + size]
+                joined = "".join(parts)
+                if len(parts) == size and content(joined) and any(map(fragment, parts)):
+                    mended.append(joined)
+                    at += size
+                    break
+            else:
+                word = tokens[at]
+                glued = french and len(word) >= 4 and word[0] in "ld" and word[1] in "aeiouh"
+                mended.append(
+                    word[1:] if glued and not content(word) and content(word[1:]) else word
+                )
+                at += 1
+        return mended
 
     def _payment(self, tokens: list[str]) -> Paid:
         """Who paid whom, when the question says so: the company named before the first paying
@@ -755,8 +788,61 @@ class FactIndex:
     ) -> SearchResult:
         """Rank facts for ``question`` asked in ``lang``; ``context`` is a previous question
         whose words help a short follow-up ("and the founders?"); ``previous`` are the facts
-        the follow-up's earlier question was answered with."""
+        the follow-up's earlier question was answered with.
+
+        A message of several sentences that is not answered whole is answered by its first
+        question the facts answer: "how much has Microsoft put in? also, is msft a buy?" gets
+        the investment, and the stock tip no fact holds is not what the reader is refused."""
         question = visible(question)
+        whole = self._search(question, lang, topic_hint, context, k, previous)
+        if whole.found:
+            return whole
+        for part in self._questions_within(question):
+            result = self._search(part, lang, topic_hint, None, k, ())
+            if result.found:
+                return result
+        return whole
+
+    def _questions_within(self, message: str) -> list[str]:
+        """The questions of a message of several sentences, each alone, unless a sentence
+        that asks nothing names a company or subject the facts do not cover: "Nvidia invested
+        too. How much?" is about Nvidia, and "how much?" alone would not be."""
+        sentences = [s for s in _SENTENCE.split(message) if s.strip()]
+        if len(sentences) < 2:
+            return []
+        cues = self._cues
+        asking = []
+        for sentence in sentences:
+            tokens = words(fold(sentence))
+            if cues["injection"].matches(tokens):
+                continue
+            if "?" in sentence or self._opens_a_question(tokens):
+                asking.append(sentence)
+            elif self.foreign(sentence):
+                return []
+        return asking
+
+    def _opens_a_question(self, tokens: list[str]) -> bool:
+        """Whether the sentence starts with a question word, after chatter ("ok so how much"):
+        "mistral has a deal too" holds "has" but asks nothing."""
+        openings = {phrase for phrase, _ in self._cues["question"].find(tokens)}
+        skip = self._skip["en"] | self._skip["fr"]
+        for at, word in enumerate(tokens):
+            if any(tuple(tokens[at : at + len(p)]) == p for p in openings):
+                return True
+            if word not in skip:
+                return False
+        return False
+
+    def _search(
+        self,
+        question: str,
+        lang: Lang,
+        topic_hint: str | None,
+        context: str | None,
+        k: int,
+        previous: tuple[str, ...],
+    ) -> SearchResult:
         if self.foreign(question):
             return SearchResult((), False, "foreign")
         query = self.query(question, lang)
