@@ -195,6 +195,16 @@ _SWITCH_WORDS: dict[Lang, frozenset[str]] = {
 
 
 _LANGUAGE_NAMES = frozenset({"french", "francais", "english", "anglais"})
+# The words of a longer request to say it again in another language ("can you say that in
+# english pls", "tu peux me le redire en français stp"), which asks nothing new.
+_ASKING_AGAIN = frozenset(
+    words(
+        "can could would you say it that this again please pls plz in the answer write translate"
+        " repeat same thing me tell and now ok thanks tu vous peux pouvez pourrais pourriez dire"
+        " redire redis dis le la ca ce en stp svp merci traduire traduis ecrire ecris repondre"
+        " reponds meme chose maintenant et ok"
+    )
+)
 
 
 def language_switch(message: str) -> Lang | None:
@@ -204,7 +214,7 @@ def language_switch(message: str) -> Lang | None:
     dollars ?" asks for dollars, "en français stp" for French).
     """
     tokens = words(fold(message))
-    if not tokens or len(tokens) > 5:
+    if not tokens or (len(tokens) > 5 and not set(tokens) <= _ASKING_AGAIN | _LANGUAGE_NAMES):
         return None
     named = set(tokens) if len(tokens) == 1 else set(tokens) & _LANGUAGE_NAMES
     langs = {lang for lang, markers in _SWITCH_WORDS.items() if markers & named}

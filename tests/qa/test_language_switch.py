@@ -21,6 +21,10 @@ from bot.qa.engine import language_switch
         ("et en bourse ?", None),
         ("english or french", None),
         ("what does the french article say about the ipo", None),
+        # A longer request that only asks for the same again.
+        ("can you say that in english pls", "en"),
+        ("tu peux me redire ça en français stp", "fr"),
+        ("can you say what the french article says about the ipo", None),
     ],
 )
 def test_language_switch(message: str, lang: str | None) -> None:

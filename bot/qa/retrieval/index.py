@@ -813,7 +813,7 @@ class FactIndex:
         cues = self._cues
         asking = []
         for sentence in sentences:
-            tokens = words(fold(sentence))
+            tokens = _without(words(fold(sentence)), self._filler)
             if cues["injection"].matches(tokens):
                 continue
             if "?" in sentence or self._opens_a_question(tokens):
