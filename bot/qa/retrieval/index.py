@@ -269,6 +269,9 @@ class FactIndex:
                 *lexicon.concepts.values(),
                 *lexicon.entity_aliases.values(),
                 *lexicon.cues.values(),
+                # Another cloud named in a cloud question ("sur aws ou google cloud") is what
+                # the question is about, not a word the store lacks (foreign() has let it in).
+                lexicon.rival_clouds,
             )
             for term in group
         )
