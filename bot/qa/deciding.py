@@ -159,14 +159,14 @@ class Confirmer:
             return result
         if result.hits[0].coverage < self.tuning.min_coverage:
             return result
-        similarities, best = _closest(cache, asked, lang, result.hits)
-        chosen = result.hits[best]
+        # Only hits with as much lexical evidence as the first may be chosen: the model picks
+        # among them, never a fact the question's words hardly reach.
+        eligible = tuple(h for h in result.hits if h.coverage >= self.tuning.min_coverage)
+        similarities, best = _closest(cache, asked, lang, eligible)
+        chosen = eligible[best]
         if similarities[best] < self.tuning.min_similarity:
             return result
-        if best != 0 and (
-            similarities[best] - similarities[0] < self.tuning.min_margin
-            or chosen.coverage < self.tuning.min_coverage
-        ):
+        if best != 0 and similarities[best] - similarities[0] < self.tuning.min_margin:
             return result
         return replace(result, hits=(chosen,), found=True, reason="confirmed")
 

@@ -100,6 +100,15 @@ def test_another_hit_with_too_little_coverage_is_not_chosen(index: FactIndex) ->
     assert not result.found and result.reason == "weak"
 
 
+def test_the_model_chooses_among_the_hits_with_enough_coverage(index: FactIndex) -> None:
+    """Its favourite has too little lexical evidence, so it stands for nothing: the first
+    hit, close enough to the question on its own, is the answer."""
+    first, second = "stakes-microsoft-invested-over-13bn", "stakes-microsoft-27pct-of-openai-group"
+    weak = SearchResult((Hit(first, 0.5, 0.2), Hit(second, 0.4, 0.05)), False, "weak")
+    result = Confirmer(_Leaning("27", 0.2)).confirm(index, "27?", "en", weak)
+    assert result.found and [h.fact_id for h in result.hits] == [first]
+
+
 def test_an_out_of_scope_question_is_never_rescued(index: FactIndex) -> None:
     confirmer = Confirmer(_Keywords(["13"]))
     foreign = SearchResult((), False, "foreign")
