@@ -892,8 +892,10 @@ class FactIndex:
         if context:
             earlier = self.query(context, lang)
             labels = {t for t in query.tokens if t[0] in (_CONCEPT, _ENTITY)}
-            # "and in dollars?" asks more of the same; "and the renegotiation?" moves on.
-            same_subject = labels <= set(earlier.tokens)
+            # "and in dollars?" asks more of the same; "and the renegotiation?" moves on, and
+            # so does "did they file anything yet?" after the IPO's hurdles: a word of its own.
+            said = set(earlier.tokens) | set(earlier.units)
+            same_subject = labels <= said and set(query.units) <= said
             scores = scores + 0.5 * index.scores(earlier.tokens)
             query = replace(
                 query,

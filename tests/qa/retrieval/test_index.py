@@ -95,6 +95,19 @@ def test_a_follow_up_without_a_topic_of_its_own_stays_on_the_last_answer(
     assert leaning.found and leaning.hits[0].fact_id == fact
 
 
+def test_a_follow_up_with_a_word_of_its_own_asks_something_else(library: Library) -> None:
+    """After the IPO's hurdles, "did they file anything yet?" asks about the filing: the
+    facts just given no longer rank higher."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    earlier = "what are the hurdles for openai going public according to the article"
+    given = tuple(h.fact_id for h in index.search(earlier, "en").hits)
+    assert given and "ipo-openai-confidential-draft-filing" not in given
+    result = index.search(
+        "did they actually file anything yet", "en", context=earlier, previous=given
+    )
+    assert result.found and result.hits[0].fact_id == "ipo-openai-confidential-draft-filing"
+
+
 def test_a_question_naming_an_outlet_gets_that_outlets_report(library: Library) -> None:
     """ "what does the article say…" asks for the article's account, not the company's."""
     index = FactIndex(library, load_lexicon(CONTENT))
