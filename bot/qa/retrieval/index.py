@@ -808,8 +808,8 @@ class FactIndex:
 
     def _questions_within(self, message: str) -> list[str]:
         """The questions of a message of several sentences, each alone, unless a sentence
-        that asks nothing names a company or subject the facts do not cover: "Nvidia invested
-        too. How much?" is about Nvidia, and "how much?" alone would not be."""
+        that asks nothing names a company or subject the facts do not cover: "Mistral has a
+        deal too. How much did they invest?" is about Mistral, which the question alone is not."""
         sentences = [s for s in _SENTENCE.split(message) if s.strip()]
         if len(sentences) < 2:
             return []
