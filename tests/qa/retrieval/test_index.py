@@ -442,7 +442,7 @@ def test_a_message_of_several_questions_is_answered_by_the_one_the_facts_hold(
 
 
 def test_a_sentence_about_a_foreign_company_keeps_the_message_whole(library: Library) -> None:
-    """ "how much?" after a sentence about Nvidia asks about Nvidia, whom no fact covers."""
+    """ "how much?" after a sentence about Mistral asks about Mistral, whom no fact names."""
     index = FactIndex(library, load_lexicon(CONTENT))
     alone = index.search("how much did they invest in openai?", "en")
     assert alone.found
@@ -475,10 +475,5 @@ def test_mending_leaves_real_words_alone(library: Library) -> None:
     """ "down" is no glued "d'own", "a part" no "apart", and English has no elision."""
     index = FactIndex(library, load_lexicon(CONTENT))
     assert index._mended(["why", "did", "the", "sec", "turn", "down"], "en")[-1] == "down"
-    assert index._mended(["sends", "a", "part", "of", "it"], "en") == [
-        "sends",
-        "a",
-        "part",
-        "of",
-        "it",
-    ]
+    words = ["sends", "a", "part", "of", "it"]
+    assert index._mended(words, "en") == words
