@@ -1,11 +1,12 @@
 """Runs the whole suite at another date: ``PARTNERBRIEF_TEST_DATE=2030-06-15 pytest``.
 
 The bot reads the wall clock in one place (bot/core/clock.py), and the suite must pass whatever
-that clock says. CI runs it at the real date and at two others (.ci/run). time-machine moves the
-clock of this process, keeping the real time of day and letting it tick, and every Python
-subprocess a test starts (the bot under kill -9, the CLI) moves with it through the
-``sitecustomize`` beside this file. Monotonic clocks, which asyncio and timeouts use, are left
-alone.
+that clock says. CI runs it at the real date and at two others (.ci/run; the tests marked
+``real_clock`` only at the real date: what they run, the moved clock cannot reach).
+time-machine moves the clock of this process, keeping the real time of day and letting it
+tick, and every Python subprocess a test starts (the bot under kill -9, the CLI) moves with it
+through the ``sitecustomize`` beside this file. Monotonic clocks, which asyncio and timeouts
+use, are left alone.
 """
 
 from __future__ import annotations

@@ -502,6 +502,7 @@ def _image_path(root: Path, container_path: str) -> Path:
     return root / container_path.lstrip("/")
 
 
+@pytest.mark.real_clock
 def test_the_image_command_runs_from_a_fresh_non_editable_install(tmp_path: Path) -> None:
     """The image's command runs from a fresh virtual environment built the way the
     Dockerfile builds it.
