@@ -202,7 +202,7 @@ _ASKING_AGAIN = frozenset(
         "can could would you say it that this again please pls plz in the answer write translate"
         " repeat same thing me tell and now ok thanks tu vous peux pouvez pourrais pourriez dire"
         " redire redis dis le la ca ce en stp svp merci traduire traduis ecrire ecris repondre"
-        " reponds meme chose maintenant et ok"
+        " reponds meme chose maintenant et"
     )
 )
 

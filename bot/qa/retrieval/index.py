@@ -181,6 +181,8 @@ class FactIndex:
         self.lexicon = lexicon
         self.thresholds = thresholds or Thresholds()
         self._skip = {lang: stopwords(lang) | lexicon.stopwords for lang in ("fr", "en")}
+        # Chat mixes the languages: a word either language skips carries no subject.
+        self._skip_either = self._skip["fr"] | self._skip["en"]
         # Filler phrases ("end up", "du coup"): their words must not reach a concept either.
         self._filler = PhraseMatcher((s, "") for s in lexicon.stopwords if " " in s)
         self._ids = list(library.facts)
@@ -214,8 +216,7 @@ class FactIndex:
             | set(self._entity_names)
             | set(self._surface["fr"])
             | set(self._surface["en"])
-            | self._skip["fr"]
-            | self._skip["en"]
+            | self._skip_either
         )
 
     # ---- indexing -------------------------------------------------------------------------
@@ -490,7 +491,7 @@ class FactIndex:
         are joined when together they make a word of the store and one part is no word of it
         (or a lone letter); in French, "lipo", "dopenai" lose the elided article a missing
         apostrophe glued on."""
-        known, skip = self._known_words, self._skip["fr"] | self._skip["en"]
+        known, skip = self._known_words, self._skip_either
         french = lang == "fr"
 
         def content(word: str) -> bool:
@@ -692,7 +693,7 @@ class FactIndex:
         tokens = words(fold(question))
         # Short, or nothing but the cue and a word or two ("et ça vient d'où, ce chiffre ?"):
         # a question with its own subject ("who reported the $13bn?") is searched instead.
-        content = [t for t in tokens if t not in self._skip["fr"] and t not in self._skip["en"]]
+        content = [t for t in tokens if t not in self._skip_either]
         return (
             (len(tokens) <= 6 or len(content) <= 2)
             and self._cues["source"].matches(tokens)
@@ -829,11 +830,10 @@ class FactIndex:
         """Whether the sentence starts with a question word, after chatter ("ok so how much"):
         "mistral has a deal too" holds "has" but asks nothing."""
         openings = {phrase for phrase, _ in self._cues["question"].find(tokens)}
-        skip = self._skip["en"] | self._skip["fr"]
         for at, word in enumerate(tokens):
             if any(tuple(tokens[at : at + len(p)]) == p for p in openings):
                 return True
-            if word not in skip:
+            if word not in self._skip_either:
                 return False
         return False
 
