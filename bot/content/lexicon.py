@@ -39,6 +39,16 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """Words that make a question about one company's share *in* another a stake question
+    ("la part de msft ds oai", "microsoft's % in openai"): share words, then the words right
+    before the company held."""
+
+    shares: tuple[str, ...]
+    within: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Lexicon:
     concepts: dict[str, tuple[str, ...]]
     entity_aliases: dict[str, tuple[str, ...]]
@@ -61,6 +71,7 @@ class Lexicon:
     # A company's own takings, and the words that make them a shared amount instead.
     takings: tuple[str, ...] = ()
     takings_shared: tuple[str, ...] = ()
+    holding: Holding = field(default_factory=lambda: Holding((), ()))
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -122,6 +133,7 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     products = {fold(k): fold(v) for k, v in products_raw.items()}
     payment = Payment(*_term_lists(data, "payment", ("pays", "to", "by"), errors))
     takings, shared = _term_lists(data, "takings", ("words", "shared"), errors)
+    holding = Holding(*_term_lists(data, "holding", ("shares", "within"), errors))
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
@@ -137,4 +149,5 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         payment,
         takings,
         shared,
+        holding,
     )

@@ -286,6 +286,8 @@ class FactIndex:
         self._pays = PhraseMatcher((term, "") for term in payment.pays)
         self._paid_to = frozenset(tuple(words(t)) for t in payment.to)
         self._paid_by = frozenset(tuple(words(t)) for t in payment.by)
+        self._share_words = frozenset(lexicon.holding.shares)
+        self._within = frozenset(tuple(words(t)) for t in lexicon.holding.within)
         self._stem_concepts = {lang: self._concepts_by_stem(lang) for lang in ("fr", "en")}
         self._foreign_matcher = PhraseMatcher(
             (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
@@ -461,6 +463,11 @@ class FactIndex:
                 labels.append(by_stem[stem])
         unknown = self._unknown(corrected, stems, explained, lang)
         unsourced = self._unknown(corrected, stems, explained, lang, facts_only=True)
+        if "revenue_share" not in labels and self._holds(tokens, question):
+            # The share asked for is a stake: its share word is then explained, not a word a
+            # revenue fact's "part de ses revenus" would cover.
+            labels.append("stake")
+            explained |= self._share_words
         concepts = [_CONCEPT + c for c in dict.fromkeys(labels)]
         entities = frozenset(self._entity_matcher.labels(seen))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
@@ -518,6 +525,19 @@ class FactIndex:
                 )
                 at += 1
         return mended
+
+    def _holds(self, tokens: list[str], question: str) -> bool:
+        """Whether the question asks what one company holds in another: a share word (or a
+        bare %), one company named right after a ``within`` word, another named as well."""
+        if not (_BARE_PERCENT.search(question) or self._share_words.intersection(tokens)):
+            return False
+        mentions = self._mentions(tokens)
+        held = {
+            name
+            for start, _, name in mentions
+            if any(_ends(tokens, start, w) for w in self._within)
+        }
+        return any(held - {name} for _, _, name in mentions)
 
     def _payment(self, tokens: list[str]) -> Paid:
         """Who paid whom, when the question says so: the company named before the first paying

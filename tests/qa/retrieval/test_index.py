@@ -477,3 +477,36 @@ def test_mending_leaves_real_words_alone(library: Library) -> None:
     assert index._mended(["why", "did", "the", "sec", "turn", "down"], "en")[-1] == "down"
     words = ["sends", "a", "part", "of", "it"]
     assert index._mended(words, "en") == words
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("c koi la part de msft ds oai", "fr"),
+        ("whats msft % in oai rn", "en"),
+        ("how big is redmond's slice of the openai pie", "en"),
+    ],
+)
+def test_one_companys_share_in_another_asks_for_a_stake(
+    library: Library, question: str, lang: Lang
+) -> None:
+    """ "Part", "%" or "slice" between two companies is what one holds in the other."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert "§stake" in index.query(question, lang).tokens
+    first = index.search(question, lang).hits[0].fact_id
+    assert library.facts[first].topic == "stakes"
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("quelle part des revenus d'openai va à microsoft", "fr"),
+        ("what share of its revenue does openai pay microsoft", "en"),
+        ("quelle part de ses ventes openai reverse", "fr"),
+    ],
+)
+def test_a_share_of_revenue_stays_a_revenue_question(
+    library: Library, question: str, lang: Lang
+) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert "§stake" not in index.query(question, lang).tokens
