@@ -25,6 +25,7 @@ CUE_KINDS = (
     "question",
     "source",
     "who",
+    "total",
 )
 
 

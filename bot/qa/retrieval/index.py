@@ -98,6 +98,7 @@ class Query:
     injection: bool = False  # tries to override the rules and asks nothing answerable
     context_units: tuple[str, ...] = ()  # from the question a follow-up leans on, half weight
     who: bool = False  # asks which companies or people: facts naming several rank higher
+    total: bool = False  # asks for a sum to date ("en tout", "so far"): not the background's
     source: bool = False  # asks who reported something: outlets' reports rank first
     quoted: frozenset[str] = frozenset()  # figure kinds the question quotes ("27 %", "$1bn")
     # Content words no fact's own text holds (reader questions may): what a premise rests on.
@@ -450,7 +451,8 @@ class FactIndex:
         return known
 
     def _read(self, question: str, lang: Lang) -> Query:
-        tokens = _without(self._mended(words(fold(question)), lang), self._filler)
+        said = self._mended(words(fold(question)), lang)
+        tokens = _without(said, self._filler)
         corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
@@ -473,6 +475,8 @@ class FactIndex:
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
         units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
         cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
+        # "En tout" and "so far" are filler to ranking, not to what is asked.
+        cues["total"] = self._cues["total"].matches(said)
         # A percent sign with no number asks for a share ("msft % in oai"); with one, it quotes.
         cues["share"] = cues["share"] or _BARE_PERCENT.search(question) is not None
         asks = "?" in question or cues["question"]
@@ -487,6 +491,7 @@ class FactIndex:
             units=units,
             injection=cues["injection"] and not asks,
             who=cues["who"],
+            total=cues["total"],
             source=cues["source"],
             quoted=_quoted_kinds(question, tokens),
             unsourced=unsourced,
@@ -1093,7 +1098,11 @@ class FactIndex:
             # A figure quoted is a claim to confirm or correct: a fact with a figure of that
             # kind settles it ("only 5 %" -> the fact with the percentages).
             boost *= self._kind_factor(query.quoted, 0.5)
-        if _CONCEPT + "history" not in query.tokens and not query.numbers:
+        if query.total:
+            # "Microsoft put 1 billion in, in total?": the sum to date, which no background
+            # fact holds, even when a figure quoted is one of theirs.
+            boost *= np.where(self._background < 1.0, 0.3, 1.0)
+        elif _CONCEPT + "history" not in query.tokens and not query.numbers:
             # Background facts answer "what happened before" questions, not current ones.
             boost *= self._background
         return boost

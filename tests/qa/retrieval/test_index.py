@@ -510,3 +510,22 @@ def test_a_share_of_revenue_stays_a_revenue_question(
 ) -> None:
     index = FactIndex(library, load_lexicon(CONTENT))
     assert "§stake" not in index.query(question, lang).tokens
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("donc microsoft a mis 1 milliard en tout dans openai", "fr"),
+        ("microsoft only ever put 1 billion into openai right", "en"),
+        ("combien microsoft a investi dans openai depuis le début", "fr"),
+    ],
+)
+def test_a_sum_to_date_is_not_answered_from_the_background(
+    library: Library, question: str, lang: Lang
+) -> None:
+    """ "En tout", "only ever": the amount as it stands, not the 2019 one a figure quoted
+    or "depuis le début" would otherwise bring first."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.query(question, lang).total
+    first = index.search(question, lang).hits[0].fact_id
+    assert library.facts[first].topic != "context"
