@@ -14,6 +14,8 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
 from bot.core.domain import Lang
 
 _APOSTROPHES = str.maketrans({"’": " ", "'": " ", "‘": " ", "`": " ", "-": " ", "_": " "})
+# Ligatures Unicode does not decompose: without them "cœur" would read as "c ur".
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 _WORD = re.compile(r"[a-z0-9]+")
 _SNOWBALL = {"fr": "french", "en": "english"}
 # A number with optional decimals and a magnitude word: "13 milliards", "$13.5bn", "27 %".
@@ -53,7 +55,7 @@ def fold(text: str) -> str:
     """Lower-case, strip accents and invisible characters, apostrophes and hyphens to spaces."""
     lowered = visible(text).casefold()
     if not lowered.isascii():
-        lowered = _COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
+        lowered = _COMBINING.sub("", unicodedata.normalize("NFKD", lowered)).translate(_LIGATURES)
     return " ".join(lowered.translate(_APOSTROPHES).split())
 
 
