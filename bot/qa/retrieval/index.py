@@ -475,6 +475,8 @@ class FactIndex:
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
         units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
         cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
+        if cues["time"] and _when_is_a_clause(tokens, self._cues["time"].find(tokens)):
+            cues["time"] = False
         # "En tout" and "so far" are filler to ranking, not to what is asked.
         cues["total"] = self._cues["total"].matches(said)
         # A percent sign with no number asks for a share ("msft % in oai"); with one, it quotes.
@@ -1159,6 +1161,24 @@ _SHARE_WORDS = frozenset({"half", "moitie", "majority", "majorite", "tiers", "th
 
 # Words that join two companies' names: "entre Oracle et TikTok", "Microsoft and Inflection".
 _JOINTS = frozenset({"and", "et", "or", "ou", "vs", "versus"})
+
+
+# "What were they arguing over when they sat down…": after another question word, "when"
+# opens a clause and asks no time.
+_WHEN = frozenset({"when", "wen", "quand", "qd", "lorsque", "lorsqu"})
+_ASKING = frozenset({
+    "what", "whats", "how", "which", "who", "whos", "why", "wat",
+    "quoi", "koi", "comment", "qui", "ki", "pourquoi", "quel", "quelle", "quels", "quelles",
+    "combien", "cmb",
+})  # fmt: skip
+
+
+def _when_is_a_clause(tokens: list[str], time_words: list[tuple[tuple[str, ...], str]]) -> bool:
+    """Whether the only time words are a lone "when" that follows another question word."""
+    if not all(len(phrase) == 1 and phrase[0] in _WHEN for phrase, _ in time_words):
+        return False
+    first = next((i for i, t in enumerate(tokens) if t in _WHEN), None)
+    return first is not None and bool(_ASKING.intersection(tokens[:first]))
 
 
 def _starts(tokens: list[str], at: int, phrase: tuple[str, ...]) -> bool:

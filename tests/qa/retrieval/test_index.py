@@ -529,3 +529,21 @@ def test_a_sum_to_date_is_not_answered_from_the_background(
     assert index.query(question, lang).total
     first = index.search(question, lang).hits[0].fact_id
     assert library.facts[first].topic != "context"
+
+
+@pytest.mark.parametrize(
+    ("question", "wants_time"),
+    [
+        ("what were they arguing over when they sat down to redo the deal", False),
+        ("c'est quoi le problème quand openai annonce l'agi", False),
+        ("when does the revenue share end", True),
+        ("what year does the revenue share end when agi is declared", True),
+        ("and until when", True),
+    ],
+)
+def test_when_after_another_question_word_opens_a_clause(
+    library: Library, question: str, wants_time: bool
+) -> None:
+    """ "What … when they sat down" asks no time: the facts without a date stay in the race."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert ("year" in index.query(question, "en").wants) is wants_time
