@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,7 @@ _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
 _BARE_PERCENT = re.compile(r"(?<!\d)(?<!\d )(?<!\d\u202f)(?<!\d\xa0)%")
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 _CONCEPT = "§"
+_LEXICON: Literal["lexicon"] = "lexicon"  # the lexicon's words, corrected to after the store's
 _ENTITY = "@"
 _NONE = np.array([], dtype=np.intp)
 _QUERIES_KEPT = 64
@@ -192,8 +194,8 @@ class FactIndex:
         self._topic_labels = {topic.id: topic.label for topic in library.topics}
         self._publisher_names: dict[tuple[str, str | None], str] = {}
         self._surface: dict[Lang, list[str]] = {}
-        self._by_length: dict[tuple[Lang, int], list[str]] = {}
-        self._near: dict[tuple[Lang, int], list[str]] = {}
+        self._by_length: dict[tuple[Lang | Literal["lexicon"], int], list[str]] = {}
+        self._near: dict[tuple[Lang | Literal["lexicon"], int], list[str]] = {}
         self._corrections: dict[tuple[str, Lang], str] = {}
         self._index: dict[Lang, _LangIndex] = {}
         with _no_gc():
@@ -212,6 +214,15 @@ class FactIndex:
             for term in group
             for word in words(term)
         }
+        # A misspelt lexicon word is corrected to it as a store word is ("holcing" -> the
+        # stake concept's "holding", "caash" -> "cash"): both languages', since chat mixes them.
+        self._add_corrections(
+            w for w in lexicon_words - self._skip_either if len(w) >= 4 and not w.isdigit()
+        )
+        # Question words misspelt ("whixh", "qusnd", "poufquoi") would lose their cue.
+        self._cue_words = sorted(
+            {w for terms in lexicon.cues.values() for t in terms for w in words(t) if len(w) >= 4}
+        )
         self._known_words = frozenset(
             lexicon_words
             | set(self._entity_names)
@@ -219,6 +230,12 @@ class FactIndex:
             | set(self._surface["en"])
             | self._skip_either
         )
+
+    def _add_corrections(self, extra: Iterable[str]) -> None:
+        """``extra`` words, not the store's, become correction targets of the second rank."""
+        store = set(self._surface["fr"]) | set(self._surface["en"])
+        for word in sorted(set(extra) - store):
+            self._by_length.setdefault((_LEXICON, len(word)), []).append(word)
 
     # ---- indexing -------------------------------------------------------------------------
 
@@ -514,6 +531,7 @@ class FactIndex:
         def fragment(word: str) -> bool:
             return word not in known or (len(word) == 1 and word != "a")
 
+        tokens = [self._cue_word(t) if t not in known else t for t in tokens]
         mended: list[str] = []
         at = 0
         while at < len(tokens):
@@ -545,6 +563,19 @@ class FactIndex:
             if any(_ends(tokens, start, w) for w in self._within)
         }
         return any(held - {name} for _, _, name in mentions)
+
+    def _cue_word(self, word: str) -> str:
+        """The cue word one edit from ``word``, a word of no list or fact ("qusnd" is
+        "quand"); a four-letter word only with two letters swapped ("muhc", not "mach")."""
+        if len(word) < 4 or word.isdigit():
+            return word
+        match = process.extractOne(
+            word, self._cue_words, scorer=DamerauLevenshtein.distance, score_cutoff=1
+        )
+        if match is None:
+            return word
+        cue = str(match[0])
+        return cue if len(word) > 4 or sorted(cue) == sorted(word) else word
 
     def _payment(self, tokens: list[str]) -> Paid:
         """Who paid whom, when the question says so: the company named before the first paying
@@ -626,8 +657,9 @@ class FactIndex:
         known = self._explained(tokens)
         skip = self._skip[lang]
         corrected = (w if w in known else self._correct(w, lang) for w in content)
-        # A word one letter from a function word ("those" -> "these") was not a typo of it.
-        return [c if c not in skip else w for w, c in zip(content, corrected, strict=True)]
+        # A word one letter from a function word is a misspelt function word ("sttill",
+        # "thoes"), and says no more than one: it is dropped, neither a subject nor unknown.
+        return [c for c in corrected if c not in skip]
 
     def _unknown(
         self,
@@ -683,24 +715,31 @@ class FactIndex:
         key = (word, lang)
         corrected = self._corrections.get(key)
         if corrected is None:
-            near = self._near_lengths(lang, len(word), limit)
-            # Levenshtein first, bit-parallel and several times faster: a word within `limit`
-            # Damerau-Levenshtein edits is within twice that many Levenshtein edits (a
-            # transposition is two substitutions), and the survivors keep their order.
-            close = process.extract(
-                word, near, scorer=Levenshtein.distance, score_cutoff=2 * limit, limit=None
+            # The store's own words first; the lexicon's only when none is that close, so a
+            # word the facts hold wins a tie ("openi" is "openai", not the lexicon's "open").
+            corrected = (
+                self._closest(word, lang, limit) or self._closest(word, _LEXICON, limit) or word
             )
-            candidates = [near[i] for i in sorted(i for _, _, i in close)]
-            match = process.extractOne(
-                word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=limit
-            )
-            corrected = word if match is None else str(match[0])
             self._corrections[key] = corrected
             if len(self._corrections) > _CORRECTIONS_KEPT:
                 del self._corrections[next(iter(self._corrections))]
         return corrected
 
-    def _near_lengths(self, lang: Lang, length: int, limit: int) -> list[str]:
+    def _closest(self, word: str, tier: Lang | Literal["lexicon"], limit: int) -> str | None:
+        near = self._near_lengths(tier, len(word), limit)
+        # Levenshtein first, bit-parallel and several times faster: a word within `limit`
+        # Damerau-Levenshtein edits is within twice that many Levenshtein edits (a
+        # transposition is two substitutions), and the survivors keep their order.
+        close = process.extract(
+            word, near, scorer=Levenshtein.distance, score_cutoff=2 * limit, limit=None
+        )
+        candidates = [near[i] for i in sorted(i for _, _, i in close)]
+        match = process.extractOne(
+            word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+        )
+        return None if match is None else str(match[0])
+
+    def _near_lengths(self, lang: Lang | Literal["lexicon"], length: int, limit: int) -> list[str]:
         """The store's words whose length is within ``limit`` of ``length``, in the order of
         ``_surface``: no other word can be within ``limit`` edits, and the same order keeps
         the same match among equals. Scanning the whole vocabulary for each misspelt word

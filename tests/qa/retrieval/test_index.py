@@ -4,6 +4,7 @@ and declines rather than fails when it has nothing to rank."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import shutil
 from pathlib import Path
 
@@ -147,9 +148,14 @@ def test_coverage_reorders_an_answer_but_never_makes_one(library: Library) -> No
 
 def test_a_correction_is_the_one_a_scan_of_the_whole_vocabulary_finds(library: Library) -> None:
     """Misspellings of every word the store knows get the same correction (or none) as
-    Damerau-Levenshtein over all its words, though only words of a near length, close by
-    Levenshtein first, are compared."""
+    Damerau-Levenshtein over all its words, then over the lexicon's, though only words of a
+    near length, close by Levenshtein first, are compared."""
     index = FactIndex(library, load_lexicon(CONTENT))
+    lexicon_words = sorted(
+        itertools.chain.from_iterable(
+            run for (tier, _), run in index._by_length.items() if tier == "lexicon"
+        )
+    )
     checked, corrected = 0, 0
     for lang in ("fr", "en"):
         vocabulary = index._surface[lang]
@@ -164,6 +170,8 @@ def test_a_correction_is_the_one_a_scan_of_the_whole_vocabulary_finds(library: L
                 limit = 1 if len(typo) <= 8 else 2
                 match = process.extractOne(
                     typo, vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+                ) or process.extractOne(
+                    typo, lexicon_words, scorer=DamerauLevenshtein.distance, score_cutoff=limit
                 )
                 assert index._correct(typo, lang) == (typo if match is None else match[0])
                 checked += 1
@@ -547,3 +555,49 @@ def test_when_after_another_question_word_opens_a_clause(
     """ "What … when they sat down" asks no time: the facts without a date stay in the race."""
     index = FactIndex(library, load_lexicon(CONTENT))
     assert ("year" in index.query(question, "en").wants) is wants_time
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "concept"),
+    [
+        ("what's microsoft's holcing in openai", "en", "§stake"),
+        ("how much caash did microsoft pour into openai", "en", "§invest"),
+    ],
+)
+def test_a_misspelt_lexicon_word_reaches_its_concept(
+    library: Library, question: str, lang: Lang, concept: str
+) -> None:
+    """ "holcing" is no word of the facts, but one edit from the lexicon's "holding"."""
+    query = FactIndex(library, load_lexicon(CONTENT)).query(question, lang)
+    assert concept in query.tokens and not query.unknown
+
+
+def test_a_store_word_wins_a_tie_with_a_lexicon_word(library: Library) -> None:
+    """ "openi" is one edit from the lexicon's "open" and from the store's "openai"."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index._correct("openi", "en") == "openai"
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "wants"),
+    [
+        ("stargate a été annoncé qusnd", "fr", "year"),
+        ("poufquoi openai veut entrer en bourse", "fr", None),
+        ("how muhc has microsoft invested in openai", "en", "money"),
+    ],
+)
+def test_a_misspelt_question_word_keeps_its_cue(
+    library: Library, question: str, lang: Lang, wants: str | None
+) -> None:
+    query = FactIndex(library, load_lexicon(CONTENT)).query(question, lang)
+    if wants is None:
+        assert query.why
+    else:
+        assert wants in query.wants
+
+
+def test_a_misspelt_function_word_is_neither_subject_nor_unknown(library: Library) -> None:
+    query = FactIndex(library, load_lexicon(CONTENT)).query(
+        "is openai sttill renting servers from microsoft", "en"
+    )
+    assert "sttill" not in query.unknown and "still" not in query.tokens
