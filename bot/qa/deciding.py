@@ -141,20 +141,27 @@ class Confirmer:
             # Words the store has never seen are what the question is about ("qui a gagné le
             # match du psg hier soir ?"): a model that likes its one familiar verb is no proof.
             return result
-        asked = f"{context} {question}" if context else question
-        confirmed = self._second_opinion(cache, asked, lang, result)
+        # The model reads the question as the index does, misspellings corrected: a typo is
+        # no word to it either, and would pull the similarities down.
+        asked = index.spelled(f"{context} {question}" if context else question, lang)
+        confirmed = self._second_opinion(cache, asked, lang, result, index.background_for(query))
         if confirmed.found and not index.holds_parties(query, confirmed.hits[0].fact_id):
             return result
         return confirmed
 
     def _second_opinion(
-        self, cache: DenseCache, asked: str, lang: Lang, result: SearchResult
+        self,
+        cache: DenseCache,
+        asked: str,
+        lang: Lang,
+        result: SearchResult,
+        background: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """A weak lexical answer stands when the model puts the same fact first among the
         lexical hits, close enough to the question; or another hit does, when the model finds
         it clearly closer and the lexical evidence for it is as strong as asked of the first."""
         if result.found:
-            return self._reranked(cache, asked, lang, result)
+            return self._reranked(cache, asked, lang, result, background)
         if result.reason != "weak" or not result.hits:
             return result
         if result.hits[0].coverage < self.tuning.min_coverage:
@@ -171,16 +178,25 @@ class Confirmer:
         return replace(result, hits=(chosen,), found=True, reason="confirmed")
 
     def _reranked(
-        self, cache: DenseCache, asked: str, lang: Lang, result: SearchResult
+        self,
+        cache: DenseCache,
+        asked: str,
+        lang: Lang,
+        result: SearchResult,
+        background: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """A found answer, with the hit the model finds far closer to the question first: two
         facts that share the question's words differ in what they say ("what would going
-        public get openai?" is the listing's purpose, not the filing)."""
+        public get openai?" is the listing's purpose, not the filing). Never a background fact
+        (``background``) before a current one: "how much did microsoft invest in openai?"
+        reads like the 2019 billion word for word, and asks for the sum to date."""
         if len(result.hits) < 2:
             return result
         similarities, best = _closest(cache, asked, lang, result.hits)
+        first, chosen = result.hits[0].fact_id, result.hits[best].fact_id
         if (
             best == 0
+            or (chosen in background and first not in background)
             or similarities[best] < self.tuning.rerank_similarity
             or similarities[best] - similarities[0] < self.tuning.rerank_margin
         ):

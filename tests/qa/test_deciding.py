@@ -167,6 +167,57 @@ def test_a_found_answer_puts_first_the_hit_the_model_finds_far_closer(
     assert [h.fact_id for h in result.hits] == expected
 
 
+def test_a_background_fact_is_never_put_before_a_current_one(index: FactIndex) -> None:
+    """ "How much did Microsoft invest?" reads like the 2019 billion word for word; it asks
+    the sum to date, which the lexical ranking put first."""
+    current, background = (
+        "stakes-microsoft-invested-over-13bn",
+        "context-microsoft-1bn-investment-2019",
+    )
+    found = SearchResult((Hit(current, 0.5, 0.8), Hit(background, 0.4, 0.8)), True, "ok")
+    model = _Preferring("2019")
+    question = "how much did microsoft invest in openai"
+    result = Confirmer(model).confirm(index, question, "en", found)
+    assert [h.fact_id for h in result.hits] == [current, background]
+    # Asked about the beginnings, the background fact may come first.
+    asked = "how much did microsoft invest in openai at first"
+    assert Confirmer(model).confirm(index, asked, "en", found).hits[0].fact_id == background
+
+
+class _Preferring:
+    """A stand-in model that finds every question closest to the facts saying ``word``."""
+
+    def __init__(self, word: str) -> None:
+        self._word = word
+
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        rows = np.zeros((len(texts), 2), dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            row[0 if not passage or self._word in text else 1] = 1.0
+        return rows
+
+
+class _Spelling(_Keywords):
+    """Records what the model is asked to read."""
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        super().__init__(keywords)
+        self.read: list[str] = []
+
+    def embed(self, texts: Sequence[str], *, passage: bool) -> npt.NDArray[np.float32]:
+        if not passage:
+            self.read.extend(texts)
+        return super().embed(texts, passage=passage)
+
+
+def test_the_model_reads_the_question_with_its_misspellings_corrected(index: FactIndex) -> None:
+    model = _Spelling(["stargate"])
+    weak = _weak(index, "infrastructure-stargate-announced")
+    Confirmer(model).confirm(index, "Combien Satrgate prévoit d'investir ?", "fr", weak)
+    assert model.read and "stargate" in model.read[-1].lower()
+    assert "Combien" in model.read[-1] and "investir" in model.read[-1]
+
+
 class _Counting(_Keywords):
     """Counts the texts it is asked to embed."""
 

@@ -56,6 +56,7 @@ _TIME_KINDS = frozenset({"year", "date", "month"})
 # A capitalised word that does not start a sentence (nor follows a colon or a quote).
 _NAME = re.compile(r"(?<![.!?:«\"\n]\s)(?<!^)(?<=\s)[A-Z][A-Za-z0-9&]+")
 _BARE_PERCENT = re.compile(r"(?<!\d)(?<!\d )(?<!\d\u202f)(?<!\d\xa0)%")
+_LETTERS = re.compile(r"[^\W\d_]{4,}")
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 _CONCEPT = "§"
 _LEXICON: Literal["lexicon"] = "lexicon"  # the lexicon's words, corrected to after the store's
@@ -335,6 +336,11 @@ class FactIndex:
         # where comparing every fact's topic string cost a millisecond at 100,000 facts.
         self._topic_positions = _inverted((f.topic,) for f in facts)
         self._background = np.where(self._topics == "context", 0.85, 1.0)
+        self._background_ids = frozenset(
+            fact_id
+            for fact_id, factor in zip(self._ids, self._background, strict=True)
+            if factor < 1.0
+        )
         self._build_entity_signals(facts)
         self._build_source_signals(facts)
         self._number_positions = _inverted(
@@ -516,6 +522,27 @@ class FactIndex:
             unsourced=unsourced,
             paid=self._payment(tokens),
         )
+
+    def background_for(self, query: Query) -> frozenset[str]:
+        """The background facts, unless the question asks about history (or quotes a figure,
+        which a background fact may hold): what the ranking holds back, for later stages."""
+        if _CONCEPT + "history" in query.tokens or (query.numbers and not query.total):
+            return frozenset()
+        return self._background_ids
+
+    def spelled(self, question: str, lang: Lang) -> str:
+        """The question with the words the index corrects written as corrected ("Satrgate"
+        -> "stargate"), for readers of the text such as the semantic model."""
+        known = self._known_words
+
+        def respelled(match: re.Match[str]) -> str:
+            word = fold(match.group(0))
+            if word in known or not word.isalpha():
+                return match.group(0)
+            cue = self._cue_word(word)
+            return cue if cue != word else self._correct(word, lang)
+
+        return _LETTERS.sub(respelled, question)
 
     def _mended(self, tokens: list[str], lang: Lang) -> list[str]:
         """Words split or glued by a phone or a dictation: "micro soft", "open a i", "in vest"
