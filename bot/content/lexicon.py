@@ -26,6 +26,7 @@ CUE_KINDS = (
     "source",
     "who",
     "total",
+    "said",
 )
 
 

@@ -505,12 +505,15 @@ class FactIndex:
         # A percent sign with no number asks for a share ("msft % in oai"); with one, it quotes.
         cues["share"] = cues["share"] or _BARE_PERCENT.search(question) is not None
         asks = "?" in question or cues["question"]
+        wants = _wanted_kinds(cues)
+        if wants and self._asks_what_was_said(tokens):
+            wants = frozenset()
         return Query(
             tuple(concepts + entity_tokens + stems),
             unknown,
             entities,
             frozenset(numbers(question)),
-            _wanted_kinds(cues),
+            wants,
             why=cues["why"],
             event=cues["event"] or _french_perfect(tokens, entities),
             units=units,
@@ -577,6 +580,14 @@ class FactIndex:
                 )
                 at += 1
         return mended
+
+    def _asks_what_was_said(self, tokens: list[str]) -> bool:
+        """ "What does the article say about how much…", "que dit l'article sur combien…":
+        a saying word within five words after "what"."""
+        said = {word for phrase, _ in self._cues["said"].find(tokens) for word in phrase[:1]}
+        return any(
+            t in _WHAT and said.intersection(tokens[i + 1 : i + 6]) for i, t in enumerate(tokens)
+        )
 
     def _holds(self, tokens: list[str], question: str) -> bool:
         """Whether the question asks what one company holds in another: a share word (or a
@@ -1231,6 +1242,7 @@ _JOINTS = frozenset({"and", "et", "or", "ou", "vs", "versus"})
 
 # "What were they arguing over when they sat down…": after another question word, "when"
 # opens a clause and asks no time.
+_WHAT = frozenset({"what", "whats", "wat", "que", "qu", "quoi", "koi"})
 _WHEN = frozenset({"when", "wen", "quand", "qd", "lorsque", "lorsqu"})
 _ASKING = frozenset({
     "what", "whats", "how", "which", "who", "whos", "why", "wat",

@@ -601,3 +601,20 @@ def test_a_misspelt_function_word_is_neither_subject_nor_unknown(library: Librar
         "is openai sttill renting servers from microsoft", "en"
     )
     assert "sttill" not in query.unknown and "still" not in query.tokens
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "wants"),
+    [
+        ("what does the article say that joint venture shows about how much money ai needs",
+         "en", False),
+        ("que dit l'article sur combien d'argent il faut pour l'ia", "fr", False),
+        ("how much money does stargate plan to invest", "en", True),
+    ],
+)  # fmt: skip
+def test_asking_what_was_said_wants_no_figure(
+    library: Library, question: str, lang: Lang, wants: bool
+) -> None:
+    """ "What does the article say about how much…" asks for the article's point, which a
+    fact without a figure may make."""
+    assert bool(FactIndex(library, load_lexicon(CONTENT)).query(question, lang).wants) is wants
