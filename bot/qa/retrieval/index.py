@@ -311,6 +311,8 @@ class FactIndex:
         self._foreign_matcher = PhraseMatcher(
             (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
         )
+        # Single words of neighbouring subjects ("employees"): a fact may hold them too.
+        self._foreign_topic_words = frozenset(t for t in lexicon.foreign_topics if " " not in t)
         # Named by some fact, so not foreign after all: settled once the texts are read.
         self._covered_foreign: set[str] = set()
         self._queries: dict[tuple[str, Lang], Query] = {}
@@ -826,6 +828,23 @@ class FactIndex:
             named.append("takings")
         return list(dict.fromkeys(listed + named))
 
+    def _held_topics(self, names: list[str], question: str, lang: Lang) -> bool:
+        """Whether every foreign name is a neighbouring subject's word that a fact holds beside
+        another word of the question: "et du côté des employés et du public ?" asks what the
+        fact on expectations says of employees; "how many employees does openai have?" has no
+        other word, and stays out of scope."""
+        topics = self._foreign_topic_words
+        if not all(name in topics for name in names):
+            return False
+        index = self._index[lang]
+        stems = {self._stems.stem(name, lang) for name in names}
+        others = {t for t in self.query(question, lang).units if t[0] not in (_CONCEPT, _ENTITY)}
+        others -= stems
+        if not others or not stems <= index.vocab.keys():
+            return False
+        holding = np.flatnonzero(np.all([index.scores([s]) > 0 for s in stems], axis=0))
+        return any(others & index.doc_terms(int(p)) for p in holding)
+
     def _own_takings(
         self, question: str, tokens: list[str], mentions: list[tuple[int, int, str]]
     ) -> bool:
@@ -950,7 +969,8 @@ class FactIndex:
         k: int,
         previous: tuple[str, ...],
     ) -> SearchResult:
-        if self.foreign(question):
+        foreign = self.foreign(question)
+        if foreign and not self._held_topics(foreign, question, lang):
             return SearchResult((), False, "foreign")
         query = self.query(question, lang)
         if query.injection:

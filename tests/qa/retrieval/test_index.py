@@ -618,3 +618,15 @@ def test_asking_what_was_said_wants_no_figure(
     """ "What does the article say about how much…" asks for the article's point, which a
     fact without a figure may make."""
     assert bool(FactIndex(library, load_lexicon(CONTENT)).query(question, lang).wants) is wants
+
+
+def test_a_neighbouring_subjects_word_a_fact_holds_beside_the_question_is_in_scope(
+    library: Library,
+) -> None:
+    """Employees are out of scope ("how many employees does openai have?") except as a fact
+    mentions them, beside another word of the question: the expectations of the public."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    held = index.search("et du côté des employés et du public ?", "fr")
+    assert held.found and held.hits[0].fact_id == "ipo-challenge-expectations"
+    assert not index.search("combien d'employés chez openai", "fr").found
+    assert not index.search("how many employees does openai have", "en").found
