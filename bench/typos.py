@@ -1,7 +1,7 @@
 """How answers hold up under typing errors: the single-turn direct and paraphrase questions a
-dev set answers right, each sent again with machine-made typos (two letters swapped, one
-dropped, doubled, or hit on a neighbouring key, in about a third of the words of four letters
-or more), three variants each, a fixed seed.
+dev set answers right, and those it rightly refuses, each sent again with machine-made typos
+(two letters swapped, one dropped, doubled, or hit on a neighbouring key, in about a third of
+the words of four letters or more), three variants each, a fixed seed.
 
     python -m bench.typos tests/eval/questions.yaml tests/eval/blind_dev*.yaml [--misses]
 
@@ -84,23 +84,19 @@ def main() -> None:
     args = parser.parse_args()
     if any("holdout" in path.name for path in args.cases):
         parser.error("dev sets only: a holdout's questions are not to be varied and read")
-    chosen = [
-        case
-        for path in args.cases
-        for case in load(path)
-        if case["kind"] in ("direct", "paraphrase")
-        and case["expect"] != "decline"
-        and len(case["turns"]) == 1
+    cases = [case for path in args.cases for case in load(path) if len(case["turns"]) == 1]
+    answered = [
+        c for c in cases if c["kind"] in ("direct", "paraphrase") and c["expect"] != "decline"
     ]
-    right = [o.case for o in outcomes_for(chosen) if o.correct]
-    outcomes = outcomes_for(variants(right, seed=args.seed, rate=args.rate))
-    held = sum(o.correct for o in outcomes)
-    declined = sum(not o.found for o in outcomes if not o.correct)
-    print(f"answered right as written      {len(right)}/{len(chosen)}")
-    print(f"right with typos               {held}/{len(outcomes)} = {held / len(outcomes):.1%}")
-    print(f"typo misses declined           {declined}")
-    if args.misses:
-        print("\n".join(miss_line(o) for o in outcomes if not o.correct))
+    refused = [c for c in cases if c["expect"] == "decline"]
+    for name, chosen in (("in scope", answered), ("to refuse", refused)):
+        right = [o.case for o in outcomes_for(chosen) if o.correct]
+        outcomes = outcomes_for(variants(right, seed=args.seed, rate=args.rate))
+        held = sum(o.correct for o in outcomes)
+        print(f"{name}: right as written {len(right)}/{len(chosen)}; with typos", end=" ")
+        print(f"{held}/{len(outcomes)} = {held / len(outcomes):.1%}")
+        if args.misses:
+            print("\n".join(miss_line(o) for o in outcomes if not o.correct))
 
 
 if __name__ == "__main__":
