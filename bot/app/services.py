@@ -47,6 +47,7 @@ from bot.qa.llm_client import ChatClient, LLMSettings
 from bot.qa.memory import CHATS, DEFAULT_TTL, ChatMemory
 from bot.qa.memory import TABLE_KEYS as CHAT_KEYS
 from bot.qa.phrasing import Phraser
+from bot.qa.retrieval.dictionary import everyday_words
 from bot.qa.retrieval.index import FactIndex
 from bot.store.atomic import StoreCorrupted, quarantine_corrupted
 from bot.store.broadcasts import BroadcastStore
@@ -131,6 +132,8 @@ def build_conversation(
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py),
         # unless the operator turned it off (BOT_SEMANTIC=0).
         confirmer = confirmer or Confirmer(shared_embedder() if semantic else None)
+        # Loaded now, once per process, rather than on the first question (about 1.5 s).
+        everyday_words()
         engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
     return Conversation(router, engine, languages)

@@ -41,6 +41,7 @@ from bot.core.text import (
 )
 from bot.qa.retrieval.bm25 import CountsBM25
 from bot.qa.retrieval.corpus import TermCounts, count_terms
+from bot.qa.retrieval.dictionary import everyday_words
 
 # bm25s attaches a DEBUG-level handler of its own; its progress lines are noise for operators.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -310,6 +311,14 @@ class FactIndex:
         self._stem_concepts = {lang: self._concepts_by_stem(lang) for lang in ("fr", "en")}
         self._foreign_matcher = PhraseMatcher(
             (e, e) for e in (*lexicon.foreign_entities, *lexicon.foreign_topics)
+        )
+        self._foreign_words = sorted(
+            {
+                w
+                for term in (*lexicon.foreign_entities, *lexicon.foreign_topics)
+                for w in words(term)
+                if len(w) >= 4
+            }
         )
         # Single words of neighbouring subjects ("employees"): a fact may hold them too.
         self._foreign_topic_words = frozenset(t for t in lexicon.foreign_topics if " " not in t)
@@ -813,7 +822,8 @@ class FactIndex:
 
     def foreign(self, question: str) -> list[str]:
         """Companies or people the question names that no fact covers."""
-        tokens = words(fold(question))
+        known = self._known_words
+        tokens = [t if t in known else self._foreign_spelling(t) for t in words(fold(question))]
         listed = [
             e for e in self._foreign_matcher.labels(tokens) if e not in self._covered_foreign
         ]
@@ -827,6 +837,20 @@ class FactIndex:
         if self._own_takings(question, tokens, mentions):
             named.append("takings")
         return list(dict.fromkeys(listed + named))
+
+    def _foreign_spelling(self, word: str) -> str:
+        """The word of a foreign name or subject one edit from ``word`` ("mistraal", "titok",
+        "shaare price"), for a word no list, fact or dictionary knows ("monte" is no "meta");
+        four letters only if two are swapped."""
+        if len(word) < 4 or word.isdigit() or word in everyday_words():
+            return word
+        match = process.extractOne(
+            word, self._foreign_words, scorer=DamerauLevenshtein.distance, score_cutoff=1
+        )
+        if match is None:
+            return word
+        name = str(match[0])
+        return name if len(word) > 4 or sorted(name) == sorted(word) else word
 
     def _held_topics(self, names: list[str], question: str, lang: Lang) -> bool:
         """Whether every foreign name is a neighbouring subject's word that a fact holds beside

@@ -630,3 +630,26 @@ def test_a_neighbouring_subjects_word_a_fact_holds_beside_the_question_is_in_sco
     assert held.found and held.hits[0].fact_id == "ipo-challenge-expectations"
     assert not index.search("combien d'employés chez openai", "fr").found
     assert not index.search("how many employees does openai have", "en").found
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("microsoft a investi combien dans mistraal", "fr"),
+        ("msft shaare price today", "en"),
+        ("anthroplc va entrer en bourse quand", "fr"),
+        ("c'est quoi l'accord entre oracle et titok", "fr"),
+    ],
+)
+def test_a_misspelt_foreign_name_or_subject_is_still_foreign(
+    library: Library, question: str, lang: Lang
+) -> None:
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert index.foreign(question)
+    assert not index.search(question, lang).found
+
+
+def test_an_everyday_word_is_no_misspelt_foreign_name(library: Library) -> None:
+    """ "monté" is one letter from no foreign word it could be; "parié" is one from Paris."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    assert not index.foreign("les premiers à avoir parié sur openai vont-ils être payés")
