@@ -766,9 +766,11 @@ class FactIndex:
         if corrected is None:
             # The store's own words first; the lexicon's only when none is that close, so a
             # word the facts hold wins a tie ("openi" is "openai", not the lexicon's "open").
-            corrected = (
-                self._closest(word, lang, limit) or self._closest(word, _LEXICON, limit) or word
-            )
+            corrected = self._closest(word, lang, limit)
+            if corrected is None and word not in everyday_words():
+                # An everyday word is no typo of the lexicon's ("print" is not "point").
+                corrected = self._closest(word, _LEXICON, limit)
+            corrected = corrected or word
             self._corrections[key] = corrected
             if len(self._corrections) > _CORRECTIONS_KEPT:
                 del self._corrections[next(iter(self._corrections))]
