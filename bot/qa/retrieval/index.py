@@ -947,6 +947,14 @@ class FactIndex:
         question the facts answer: "how much has Microsoft put in? also, is msft a buy?" gets
         the investment, and the stock tip no fact holds is not what the reader is refused."""
         question = visible(question)
+        if context is not None:
+            swapped = self._with_other_company(question, context, lang)
+            if swapped is not None:
+                # "Et celle de microsoft ?" after the foundation's stake: the same question
+                # about another company, asked whole.
+                result = self._search(swapped, lang, topic_hint, None, k, ())
+                if result.found:
+                    return result
         whole = self._search(question, lang, topic_hint, context, k, previous)
         if whole.found:
             return whole
@@ -955,6 +963,26 @@ class FactIndex:
             if result.found:
                 return result
         return whole
+
+    def _with_other_company(self, question: str, context: str, lang: Lang) -> str | None:
+        """The earlier question with its first company replaced by the one a follow-up names
+        and nothing else ("and softbank?"), or None."""
+        query = self.query(question, lang)
+        own = [u for u in query.units if not u.startswith(_ENTITY)]
+        if own or query.unknown or len(query.entities) != 1:
+            return None
+        (company,) = query.entities
+        earlier = words(fold(context))
+        mentions = [m for m in self._mentions(earlier) if m[2] != company]
+        if not mentions or company in {m[2] for m in self._mentions(earlier)}:
+            return None
+        start, end, _ = mentions[0]
+        rest = " ".join([*earlier[:start], *earlier[end:]])
+        if not self.query(rest, lang).units:
+            # Nothing was asked of the company but itself ("c'est quoi stargate"): "et
+            # microsoft dans tout ça ?" asks about the two together.
+            return None
+        return " ".join([*earlier[:start], company, *earlier[end:]])
 
     def _questions_within(self, message: str) -> list[str]:
         """The questions of a message of several sentences, each alone, unless a sentence

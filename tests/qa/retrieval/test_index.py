@@ -676,3 +676,16 @@ def test_an_order_to_break_the_rules_is_declined(
     library: Library, message: str, lang: Lang
 ) -> None:
     assert not FactIndex(library, load_lexicon(CONTENT)).search(message, lang).found
+
+
+def test_a_follow_up_naming_only_another_company_asks_the_same_of_it(library: Library) -> None:
+    """ "Et celle de microsoft ?" after the foundation's stake asks Microsoft's stake; "et
+    microsoft dans tout ça ?" after "c'est quoi stargate" asks about the two together."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    earlier = "la part de la fondation openai elle vaut combien"
+    result = index.search("et celle de microsoft ?", "fr", context=earlier)
+    assert result.found and result.hits[0].fact_id == "stakes-microsoft-27pct-of-openai-group"
+    assert (
+        index._with_other_company("et microsoft dans tout ça ?", "c'est quoi stargate", "fr")
+        is None
+    )
