@@ -218,8 +218,10 @@ class FactIndex:
         }
         # A misspelt lexicon word is corrected to it as a store word is ("holcing" -> the
         # stake concept's "holding", "caash" -> "cash"): both languages', since chat mixes them.
+        # A misspelt function word of five letters or more too ("reeally"), and then dropped.
         self._add_corrections(
-            w for w in lexicon_words - self._skip_either if len(w) >= 4 and not w.isdigit()
+            *(w for w in lexicon_words - self._skip_either if len(w) >= 4 and not w.isdigit()),
+            *(w for w in self._skip_either if len(w) >= 5),
         )
         # Question words misspelt ("whixh", "qusnd", "poufquoi") would lose their cue.
         self._cue_words = sorted(
@@ -233,7 +235,7 @@ class FactIndex:
             | self._skip_either
         )
 
-    def _add_corrections(self, extra: Iterable[str]) -> None:
+    def _add_corrections(self, *extra: str) -> None:
         """``extra`` words, not the store's, become correction targets of the second rank."""
         store = set(self._surface["fr"]) | set(self._surface["en"])
         for word in sorted(set(extra) - store):

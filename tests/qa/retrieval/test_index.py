@@ -601,6 +601,10 @@ def test_a_misspelt_function_word_is_neither_subject_nor_unknown(library: Librar
         "is openai sttill renting servers from microsoft", "en"
     )
     assert "sttill" not in query.unknown and "still" not in query.tokens
+    query = FactIndex(library, load_lexicon(CONTENT)).query(
+        "who gets to decide if openai has reeally built agi", "en"
+    )
+    assert not query.unknown
 
 
 @pytest.mark.parametrize(
