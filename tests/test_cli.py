@@ -184,11 +184,13 @@ def test_a_store_whose_documents_do_not_read_stops_the_bot_with_exit_code_6(
 
 def test_ask_answers_a_paraphrase_only_the_semantic_opinion_backs_unless_it_is_off() -> None:
     """BOT_SEMANTIC=0 leaves the lexical decision alone: a weak paraphrase is then declined."""
-    question = "what does the article reckon being listed would do for openai"
+    question = (
+        "is openai still stuck renting servers only from microsoft or can they shop around now"
+    )
     on = json.loads(run("ask", "--json", "--lang", "en", question).stdout)
     off = json.loads(
         run("ask", "--json", "--lang", "en", question, env={"BOT_SEMANTIC": "0"}).stdout
     )
     assert on["found"] is True
-    assert on["citations"][0]["fact_id"] == "ipo-article-listing-would-open-public-capital"
+    assert on["citations"][0]["fact_id"] == "infrastructure-openai-any-cloud"
     assert (off["scope"], off["found"]) == ("in", False)
