@@ -487,8 +487,8 @@ class FactIndex:
         return known
 
     def _read(self, question: str, lang: Lang) -> Query:
-        said = self._mended(words(fold(question)), lang)
-        tokens = _without(said, self._filler)
+        typed = self._mended(words(fold(question)), lang)
+        tokens = _without(typed, self._filler)
         corrected = self._corrected(tokens, lang)
         stems = [self._stems.stem(w, lang) for w in corrected]
         seen = tokens + corrected
@@ -514,7 +514,7 @@ class FactIndex:
         if cues["time"] and _when_is_a_clause(tokens, self._cues["time"].find(tokens)):
             cues["time"] = False
         # "En tout" and "so far" are filler to ranking, not to what is asked.
-        cues["total"] = self._cues["total"].matches(said)
+        cues["total"] = self._cues["total"].matches(typed)
         # A percent sign with no number asks for a share ("msft % in oai"); with one, it quotes.
         cues["share"] = cues["share"] or _BARE_PERCENT.search(question) is not None
         asks = "?" in question or cues["question"]
@@ -618,15 +618,7 @@ class FactIndex:
     def _cue_word(self, word: str) -> str:
         """The cue word one edit from ``word``, a word of no list or fact ("qusnd" is
         "quand"); a four-letter word only with two letters swapped ("muhc", not "mach")."""
-        if len(word) < 4 or word.isdigit():
-            return word
-        match = process.extractOne(
-            word, self._cue_words, scorer=DamerauLevenshtein.distance, score_cutoff=1
-        )
-        if match is None:
-            return word
-        cue = str(match[0])
-        return cue if len(word) > 4 or sorted(cue) == sorted(word) else word
+        return _one_edit_to(word, self._cue_words)
 
     def _payment(self, tokens: list[str]) -> Paid:
         """Who paid whom, when the question says so: the company named before the first paying
@@ -846,15 +838,9 @@ class FactIndex:
         """The word of a foreign name or subject one edit from ``word`` ("mistraal", "titok",
         "shaare price"), for a word no list, fact or dictionary knows ("monte" is no "meta");
         four letters only if two are swapped."""
-        if len(word) < 4 or word.isdigit() or word in everyday_words():
+        if word in everyday_words():
             return word
-        match = process.extractOne(
-            word, self._foreign_words, scorer=DamerauLevenshtein.distance, score_cutoff=1
-        )
-        if match is None:
-            return word
-        name = str(match[0])
-        return name if len(word) > 4 or sorted(name) == sorted(word) else word
+        return _one_edit_to(word, self._foreign_words)
 
     def _held_topics(self, names: list[str], question: str, lang: Lang) -> bool:
         """Whether every foreign name is a neighbouring subject's word that a fact holds beside
@@ -1333,6 +1319,19 @@ def _when_is_a_clause(tokens: list[str], time_words: list[tuple[tuple[str, ...],
         return False
     first = next((i for i, t in enumerate(tokens) if t in _WHEN), None)
     return first is not None and bool(_ASKING.intersection(tokens[:first]))
+
+
+def _one_edit_to(word: str, targets: Sequence[str]) -> str:
+    """The first of ``targets`` one edit from ``word`` (a transposition counts as one), or
+    ``word``; a word of four letters only with two of them swapped, shorter never: one edit
+    from a short word reaches too many others."""
+    if len(word) < 4 or word.isdigit():
+        return word
+    match = process.extractOne(word, targets, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+    if match is None:
+        return word
+    target = str(match[0])
+    return target if len(word) > 4 or sorted(target) == sorted(word) else word
 
 
 def _starts(tokens: list[str], at: int, phrase: tuple[str, ...]) -> bool:
