@@ -132,7 +132,7 @@ def build_conversation(
         # The semantic second opinion is on wherever its bundled model loads (qa/dense.py),
         # unless the operator turned it off (BOT_SEMANTIC=0).
         confirmer = confirmer or Confirmer(shared_embedder() if semantic else None)
-        # Loaded now, once per process, rather than on the first question (about 1.5 s).
+        # Loaded now, once per process, rather than on the first question (about 1.3 s).
         everyday_words()
         engine = QuestionEngine(index, languages, stats=stats, confirmer=confirmer, memory=memory)
     router = Router(library, languages, engine=engine, subscribing=subscribing, latest=latest)
