@@ -144,24 +144,20 @@ class Confirmer:
         # The model reads the question as the index does, misspellings corrected: a typo is
         # no word to it either, and would pull the similarities down.
         asked = index.spelled(f"{context} {question}" if context else question, lang)
-        confirmed = self._second_opinion(cache, asked, lang, result, index.background_for(query))
+        if result.found:
+            confirmed = self._reranked(cache, asked, lang, result, index.background_for(query))
+        else:
+            confirmed = self._second_opinion(cache, asked, lang, result)
         if confirmed.found and not index.holds_parties(query, confirmed.hits[0].fact_id):
             return result
         return confirmed
 
     def _second_opinion(
-        self,
-        cache: DenseCache,
-        asked: str,
-        lang: Lang,
-        result: SearchResult,
-        background: frozenset[str] = frozenset(),
+        self, cache: DenseCache, asked: str, lang: Lang, result: SearchResult
     ) -> SearchResult:
         """A weak lexical answer stands when the model puts the same fact first among the
         lexical hits, close enough to the question; or another hit does, when the model finds
         it clearly closer and the lexical evidence for it is as strong as asked of the first."""
-        if result.found:
-            return self._reranked(cache, asked, lang, result, background)
         if result.reason != "weak" or not result.hits:
             return result
         if result.hits[0].coverage < self.tuning.min_coverage:
@@ -183,7 +179,7 @@ class Confirmer:
         asked: str,
         lang: Lang,
         result: SearchResult,
-        background: frozenset[str] = frozenset(),
+        background: frozenset[str],
     ) -> SearchResult:
         """A found answer, with the hit the model finds far closer to the question first: two
         facts that share the question's words differ in what they say ("what would going
