@@ -74,6 +74,9 @@ class Lexicon:
     takings: tuple[str, ...] = ()
     takings_shared: tuple[str, ...] = ()
     holding: Holding = field(default_factory=lambda: Holding((), ()))
+    # Phrases in which a company's name is a common word ("openai's for-profit arm" is no
+    # Arm): its words there name no company.
+    not_names: tuple[str, ...] = ()
 
 
 def _terms(value: Any, where: str, errors: list[str]) -> tuple[str, ...]:
@@ -136,6 +139,7 @@ def load_lexicon(content_dir: Path) -> Lexicon:
     payment = Payment(*_term_lists(data, "payment", ("pays", "to", "by"), errors))
     takings, shared = _term_lists(data, "takings", ("words", "shared"), errors)
     holding = Holding(*_term_lists(data, "holding", ("shares", "within"), errors))
+    not_names = _terms(data.get("not_names", []), "'not_names'", errors)
     if errors:
         raise ContentInvalid([ContentError(path, 1, message) for message in errors])
     return Lexicon(
@@ -152,4 +156,5 @@ def load_lexicon(content_dir: Path) -> Lexicon:
         takings,
         shared,
         holding,
+        not_names,
     )

@@ -278,6 +278,7 @@ class FactIndex:
             (term, concept) for concept, terms in lexicon.concepts.items() for term in terms
         )
         self._entity_matcher = PhraseMatcher(self._entity_names.items())
+        self._not_names = PhraseMatcher((phrase, "") for phrase in lexicon.not_names)
         # Both at once for documents: one pass per fact instead of two.
         self._term_matcher = PhraseMatcher(
             [
@@ -507,7 +508,7 @@ class FactIndex:
             labels.append("stake")
             explained |= self._share_words
         concepts = [_CONCEPT + c for c in dict.fromkeys(labels)]
-        entities = frozenset(self._entity_matcher.labels(seen))
+        entities = frozenset(self._entity_matcher.labels(self._as_named(seen)))
         entity_tokens = [_ENTITY + e for e in sorted(entities)]
         units = self._units(concepts + entity_tokens, corrected, stems, explained, lang)
         cues = {kind: matcher.matches(tokens) for kind, matcher in self._cues.items()}
@@ -656,6 +657,7 @@ class FactIndex:
 
     def _mentions(self, tokens: list[str]) -> list[tuple[int, int, str]]:
         """Each company named in the tokens: where it starts and ends, and its canonical name."""
+        tokens = self._as_named(tokens)
         found, i = [], 0
         while i < len(tokens):
             for size in (4, 3, 2, 1):
@@ -667,6 +669,22 @@ class FactIndex:
             else:
                 i += 1
         return found
+
+    def _as_named(self, tokens: list[str]) -> list[str]:
+        """``tokens``, with a company's name blanked where a ``not_names`` phrase makes it a
+        common word ("openai's for-profit arm"), so that it names no company there."""
+        found = self._not_names.find(tokens)
+        if not found:
+            return tokens
+        named = list(tokens)
+        for phrase, _ in found:
+            size = len(phrase)
+            for start in range(len(tokens) - size + 1):
+                if tuple(tokens[start : start + size]) == phrase:
+                    for at in range(start, start + size):
+                        if tokens[at] in self._entity_names:
+                            named[at] = ""
+        return named
 
     def pays_as_asked(self, query: Query, fact_id: str) -> bool:
         """Whether the fact's amounts include one paid as the question says (by whom, to

@@ -693,3 +693,13 @@ def test_a_follow_up_naming_only_another_company_asks_the_same_of_it(library: Li
         index._with_other_company("et microsoft dans tout ça ?", "c'est quoi stargate", "fr")
         is None
     )
+
+
+def test_a_company_name_used_as_a_common_word_names_no_company(library: Library) -> None:
+    """ "OpenAI's for-profit arm" is no mention of Arm: the answer need not name it."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    common = index.query("how large a stake will microsoft keep in the for-profit arm", "en")
+    assert "arm" not in common.entities
+    result = index.search("how large a stake will microsoft keep in the for-profit arm", "en")
+    assert result.found and result.hits[0].fact_id == "stakes-equity-share-central-issue"
+    assert "arm" in index.query("are arm and nvidia part of stargate", "en").entities
