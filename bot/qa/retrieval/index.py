@@ -64,6 +64,19 @@ _LEXICON: Literal["lexicon"] = "lexicon"  # the lexicon's words, corrected to af
 _ENTITY = "@"
 _NONE = np.array([], dtype=np.intp)
 _QUERIES_KEPT = 64
+# Question words whose next word names what is asked ("quelles pertes"; after "how many",
+# "combien de" the word after those). "What" and "how" alone are left out: a verb follows them
+# as often as not ("what went wrong").
+_WHICH_WORDS = frozenset({"quel", "quelle", "quels", "quelles"})
+_COUNTING_WORDS = frozenset({"how", "combien"})
+_COUNTING = frozenset({"many", "much", "de", "d"})
+# "Who", "qui", "which" ask only where a clause starts: after a noun they are relative ("les
+# autorités qui surveillent les marchés").
+_ASKS_WHO = re.compile(
+    r"(?:^|[,;:.!?(]\s*|\b(?:et|and|mais|but|so|alors|donc|ok|bon|genre|pis)\s+)"
+    r"(?:who|whom|which|qui)\s+([^\W\d_]+)",
+    re.IGNORECASE,
+)
 _CORRECTIONS_KEPT = 4096  # words looked up for a correction, per index: names recur
 
 
@@ -108,6 +121,10 @@ class Query:
     # Content words no fact's own text holds (reader questions may): what a premise rests on.
     unsourced: tuple[str, ...] = ()
     paid: Paid = None  # who paid whom, when the question asks about a payment
+    # The word a question word asks about is one the store has never seen ("which banks",
+    # "who sits", "combien de puces"): what is asked is not in the facts, however well the
+    # rest of the question matches.
+    unheld: bool = False
 
 
 class _LangIndex:
@@ -538,6 +555,7 @@ class FactIndex:
             quoted=_quoted_kinds(question, tokens),
             unsourced=unsourced,
             paid=self._payment(tokens),
+            unheld=self._asks_of_unknown(question, tokens, frozenset(unknown), lang),
         )
 
     def background_for(self, query: Query) -> frozenset[str]:
@@ -615,6 +633,25 @@ class FactIndex:
             if any(_ends(tokens, start, w) for w in self._within)
         }
         return any(held - {name} for _, _, name in mentions)
+
+    def _asks_of_unknown(
+        self, question: str, tokens: list[str], unknown: frozenset[str], lang: Lang
+    ) -> bool:
+        """Whether the word right after a question word ("quelles pertes", "combien de
+        puces", "who sits") is one the store has never seen: it names what is asked."""
+        if not unknown:
+            return False
+        skip = self._skip[lang]
+        focuses = [fold(match.group(1)) for match in _ASKS_WHO.finditer(question)]
+        for at, token in enumerate(tokens[:-1]):
+            if token in _COUNTING_WORDS and tokens[at + 1] in _COUNTING and at + 2 < len(tokens):
+                focuses.append(tokens[at + 2])
+            elif token in _WHICH_WORDS:
+                focuses.append(tokens[at + 1])
+        # Three letters or fewer are mostly chat abbreviations ("yrs", "ppl"), not names.
+        return any(
+            len(f) > 3 and f not in skip and self._correct(f, lang) in unknown for f in focuses
+        )
 
     def _cue_word(self, word: str) -> str:
         """The cue word one edit from ``word``, a word of no list or fact ("qusnd" is
@@ -1163,6 +1200,8 @@ class FactIndex:
 
     def _decide(self, query: Query, hits: list[Hit], topics: tuple[str, ...]) -> SearchResult:
         """Found or not: the best hit must clear both thresholds and carry a wanted figure."""
+        if query.unheld:
+            return SearchResult((), False, "unheld", topics)
         if query.why and query.event and query.unsourced and not query.quoted:
             # "Why did the SEC reject…?": the store cannot confirm what its facts have no word
             # for; a reader question's word ("why did microsoft pull out?") confirms nothing.

@@ -703,3 +703,32 @@ def test_a_company_name_used_as_a_common_word_names_no_company(library: Library)
     result = index.search("how large a stake will microsoft keep in the for-profit arm", "en")
     assert result.found and result.hits[0].fact_id == "stakes-equity-share-central-issue"
     assert "arm" in index.query("are arm and nvidia part of stargate", "en").entities
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("which banks are underwriting the openai ipo", "en"),
+        ("le s-1 d'openai montre quelles pertes", "fr"),
+        ("nvidia fournit combien de puces à stargate", "fr"),
+        ("who sits on the agi expert panel", "en"),
+    ],
+)
+def test_what_a_question_word_asks_for_must_be_a_word_of_the_store(
+    library: Library, question: str, lang: Lang
+) -> None:
+    """The word right after "quelles", "combien de" or a clause's "who" names what is asked:
+    one no fact holds means the store cannot answer, however well the rest matches."""
+    result = FactIndex(library, load_lexicon(CONTENT)).search(question, lang)
+    assert not result.found and result.reason == "unheld"
+
+
+def test_a_relative_who_asks_nothing(library: Library) -> None:
+    """ "les autorités qui surveillent les marchés": "qui" after a noun is relative."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    question = (
+        "Ma petite-fille me parle d'une entrée en Bourse de cette société. A-t-elle déjà "
+        "envoyé des papiers aux autorités américaines qui surveillent les marchés ?"
+    )
+    assert not index.query(question, "fr").unheld
+    assert index.query("qui surveille les marchés chez openai", "fr").unheld
