@@ -58,12 +58,16 @@ _EN_EXTRA = (
 )
 
 
+# English function words that are also French words: "l'an dernier" is French.
+_SHARED = frozenset({"an"})
+
+
 @cache
 def _markers() -> tuple[frozenset[str], frozenset[str]]:
     # Single letters are left out: "s" is French ("s'il") and English ("OpenAI's") alike.
     fr = {fold(w) for w in (*STOPWORDS_FRENCH, *_FR_EXTRA) if len(fold(w)) > 1}
     en = {fold(w) for w in (*STOPWORDS_EN, *_EN_EXTRA) if len(fold(w)) > 1}
-    return frozenset(fr - en), frozenset(en - fr)
+    return frozenset(fr - en - _SHARED), frozenset(en - fr - _SHARED)
 
 
 def detect_lang(text: str) -> Lang | None:
