@@ -168,6 +168,13 @@ def test_three_replicas_one_killed_each_subscriber_gets_exactly_one_digest(
         times=1_000_000,
         description="Too Many Requests: retry after 1",
     )
+    # A replica must meet one (and pause the others) before the kill: on a fast machine the
+    # queue could already be caught up, and the kill come before any send was refused.
+    double.wait_for(
+        lambda d: any(c.error_code == 429 for c in d.calls("sendMessage")),
+        timeout=WAIT,
+        description="a send refused with a 429",
+    )
     deadline = time.monotonic() + WAIT
     while _sent_in_database(database_url) < _accepted(double) - 3:  # the three /start replies
         assert time.monotonic() < deadline, "the queue never caught up with the sends"
