@@ -715,12 +715,10 @@ class FactIndex:
             return tokens
         named = list(tokens)
         for phrase, _ in found:
-            size = len(phrase)
-            for start in range(len(tokens) - size + 1):
-                if tuple(tokens[start : start + size]) == phrase:
-                    for at in range(start, start + size):
-                        if tokens[at] in self._entity_names:
-                            named[at] = ""
+            for start in _starts_of(tokens, phrase):
+                for at in range(start, start + len(phrase)):
+                    if tokens[at] in self._entity_names:
+                        named[at] = ""
         return named
 
     def pays_as_asked(self, query: Query, fact_id: str) -> bool:
@@ -1457,11 +1455,15 @@ def _without(tokens: list[str], phrases: PhraseMatcher) -> list[str]:
         return tokens
     keep = [True] * len(tokens)
     for phrase, _ in found:
-        size = len(phrase)
-        for start in range(len(tokens) - size + 1):
-            if tuple(tokens[start : start + size]) == phrase:
-                keep[start : start + size] = [False] * size
+        for start in _starts_of(tokens, phrase):
+            keep[start : start + len(phrase)] = [False] * len(phrase)
     return [t for t, k in zip(tokens, keep, strict=True) if k]
+
+
+def _starts_of(tokens: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
+    """Every position where ``phrase`` occurs in ``tokens``, overlapping ones included."""
+    size = len(phrase)
+    return (s for s in range(len(tokens) - size + 1) if tuple(tokens[s : s + size]) == phrase)
 
 
 def _wanted_kinds(cues: dict[str, bool]) -> frozenset[str]:
