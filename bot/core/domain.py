@@ -340,10 +340,27 @@ class Hit:
     coverage: float
 
 
+# Why a search found or declined: "ok"; "confirmed" (the second opinion took a weak best
+# fact); out of scope: "empty", "foreign", "injection"; in scope but not answered: "premise",
+# "weak", "no-figure", "other-subject" (the best fact does not name a company the question
+# names), "unheld" (what the question word asks for is no word of the store).
+SearchReason = Literal[
+    "ok",
+    "confirmed",
+    "empty",
+    "foreign",
+    "injection",
+    "premise",
+    "weak",
+    "no-figure",
+    "other-subject",
+    "unheld",
+]
+
+
 @dataclass(frozen=True)
 class SearchResult:
     hits: tuple[Hit, ...]
     found: bool
-    reason: str  # "ok", "empty", "foreign", "injection", "premise", "weak", "no-figure",
-    # "other-subject" (the best fact does not name a company the question names), "confirmed"
+    reason: SearchReason
     topics: tuple[str, ...] = ()  # closest topics, for suggestions when declining

@@ -20,13 +20,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.compose.direct import Ask
-from bot.core.domain import Fact, Hit, Lang, Library, SearchResult
+from bot.core.domain import Fact, Hit, Lang, Library, SearchReason, SearchResult
 from bot.qa.dense import DenseCache, Embedder
 from bot.qa.retrieval.index import FactIndex
 
 Scope = Literal["in", "out"]
 # Reasons the index gives that mean "not about our subject", as against "not in the facts".
-_OUT_OF_SCOPE = frozenset({"foreign", "injection", "empty"})
+_OUT_OF_SCOPE: frozenset[SearchReason] = frozenset({"foreign", "injection", "empty"})
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,18 @@ class TermCounts:
         return lengths
 
 
-def count_terms(texts: Iterable[str], word_terms: WordTerms, labels: PhraseMatcher) -> TermCounts:
-    """Analyse ``texts``: ``word_terms`` stems words, ``labels`` finds lexicon phrases."""
+def count_terms(
+    texts: Iterable[str],
+    word_terms: WordTerms,
+    labels: PhraseMatcher,
+    *,
+    not_names: PhraseMatcher | None = None,
+    name_mark: str = "@",
+) -> TermCounts:
+    """Analyse ``texts``: ``word_terms`` stems words, ``labels`` finds lexicon phrases. A word
+    inside a ``not_names`` phrase takes no one-word label that begins with ``name_mark``:
+    "OpenAI's for-profit arm" names no company Arm, as questions are read (FactIndex._as_named).
+    """
     ids, word_ids = _word_ids(texts)
     distinct = list(word_ids)
     is_break = ids == 0
@@ -88,6 +98,12 @@ def count_terms(texts: Iterable[str], word_terms: WordTerms, labels: PhraseMatch
             rows.append(doc_of[positions])
             columns.append(np.full(len(positions), label_id, dtype=np.int32))
     positions, found = _word_labels(ids, single_words, single_labels, len(word_ids))
+    if not_names is not None:
+        is_name = np.zeros(max(len(term_ids), 1), dtype=bool)
+        is_name[[i for term, i in term_ids.items() if term.startswith(name_mark)]] = True
+        common = _inside(ids, word_ids, not_names)
+        kept = ~(common[positions] & is_name[found])
+        positions, found = positions[kept], found[kept]
     rows.append(doc_of[positions])
     columns.append(found)
 
@@ -183,6 +199,20 @@ def _phrase_positions(
             positions = positions[ids[positions + offset] == word]
         if len(positions):
             yield label, phrase, positions
+
+
+def _inside(
+    ids: npt.NDArray[np.int32], word_ids: dict[str, int], phrases: PhraseMatcher
+) -> npt.NDArray[np.bool_]:
+    """Which stream positions fall inside one of ``phrases``."""
+    inside = np.zeros(len(ids), dtype=bool)
+    for _, phrase, starts in _phrase_positions(ids, word_ids, phrases):
+        if starts is None:
+            inside[ids == phrase[0]] = True
+        else:
+            for offset in range(len(phrase)):
+                inside[starts + offset] = True
+    return inside
 
 
 def _word_labels(

@@ -268,7 +268,11 @@ class FactIndex:
             return [None if w in skip else s for w, s in zip(distinct, stemmed, strict=True)]
 
         counts = count_terms(
-            (self._document(fact, lang) for fact in facts), word_terms, self._term_matcher
+            (self._document(fact, lang) for fact in facts),
+            word_terms,
+            self._term_matcher,
+            not_names=self._not_names,
+            name_mark=_ENTITY,
         )
         expanded = None
         if any(fact.id in self.lexicon.asked for fact in facts):
@@ -276,6 +280,8 @@ class FactIndex:
                 (self._document(fact, lang, asked=True) for fact in facts),
                 word_terms,
                 self._term_matcher,
+                not_names=self._not_names,
+                name_mark=_ENTITY,
             )
         surface = counts.surface
         self._index[lang] = _LangIndex(counts, self.thresholds.bm25_b, expanded)

@@ -115,3 +115,15 @@ def test_the_shipped_facts_analyse_the_same_in_bulk(library: Library, lang: Lang
     expected = _one_by_one(texts, lang, matcher)
     assert _as_counters(counts) == expected
     assert any(term.startswith("§") for doc in expected for term in doc)
+
+
+def test_a_name_inside_a_not_names_phrase_is_a_common_word() -> None:
+    matcher = PhraseMatcher([("Arm", "@arm"), ("profit", "§profit"), ("OpenAI", "@openai")])
+    not_names = PhraseMatcher([("profit arm", "")])
+    texts = ["OpenAI's for-profit arm", "Arm and OpenAI's for-profit arm", "arm"]
+    counts = count_terms(texts, _word_terms("en"), matcher, not_names=not_names)
+    assert "@arm" not in counts.doc_terms(0)
+    # The word is still a word, and a label that is not a name is still given.
+    assert {"arm", "§profit", "@openai"} <= counts.doc_terms(0)
+    assert "@arm" in counts.doc_terms(1)
+    assert "@arm" in counts.doc_terms(2)

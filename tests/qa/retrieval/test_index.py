@@ -705,6 +705,19 @@ def test_a_company_name_used_as_a_common_word_names_no_company(library: Library)
     assert "arm" in index.query("are arm and nvidia part of stargate", "en").entities
 
 
+def test_a_company_name_used_as_a_common_word_in_a_fact_is_no_mention_either(
+    library: Library,
+) -> None:
+    """Facts are read as questions are: "OpenAI's for-profit arm" in a fact's text does not
+    label it with Arm, which the fact of Stargate's technology partners does name."""
+    index = FactIndex(library, load_lexicon(CONTENT))
+    for lang in ("en", "fr"):
+        terms = index._index[lang].doc_terms(index._positions["stakes-equity-share-central-issue"])
+        assert "@arm" not in terms
+        partners = index._positions["infrastructure-microsoft-technology-partner"]
+        assert "@arm" in index._index[lang].doc_terms(partners)
+
+
 @pytest.mark.parametrize(
     ("question", "lang"),
     [
